@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""THINK board-side agent.
+
+Uploaded to the board's work directory beside think_frames.py and started over SSH as
+``python3 think_agent.py``. It speaks the THINK frame protocol (docs/protocol.md) on
+stdin/stdout and logs to stderr. Needs only the Python standard library, numpy and its
+inference backend; it never imports pytest_think.
+
+Device timing is taken here, around the backend call only, with time.perf_counter_ns: it
+excludes the link, frame decoding and encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import think_frames as tf
+
+AGENT_VERSION = "0.1.0"
+AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"think-agent: {message}\n")
+    sys.stderr.flush()
+
+
+class AgentError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OnnxRuntimeBackend:
+    """onnxruntime on the board's CPU (or the providers named in the LOAD options)."""
+
+    name = "onnxruntime"
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.session: Any = None
+
+    @staticmethod
+    def version() -> str | None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return None
+        return str(ort.__version__)
+
+    def load(self, path: str, options: dict[str, Any]) -> dict[str, Any]:
+        so = self._ort.SessionOptions()
+        if "intra_op_threads" in options:
+            so.intra_op_num_threads = int(options["intra_op_threads"])
+        providers = options.get("providers") or ["CPUExecutionProvider"]
+        try:
+            self.session = self._ort.InferenceSession(path, so, providers=providers)
+        except Exception as exc:
+            raise AgentError("load_failed", f"{path}: {exc}") from None
+
+        def describe(args: Any) -> list[dict[str, Any]]:
+            return [
+                {
+                    "name": a.name,
+                    "dtype": _ORT_TYPES.get(a.type, a.type),
+                    "shape": [d if isinstance(d, int) else None for d in a.shape],
+                }
+                for a in args
+            ]
+
+        return {
+            "inputs": describe(self.session.get_inputs()),
+            "outputs": describe(self.session.get_outputs()),
+            "providers": self.session.get_providers(),
+        }
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self.session.run(None, feeds))
+
+
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(int16)": "int16",
+    "tensor(uint16)": "uint16",
+    "tensor(int32)": "int32",
+    "tensor(uint32)": "uint32",
+    "tensor(int64)": "int64",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+}
+
+BACKENDS = {"onnxruntime": OnnxRuntimeBackend}
+
+
+def identity(backend_names: list[str]) -> dict[str, Any]:
+    uname = platform.uname()
+    mem_total_kb = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem_total_kb = int(line.split()[1])
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    ort_version = OnnxRuntimeBackend.version()
+    if ort_version:
+        versions["onnxruntime"] = ort_version
+    return {
+        "agent": "think-agent",
+        "version": AGENT_VERSION,
+        "protocol": tf.PROTOCOL_VERSION,
+        "backends": backend_names,
+        "pid": os.getpid(),
+        "device": {
+            "hostname": uname.node,
+            "system": uname.system,
+            "kernel": uname.release,
+            "machine": uname.machine,
+            "cpu_count": os.cpu_count(),
+            "mem_total_kb": mem_total_kb,
+        },
+        "versions": versions,
+    }
+
+
+def to_array(t: tf.Tensor) -> np.ndarray:
+    return np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
+
+
+def to_wire(name: str, arr: np.ndarray) -> tf.Tensor:
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return tf.Tensor(name, arr.dtype.name, tuple(arr.shape), arr.data.cast("B"))
+
+
+class Agent:
+    def __init__(self, instream: Any, outstream: Any) -> None:
+        self.instream = instream
+        self.outstream = outstream
+        self.backend: Any = None
+        self.signature: dict[str, Any] = {}
+        self.device_batch = 1
+        self.inbox: queue.Queue[tf.Frame | Exception | None] = queue.Queue(maxsize=64)
+        self.outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+
+    # Reader and writer run on their own threads so that decoding the next frame and writing
+    # the last result overlap with inference (the backends release the GIL while computing).
+    def _reader(self) -> None:
+        try:
+            while True:
+                frame = tf.read_frame(self.instream)
+                self.inbox.put(frame)
+                if frame is None or frame.type == tf.BYE:
+                    return
+        except Exception as exc:
+            self.inbox.put(exc)
+
+    def _writer(self) -> None:
+        while True:
+            blob = self.outbox.get()
+            if blob is None:
+                self.outstream.flush()
+                return
+            self.outstream.write(blob)
+            if self.outbox.empty():
+                self.outstream.flush()
+
+    def send(self, blob: bytes) -> None:
+        self.outbox.put(blob)
+
+    def error(self, seq: int, code: str, message: str) -> None:
+        log(f"error on frame {seq}: {code}: {message}")
+        self.send(tf.encode_json(tf.ERROR, seq, {"code": code, "message": message}))
+
+    def serve(self) -> int:
+        reader = threading.Thread(target=self._reader, name="think-reader", daemon=True)
+        writer = threading.Thread(target=self._writer, name="think-writer")
+        reader.start()
+        writer.start()
+        self.send(tf.encode_json(tf.HELLO, 0, identity(sorted(BACKENDS))))
+        status = 0
+        try:
+            while True:
+                item = self.inbox.get()
+                if item is None:
+                    log("host closed the link")
+                    break
+                if isinstance(item, Exception):
+                    seq = getattr(item, "seq", None) or 0
+                    self.error(seq, "bad_frame", str(item))
+                    status = 2
+                    break
+                if item.type == tf.BYE:
+                    self.send(tf.encode_frame(tf.BYE, item.seq))
+                    break
+                try:
+                    self.handle(item)
+                except AgentError as exc:
+                    self.error(item.seq, exc.code, str(exc))
+                except Exception as exc:
+                    self.error(item.seq, "internal", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.outbox.put(None)
+            writer.join()
+        return status
+
+    def handle(self, frame: tf.Frame) -> None:
+        if frame.type == tf.LOAD:
+            self.load(frame)
+        elif frame.type == tf.INFER:
+            self.infer(frame)
+        elif frame.type == tf.LOOP:
+            self.loop(frame)
+        else:
+            raise AgentError("unexpected_frame", f"agent does not accept {frame.name} frames")
+
+    def load(self, frame: tf.Frame) -> None:
+        request = frame.json()
+        backend_name = request.get("backend", "onnxruntime")
+        if backend_name not in BACKENDS:
+            raise AgentError("no_backend", f"backend {backend_name!r} is not on this agent")
+        # Relative paths are relative to the agent's own directory (its work directory), so the
+        # host never needs to know how the board's filesystem is mounted.
+        path = os.path.join(AGENT_HOME, request["path"])
+        if not os.path.isfile(path):
+            raise AgentError("no_model", f"model file {path} not found on the board")
+        options = request.get("options") or {}
+        self.device_batch = max(1, int(options.get("device_batch", 1)))
+        t0 = time.perf_counter_ns()
+        self.backend = BACKENDS[backend_name]()
+        self.signature = self.backend.load(path, options)
+        load_ns = time.perf_counter_ns() - t0
+        log(f"loaded {os.path.basename(path)} with {backend_name} in {load_ns / 1e6:.1f} ms")
+        self.send(tf.encode_json(tf.READY, frame.seq, {**self.signature, "load_ns": load_ns}))
+
+    def _feeds(self, tensors: list[tf.Tensor]) -> tuple[dict[str, np.ndarray], int, bool]:
+        """Arrays keyed by input name, the batch size, and whether the model has a batch axis."""
+        if self.backend is None:
+            raise AgentError("no_model", "INFER before a model was loaded")
+        inputs = {i["name"]: i for i in self.signature["inputs"]}
+        feeds = {t.name: to_array(t) for t in tensors}
+        if set(feeds) != set(inputs):
+            raise AgentError(
+                "bad_inputs", f"got inputs {sorted(feeds)}, model wants {sorted(inputs)}"
+            )
+        batch = {a.shape[0] for a in feeds.values()}
+        if len(batch) != 1:
+            raise AgentError("bad_inputs", f"inputs disagree on batch size: {sorted(batch)}")
+        first = next(iter(feeds))
+        batched_model = feeds[first].ndim == len(inputs[first]["shape"])
+        return feeds, batch.pop(), batched_model
+
+    def _run_batch(
+        self, feeds: dict[str, np.ndarray], n: int, batched_model: bool
+    ) -> tuple[list[int], list[np.ndarray]]:
+        run = self.backend.run
+        clock = time.perf_counter_ns
+        device_ns: list[int] = []
+        chunks: list[list[np.ndarray]] = []
+        step = self.device_batch if batched_model else 1
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            if batched_model:
+                sub = {k: v[start:stop] for k, v in feeds.items()}
+            else:
+                sub = {k: v[start] for k, v in feeds.items()}
+            t0 = clock()
+            outs = run(sub)
+            elapsed = clock() - t0
+            device_ns.extend([elapsed // (stop - start)] * (stop - start))
+            chunks.append(outs if batched_model else [o[None, ...] for o in outs])
+        outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        return device_ns, outputs
+
+    def infer(self, frame: tf.Frame) -> None:
+        feeds, n, batched_model = self._feeds(tf.decode_tensors(frame.payload))
+        device_ns, outputs = self._run_batch(feeds, n, batched_model)
+        names = [o["name"] for o in self.signature["outputs"]]
+        wire = [to_wire(name, arr) for name, arr in zip(names, outputs)]
+        self.send(tf.encode_frame(tf.RESULT, frame.seq, tf.encode_result(device_ns, wire)))
+
+    def loop(self, frame: tf.Frame) -> None:
+        """Run the model on-device for at least min_seconds / min_iterations, after warm-up.
+
+        Used to measure the device on its own (no link) and, later, energy windows.
+        """
+        options, tensors = tf.decode_loop(frame.payload)
+        feeds, n, batched_model = self._feeds(tensors)
+        warmup = int(options.get("warmup", 10))
+        min_seconds = float(options.get("min_seconds", 1.0))
+        min_iterations = int(options.get("min_iterations", 1))
+        for _ in range(max(0, warmup)):
+            self._run_batch(feeds, n, batched_model)
+        clock = time.perf_counter_ns
+        wall_start = time.time_ns()
+        start = clock()
+        deadline = start + int(min_seconds * 1e9)
+        iterations = 0
+        device_total = 0
+        while iterations < min_iterations or clock() < deadline:
+            device_ns, _ = self._run_batch(feeds, n, batched_model)
+            device_total += sum(device_ns)
+            iterations += n
+        end = clock()
+        self.send(
+            tf.encode_json(
+                tf.LOOP_DONE,
+                frame.seq,
+                {
+                    "inferences": iterations,
+                    "loop_ns": end - start,
+                    "device_ns_total": device_total,
+                    "start_unix_ns": wall_start,
+                    "end_unix_ns": wall_start + (end - start),
+                },
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="THINK board-side agent (frames on stdin/stdout)")
+    parser.add_argument("--version", action="version", version=f"think-agent {AGENT_VERSION}")
+    parser.parse_args(argv)
+    log(f"{AGENT_VERSION} starting, pid {os.getpid()}")
+    return Agent(sys.stdin.buffer, sys.stdout.buffer).serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""THINK frame codec: the one implementation of the host <-> agent wire protocol.
+
+Stdlib only on purpose: the host imports this module and the same file is uploaded beside the
+board-side agent, so the two ends can never drift apart. The layout is documented in
+docs/protocol.md and is simple enough to re-implement in C on a microcontroller.
+
+    offset  size  field
+    0       2     magic b"TK"
+    2       1     protocol version (1)
+    3       1     frame type
+    4       4     sequence number, u32 little-endian
+    8       4     payload length N, u32 little-endian
+    12      N     payload
+    12+N    4     CRC32 (IEEE 802.3, as zlib.crc32) of bytes 0 .. 12+N, u32 little-endian
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from typing import Any, BinaryIO, NamedTuple
+
+MAGIC = b"TK"
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct("<2sBBII")
+CRC = struct.Struct("<I")
+HEADER_SIZE = HEADER.size  # 12
+MAX_PAYLOAD = 256 * 1024 * 1024
+
+# Frame types (docs/protocol.md, "Frame types").
+HELLO = 0x01  # agent -> host: JSON identity
+LOAD = 0x02  # host -> agent: JSON {"path", "backend", "options"}
+READY = 0x03  # agent -> host: JSON model signature
+INFER = 0x04  # host -> agent: tensor block, a batch of vectors
+RESULT = 0x05  # agent -> host: device timings + tensor block
+ERROR = 0x06  # either way: JSON {"code", "message"}; seq names the frame at fault
+BYE = 0x07  # either way: close; the agent answers BYE and exits 0
+NAK = 0x08  # either way: frame `seq` arrived corrupted, send it again (serial links)
+LOOP = 0x09  # host -> agent: JSON options + tensor block; run the model on-device in a loop
+LOOP_DONE = 0x0A  # agent -> host: JSON loop report
+
+FRAME_NAMES = {
+    HELLO: "HELLO",
+    LOAD: "LOAD",
+    READY: "READY",
+    INFER: "INFER",
+    RESULT: "RESULT",
+    ERROR: "ERROR",
+    BYE: "BYE",
+    NAK: "NAK",
+    LOOP: "LOOP",
+    LOOP_DONE: "LOOP_DONE",
+}
+
+# Tensor element types use the ONNX TensorProto codes, so no second table is needed on boards
+# that already speak ONNX.
+DTYPE_CODES = {
+    "float32": 1,
+    "uint8": 2,
+    "int8": 3,
+    "uint16": 4,
+    "int16": 5,
+    "int32": 6,
+    "int64": 7,
+    "bool": 9,
+    "float16": 10,
+    "float64": 11,
+    "uint32": 12,
+    "uint64": 13,
+}
+DTYPE_NAMES = {code: name for name, code in DTYPE_CODES.items()}
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_TENSOR_HEAD = struct.Struct("<BB")
+
+
+class FrameError(Exception):
+    """The byte stream is not a valid THINK frame (bad magic, version, length or CRC)."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+class Frame(NamedTuple):
+    type: int
+    seq: int
+    payload: bytes
+
+    @property
+    def name(self) -> str:
+        return FRAME_NAMES.get(self.type, f"0x{self.type:02x}")
+
+    def json(self) -> Any:
+        return json.loads(self.payload.decode("utf-8"))
+
+
+class Tensor(NamedTuple):
+    """A tensor on the wire: C-ordered little-endian bytes plus dtype name and shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    data: bytes | memoryview
+
+
+def encode_frame(ftype: int, seq: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise FrameError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}", seq)
+    head = HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, seq & 0xFFFFFFFF, len(payload))
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return b"".join((head, payload, CRC.pack(crc)))
+
+
+def encode_json(ftype: int, seq: int, obj: Any) -> bytes:
+    return encode_frame(ftype, seq, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+
+
+def _parse_header(head: bytes | memoryview) -> tuple[int, int, int]:
+    magic, version, ftype, seq, length = HEADER.unpack(head)
+    if magic != MAGIC:
+        raise FrameError(f"bad frame magic {bytes(magic)!r} (expected {MAGIC!r})")
+    if version != PROTOCOL_VERSION:
+        raise FrameError(f"protocol version {version} (this side speaks {PROTOCOL_VERSION})", seq)
+    if length > MAX_PAYLOAD:
+        raise FrameError(f"frame length {length} exceeds {MAX_PAYLOAD}", seq)
+    return ftype, seq, length
+
+
+def _check_crc(head: bytes | memoryview, payload: bytes | memoryview, crc_bytes: bytes) -> None:
+    (expected,) = CRC.unpack(crc_bytes)
+    got = zlib.crc32(payload, zlib.crc32(head))
+    if got != expected:
+        _, _, _, seq, _ = HEADER.unpack(head)
+        raise FrameError(f"CRC mismatch on frame seq {seq}: {got:08x} != {expected:08x}", seq)
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO) -> Frame | None:
+    """Read one frame from a blocking binary stream; None on a clean end of stream."""
+    try:
+        head = _read_exact(stream, HEADER_SIZE)
+    except EOFError:
+        return None
+    ftype, seq, length = _parse_header(head)
+    try:
+        payload = _read_exact(stream, length)
+        crc_bytes = _read_exact(stream, CRC.size)
+    except EOFError:
+        raise FrameError(f"stream ended inside frame seq {seq}", seq) from None
+    _check_crc(head, payload, crc_bytes)
+    return Frame(ftype, seq, payload)
+
+
+class FrameDecoder:
+    """Incremental decoder for non-blocking links: feed() bytes, get whole frames back."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        self._buf += data
+        frames = []
+        while len(self._buf) >= HEADER_SIZE:
+            ftype, seq, length = _parse_header(memoryview(self._buf)[:HEADER_SIZE])
+            end = HEADER_SIZE + length + CRC.size
+            if len(self._buf) < end:
+                break
+            view = memoryview(self._buf)
+            head = view[:HEADER_SIZE]
+            payload = bytes(view[HEADER_SIZE : end - CRC.size])
+            crc_bytes = bytes(view[end - CRC.size : end])
+            try:
+                _check_crc(head, payload, crc_bytes)
+            finally:
+                head.release()
+                view.release()
+            del self._buf[:end]
+            frames.append(Frame(ftype, seq, payload))
+        return frames
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+
+def encode_tensors(tensors: list[Tensor]) -> bytes:
+    parts: list[bytes | memoryview] = [_U16.pack(len(tensors))]
+    for t in tensors:
+        name = t.name.encode("utf-8")
+        try:
+            code = DTYPE_CODES[t.dtype]
+        except KeyError:
+            raise FrameError(f"tensor {t.name!r}: dtype {t.dtype!r} has no wire code") from None
+        parts += [
+            _U16.pack(len(name)),
+            name,
+            _TENSOR_HEAD.pack(code, len(t.shape)),
+            struct.pack(f"<{len(t.shape)}I", *t.shape),
+            _U64.pack(len(t.data)),
+            t.data,
+        ]
+    return b"".join(parts)
+
+
+def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]:
+    """Decode a tensor block; tensor data are zero-copy views into `payload`."""
+    view = memoryview(payload)
+    try:
+        (count,) = _U16.unpack_from(view, offset)
+        offset += _U16.size
+        tensors = []
+        for _ in range(count):
+            (name_len,) = _U16.unpack_from(view, offset)
+            offset += _U16.size
+            name = bytes(view[offset : offset + name_len]).decode("utf-8")
+            offset += name_len
+            code, ndim = _TENSOR_HEAD.unpack_from(view, offset)
+            offset += _TENSOR_HEAD.size
+            shape = struct.unpack_from(f"<{ndim}I", view, offset)
+            offset += 4 * ndim
+            (nbytes,) = _U64.unpack_from(view, offset)
+            offset += _U64.size
+            if offset + nbytes > len(view):
+                raise FrameError(f"tensor {name!r} runs past the end of its frame")
+            if code not in DTYPE_NAMES:
+                raise FrameError(f"tensor {name!r}: unknown dtype code {code}")
+            tensors.append(Tensor(name, DTYPE_NAMES[code], shape, view[offset : offset + nbytes]))
+            offset += nbytes
+    except struct.error as exc:
+        raise FrameError(f"truncated tensor block: {exc}") from None
+    return tensors
+
+
+def encode_result(device_ns: list[int], tensors: list[Tensor]) -> bytes:
+    """RESULT payload: u32 n, n x u64 device nanoseconds (one per vector), tensor block."""
+    return b"".join(
+        (_U32.pack(len(device_ns)), struct.pack(f"<{len(device_ns)}Q", *device_ns),
+         encode_tensors(tensors))
+    )
+
+
+def decode_result(payload: bytes | memoryview) -> tuple[list[int], list[Tensor]]:
+    try:
+        (n,) = _U32.unpack_from(payload, 0)
+        device_ns = list(struct.unpack_from(f"<{n}Q", payload, _U32.size))
+    except struct.error as exc:
+        raise FrameError(f"truncated RESULT timings: {exc}") from None
+    return device_ns, decode_tensors(payload, _U32.size + 8 * n)
+
+
+def encode_loop(options: dict[str, Any], tensors: list[Tensor]) -> bytes:
+    """LOOP payload: u32 JSON length, JSON options, tensor block of vectors to cycle through."""
+    blob = json.dumps(options, separators=(",", ":")).encode("utf-8")
+    return b"".join((_U32.pack(len(blob)), blob, encode_tensors(tensors)))
+
+
+def decode_loop(payload: bytes | memoryview) -> tuple[dict[str, Any], list[Tensor]]:
+    (n,) = _U32.unpack_from(payload, 0)
+    options = json.loads(bytes(memoryview(payload)[_U32.size : _U32.size + n]).decode("utf-8"))
+    return options, decode_tensors(payload, _U32.size + n)

@@ -1,0 +1,213 @@
+"""Board files: schema, loading with one-line errors, lookup by name, and --emulate rewiring.
+
+A board file (boards/NAME.yaml) is the *resource* description of a bench board: how to reach
+it, where its agent lives, and how its digital twin behaves. Secrets never live in it: a
+password is named by the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pytest_think.errors import BoardConfigError
+
+PACKAGED_BOARDS = Path(__file__).resolve().parent / "board_files"
+SECRET_KEYS = {"password", "passphrase", "secret", "token"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SshConfig(_Strict):
+    host: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str
+    key_file: Path | None = None
+    password_env: str | None = Field(
+        None, description="name of the environment variable that holds the password"
+    )
+    host_key: str | None = Field(
+        None, description='pinned host key fingerprint as OpenSSH prints it: "SHA256:..."'
+    )
+    known_hosts: Path | None = None
+    connect_timeout: float = Field(10.0, gt=0)
+    command_timeout: float = Field(60.0, gt=0)
+    keepalive: float = Field(15.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SshConfig:
+        if self.host_key is not None and not self.host_key.startswith("SHA256:"):
+            raise ValueError(
+                f"host_key {self.host_key!r} must be a SHA256 fingerprint "
+                "(ssh-keygen -lf KEY prints 'SHA256:...')"
+            )
+        return self
+
+
+class AgentConfig(_Strict):
+    interpreter: str = "python3"
+    workdir: str = "/tmp/think-agent"
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    start_timeout: float = Field(60.0, gt=0)
+
+
+class TwinLatency(_Strict):
+    """Device time the twin adds per inference (on top of what its model execution takes)."""
+
+    fixed_us: float = Field(0.0, ge=0)
+    jitter_us: float = Field(0.0, ge=0)
+
+
+class TwinFaults(_Strict):
+    """Faults a twin injects so that failure paths can be tested without broken hardware."""
+
+    output_offset: float = 0.0
+    output_noise: float = Field(0.0, ge=0)
+    perturb_every: int = Field(1, ge=1, description="perturb one vector in N")
+    crash_after_vectors: int | None = Field(None, ge=0)
+    seed: int = 0
+
+    @property
+    def perturbs_outputs(self) -> bool:
+        return self.output_offset != 0.0 or self.output_noise != 0.0
+
+
+class TwinConfig(_Strict):
+    only: bool = Field(False, description="the board exists only as a twin (--emulate implied)")
+    hostname: str | None = None
+    kernel: str | None = None
+    machine: str | None = None
+    os_release: str | None = None
+    execution: Literal["onnxruntime"] = "onnxruntime"
+    latency: TwinLatency = TwinLatency()
+    faults: TwinFaults = TwinFaults()
+
+
+class Board(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    family: str = "generic"
+    description: str = ""
+    ssh: SshConfig
+    agent: AgentConfig = AgentConfig()
+    twin: TwinConfig | None = None
+    source: Path | None = Field(None, exclude=True)
+
+    def redacted(self) -> dict[str, Any]:
+        """The board as a plain dict fit for reports (it holds no secrets, only their names)."""
+        return self.model_dump(mode="json")
+
+    def with_endpoint(
+        self, *, host: str, port: int, user: str, key_file: Path, host_key: str
+    ) -> Board:
+        """The same board reached elsewhere: what --emulate does, and nothing more."""
+        ssh = self.ssh.model_copy(
+            update={
+                "host": host,
+                "port": port,
+                "user": user,
+                "key_file": key_file,
+                "host_key": host_key,
+                "known_hosts": None,
+                "password_env": None,
+            }
+        )
+        return self.model_copy(update={"ssh": ssh})
+
+
+def _find_secrets(data: Any, path: str = "") -> str | None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if str(key).lower() in SECRET_KEYS:
+                return where
+            found = _find_secrets(value, where)
+            if found:
+                return found
+    return None
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    ssh = data.get("ssh")
+    if not isinstance(ssh, dict):
+        return
+    for key in ("key_file", "known_hosts"):
+        value = ssh.get(key)
+        if isinstance(value, str):
+            path = Path(os.path.expandvars(value)).expanduser()
+            ssh[key] = path if path.is_absolute() else base / path
+
+
+def load_board(path: Path) -> Board:
+    """Load and validate one board file; every problem is a BoardConfigError naming file and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BoardConfigError(f"board file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BoardConfigError(f"board file {path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise BoardConfigError(f"board file {path}: expected a mapping of fields, got {data!r}")
+    secret = _find_secrets(data)
+    if secret:
+        raise BoardConfigError(
+            f"board file {path}: field '{secret}': secrets never live in board files; "
+            "put the password in an environment variable and name it in ssh.password_env"
+        )
+    _resolve_paths(data, path.parent)
+    try:
+        return Board.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (check its spelling and docs/boards.md)"
+            problems.append(f"field '{field}': {message}")
+        raise BoardConfigError(f"board file {path}: " + "; ".join(problems)) from None
+
+
+def board_dirs(rootdir: Path, board_dir: str | None) -> list[Path]:
+    first = Path(board_dir) if board_dir else Path("boards")
+    if not first.is_absolute():
+        first = rootdir / first
+    return [first, PACKAGED_BOARDS]
+
+
+def known_boards(dirs: list[Path]) -> dict[str, Path]:
+    """Board name -> file, earlier directories winning (a lab's boards/ overrides the package's)."""
+    found: dict[str, Path] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for f in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def find_board(spec: str, dirs: list[Path]) -> Board:
+    """A board by name (looked up in `dirs`, in order) or by path to its YAML file."""
+    as_path = Path(spec).expanduser()
+    if as_path.suffix in (".yaml", ".yml") or os.sep in spec:
+        if not as_path.is_file():
+            raise BoardConfigError(f"board file {as_path} not found")
+        return load_board(as_path)
+    boards = known_boards(dirs)
+    if spec not in boards:
+        names = ", ".join(sorted(boards)) or "none"
+        where = ", ".join(str(d) for d in dirs)
+        raise BoardConfigError(
+            f"unknown board '{spec}'; known boards: {names} (looked in {where})"
+        )
+    return load_board(boards[spec])

@@ -1,0 +1,198 @@
+"""The device under test: a connected board, its deployed agent, and runs of models on it.
+
+`BoardConnection` is the session's link to one board (config + SSH + identity).
+`DeviceUnderTest` deploys the agent on first use, uploads models (skipping unchanged ones),
+and streams vectors, returning a `Run` with the board's outputs and timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_think.agent import think_frames
+from pytest_think.boards import Board
+from pytest_think.errors import InputFileError
+from pytest_think.families import Family, load_family
+from pytest_think.reference import accuracy
+from pytest_think.stats import latency_stats
+from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
+from pytest_think.transport.ssh import SshTransport, sha256_file
+from pytest_think.vectors import VectorSet, load_vectors
+
+AGENT_DIR = Path(think_frames.__file__).resolve().parent
+AGENT_FILES = ("think_agent.py", "think_frames.py")
+
+
+@dataclass
+class BoardConnection:
+    board: Board
+    emulated: bool
+    family: Family
+    transport: SshTransport
+    identity: dict[str, Any]
+
+    @classmethod
+    def open(cls, board: Board, emulated: bool) -> BoardConnection:
+        family = load_family(board)
+        transport = SshTransport(board.ssh, board.name).connect()
+        try:
+            identity = family.identify(board, transport)
+        except Exception:
+            transport.close()
+            raise
+        return cls(board, emulated, family, transport, identity)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+@dataclass
+class Run:
+    """One model run over one vector set on one board."""
+
+    board: str
+    model: Path
+    model_sha256: str
+    vectors: VectorSet
+    result: StreamResult
+    signature: dict[str, Any]
+
+    @property
+    def outputs(self) -> dict[str, np.ndarray]:
+        return self.result.outputs
+
+    @property
+    def count(self) -> int:
+        return self.vectors.count
+
+    @property
+    def throughput_per_s(self) -> float:
+        return self.count / self.result.wall_s if self.result.wall_s > 0 else 0.0
+
+    def scores(self, output: str | None = None) -> np.ndarray:
+        """The class-score output: `output`, or the first 2-D output."""
+        if output is not None:
+            return self.outputs[output]
+        for name in self.result.output_names:
+            if self.outputs[name].ndim == 2:
+                return self.outputs[name]
+        raise ValueError(f"{self.model.name} has no 2-D class-score output")
+
+    def accuracy(self, output: str | None = None) -> float:
+        if self.vectors.labels is None:
+            raise InputFileError(f"vector file {self.vectors.path} has no 'labels' array")
+        return accuracy(self.scores(output), self.vectors.labels)
+
+    def latency(self) -> dict[str, dict[str, float]]:
+        return {
+            "device_ns": latency_stats(self.result.device_ns),
+            "host_ns": latency_stats(self.result.host_ns),
+        }
+
+
+def _model_sha256(model: Path) -> str:
+    if not model.is_file():
+        raise InputFileError(f"model file {model} not found")
+    return sha256_file(model)
+
+
+class DeviceUnderTest:
+    """Runs models on one connected board through its agent (deployed on first use)."""
+
+    def __init__(self, conn: BoardConnection) -> None:
+        self.conn = conn
+        self.agent: AgentClient | None = None
+        self.stderr_log: list[str] = []
+
+    @property
+    def board(self) -> Board:
+        return self.conn.board
+
+    @property
+    def workdir(self) -> str:
+        return self.board.agent.workdir
+
+    def ensure_agent(self) -> AgentClient:
+        if self.agent is not None:
+            return self.agent
+        transport = self.conn.transport
+        files = [(AGENT_DIR / f, posixpath.join(self.workdir, f)) for f in AGENT_FILES]
+        transport.upload(files)
+        argv = self.conn.family.agent_command(self.board, posixpath.join(self.workdir, AGENT_FILES[0]))
+        process = transport.start(argv, timeout=self.board.agent.start_timeout)
+        agent = AgentClient(process)
+        try:
+            agent.hello(self.board.agent.start_timeout)
+        except Exception:
+            process.close()
+            raise
+        self.agent = agent
+        return agent
+
+    def deploy_model(self, model: Path) -> tuple[str, str]:
+        """Upload `model` (skipped when the board has it already).
+
+        Returns its path relative to the agent's work directory (as LOAD wants it) and sha256.
+        """
+        sha = _model_sha256(model)
+        relative = posixpath.join("models", f"{sha[:16]}-{model.name}")
+        self.conn.transport.upload([(model, posixpath.join(self.workdir, relative))])
+        return relative, sha
+
+    def run(
+        self,
+        model: str | Path,
+        vectors: str | Path | VectorSet,
+        *,
+        device_batch: int = 1,
+        window: int = DEFAULT_WINDOW,
+        vectors_per_frame: int | None = None,
+        backend_options: dict[str, Any] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Run:
+        model = Path(model)
+        remote, sha = self.deploy_model(model)
+        agent = self.ensure_agent()
+        options = {"device_batch": device_batch, **(backend_options or {})}
+        signature = agent.load(
+            remote, sha, self.board.agent.backend, options, self.board.agent.start_timeout
+        )
+        vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)
+        try:
+            result = agent.stream(vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress)
+        except Exception:
+            # A failed stream leaves the agent in an unknown state: start a fresh one next time.
+            self.close_agent()
+            raise
+        return Run(self.board.name, model, sha, vset, result, signature)
+
+    def device_loop(
+        self, model: str | Path, vectors: str | Path, *, count: int = 64, min_seconds: float = 1.0,
+        warmup: int = 10, device_batch: int = 1,
+    ) -> dict[str, Any]:
+        """Run `model` on-device in a loop (no link in the measurement); returns the agent's report."""
+        model = Path(model)
+        remote, sha = self.deploy_model(model)
+        agent = self.ensure_agent()
+        signature = agent.load(
+            remote, sha, self.board.agent.backend, {"device_batch": device_batch},
+            self.board.agent.start_timeout,
+        )
+        vset = load_vectors(Path(vectors), signature)
+        options = {"min_seconds": min_seconds, "warmup": warmup}
+        return agent.loop(vset, min(count, vset.count), options, timeout=min_seconds * 10 + 60)
+
+    def close_agent(self) -> None:
+        if self.agent is not None:
+            self.agent.bye()
+            self.agent = None
+
+    def close(self) -> None:
+        self.close_agent()

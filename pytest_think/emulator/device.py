@@ -1,0 +1,152 @@
+"""The twin's device: runs the uploaded agent as a real process and plays the hardware's part.
+
+Bytes flow channel -> agent stdin and agent stdout -> channel untouched, unless the board
+file's twin section asks for extra device latency or faults; then frames are decoded on the
+way back and RESULT frames are rewritten as a slower or faulty device would produce them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_think.agent import think_frames as tf
+from pytest_think.boards import TwinConfig
+
+CHUNK = 256 * 1024
+
+
+class DeviceModel:
+    """What the twin's device does to results: added device time and output faults."""
+
+    def __init__(self, twin: TwinConfig) -> None:
+        self.latency = twin.latency
+        self.faults = twin.faults
+        self.rng = np.random.default_rng(twin.faults.seed)
+        self.vectors_out = 0
+
+    @property
+    def rewrites_results(self) -> bool:
+        return self.faults.perturbs_outputs or self.latency.fixed_us > 0 or self.latency.jitter_us > 0
+
+    def rewrite(self, frame: tf.Frame) -> tuple[bytes, float]:
+        """A RESULT frame as this device would send it, and the extra seconds it took."""
+        device_ns, tensors = tf.decode_result(frame.payload)
+        n = len(device_ns)
+        extra = np.full(n, self.latency.fixed_us * 1e3)
+        if self.latency.jitter_us:
+            extra += self.rng.uniform(0.0, self.latency.jitter_us * 1e3, n)
+        device_ns = [int(d + e) for d, e in zip(device_ns, extra)]
+        if self.faults.perturbs_outputs:
+            index = np.arange(self.vectors_out, self.vectors_out + n)
+            hit = index % self.faults.perturb_every == 0
+            tensors = [self._perturb(t, hit) for t in tensors]
+        self.vectors_out += n
+        payload = tf.encode_result(device_ns, tensors)
+        return tf.encode_frame(tf.RESULT, frame.seq, payload), float(extra.sum()) / 1e9
+
+    def _perturb(self, t: tf.Tensor, hit: np.ndarray) -> tf.Tensor:
+        arr = np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape).copy()
+        if arr.dtype.kind != "f" or not hit.any():
+            return t
+        rows = arr[hit]
+        rows += self.faults.output_offset
+        if self.faults.output_noise:
+            rows += self.rng.normal(0.0, self.faults.output_noise, rows.shape).astype(arr.dtype)
+        arr[hit] = rows
+        return tf.Tensor(t.name, t.dtype, t.shape, arr.tobytes())
+
+
+class VectorCounter:
+    """Counts vectors the host sends in INFER frames (for crash_after_vectors)."""
+
+    def __init__(self) -> None:
+        self.decoder = tf.FrameDecoder()
+        self.vectors_in = 0
+
+    def feed(self, data: bytes) -> None:
+        for frame in self.decoder.feed(data):
+            if frame.type == tf.INFER:
+                tensors = tf.decode_tensors(frame.payload)
+                if tensors and tensors[0].shape:
+                    self.vectors_in += tensors[0].shape[0]
+
+
+async def run_agent(
+    script: Path,
+    args: list[str],
+    twin: TwinConfig,
+    stdin_read: Callable[[int], Any],
+    stdout_write: Callable[[bytes], Any],
+    stderr_write: Callable[[bytes], Any],
+) -> int:
+    """Run the uploaded agent; return its exit status (negative: killed by that signal)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        *args,
+        cwd=str(script.parent),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    model = DeviceModel(twin)
+    crash_after = twin.faults.crash_after_vectors
+    counter = VectorCounter() if crash_after is not None else None
+
+    async def host_to_agent() -> None:
+        assert proc.stdin
+        try:
+            while data := await stdin_read(CHUNK):
+                if counter is not None and crash_after is not None:
+                    counter.feed(data)
+                    if counter.vectors_in > crash_after:
+                        # The device dies with work in flight, as a board with a bad driver does.
+                        proc.send_signal(signal.SIGSEGV)
+                        return
+                proc.stdin.write(data)
+                await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    async def agent_to_host() -> None:
+        assert proc.stdout
+        decoder = tf.FrameDecoder() if model.rewrites_results else None
+        while data := await proc.stdout.read(CHUNK):
+            if decoder is None:
+                await stdout_write(data)
+                continue
+            for frame in decoder.feed(data):
+                if frame.type == tf.RESULT:
+                    blob, extra_s = model.rewrite(frame)
+                    if extra_s:
+                        await asyncio.sleep(extra_s)
+                    await stdout_write(blob)
+                else:
+                    await stdout_write(tf.encode_frame(frame.type, frame.seq, frame.payload))
+
+    async def agent_stderr() -> None:
+        assert proc.stderr
+        while data := await proc.stderr.read(CHUNK):
+            await stderr_write(data)
+
+    feeder = asyncio.ensure_future(host_to_agent())
+    try:
+        await asyncio.gather(agent_to_host(), agent_stderr())
+        return await proc.wait()
+    finally:
+        feeder.cancel()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -1,0 +1,171 @@
+"""The twin's SSH server (asyncssh) on 127.0.0.1: key auth, SFTP into the sandbox, the board's
+command set, and the uploaded agent run as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import posixpath
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from pytest_think.boards import Board, TwinConfig
+from pytest_think.emulator.device import run_agent
+from pytest_think.emulator.sandbox import Sandbox
+from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
+
+
+class TwinSSHServer(asyncssh.SSHServer):  # type: ignore[misc]
+    def password_auth_supported(self) -> bool:
+        return False
+
+
+class BoardTwin:
+    def __init__(self, board: Board, sandbox: Sandbox) -> None:
+        self.board = board
+        self.twin = board.twin or TwinConfig()
+        self.sandbox = sandbox
+        interpreters = {"python3", "python", posixpath.basename(board.agent.interpreter)}
+        self.shell = BoardShell(sandbox, uname_for(board), interpreters)
+
+    async def handle(self, process: asyncssh.SSHServerProcess) -> None:
+        status = await self._dispatch(process)
+        if status < 0:
+            name = signal.Signals(-status).name.removeprefix("SIG")
+            process.exit_with_signal(name, core_dumped=name == "SEGV")
+        else:
+            process.exit(status)
+
+    async def _dispatch(self, process: asyncssh.SSHServerProcess) -> int:
+        def out(data: bytes) -> None:
+            process.stdout.write(data)
+
+        def err(data: bytes) -> None:
+            process.stderr.write(data)
+
+        async def read_stdin() -> bytes:
+            data: bytes = await process.stdin.read(65536)
+            return data
+
+        command = process.command
+        if command is None:
+            err(b"this board twin serves commands, not an interactive shell\n")
+            return 1
+        parsed = self.shell.split(command)
+        if isinstance(parsed, str):
+            err(parsed.encode())
+            return 2
+        io = ShellIO(read_stdin, out, err)
+        status = 0
+        for argv in parsed:
+            if argv[0] in self.shell.interpreters:
+                status = await self._python(argv, process, io)
+            else:
+                status = await self.shell.run(argv, io)
+            if status != 0:
+                break
+        await process.stdout.drain()
+        return status
+
+    async def _python(
+        self, argv: list[str], process: asyncssh.SSHServerProcess, io: ShellIO
+    ) -> int:
+        args = argv[1:]
+        if args in (["--version"], ["-V"]):
+            io.out(f"Python {platform.python_version()}\n".encode())
+            return 0
+        if not args or args[0].startswith("-"):
+            io.err(f"{argv[0]}: this board twin runs script files only\n".encode())
+            return 2
+        script = self.sandbox.host_path(args[0])
+        if script is None or not script.is_file():
+            io.err(
+                f"{argv[0]}: can't open file '{self.sandbox.board_path(args[0])}': "
+                "[Errno 2] No such file or directory\n".encode()
+            )
+            return 2
+
+        async def write_out(data: bytes) -> None:
+            process.stdout.write(data)
+            await process.stdout.drain()
+
+        async def write_err(data: bytes) -> None:
+            process.stderr.write(data)
+
+        return await run_agent(
+            script, args[1:], self.twin, process.stdin.read, write_out, write_err
+        )
+
+
+def uname_for(board: Board) -> Uname:
+    twin = board.twin or TwinConfig()
+    return Uname(
+        system="Linux",
+        hostname=twin.hostname or board.name,
+        kernel=twin.kernel or platform.release(),
+        version="#1 SMP PREEMPT",
+        machine=twin.machine or platform.machine(),
+    )
+
+
+async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
+    """Start the twin's SSH server; return it and what a client needs to reach it."""
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key = asyncssh.generate_private_key("ssh-ed25519", comment="think-twin-client")
+    client_key_file = state / "client_ed25519"
+    client_key.write_private_key(str(client_key_file))
+    client_key_file.chmod(0o600)
+    authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
+
+    uname = uname_for(board)
+    sandbox = Sandbox.create(state / "root", board, uname.kernel, uname.machine)
+    twin = BoardTwin(board, sandbox)
+
+    def sftp_factory(chan: Any) -> asyncssh.SFTPServer:
+        return asyncssh.SFTPServer(chan, chroot=str(sandbox.root).encode())
+
+    server = await asyncssh.create_server(
+        TwinSSHServer,
+        "127.0.0.1",
+        0,
+        server_host_keys=[host_key],
+        authorized_client_keys=authorized,
+        process_factory=twin.handle,
+        sftp_factory=sftp_factory,
+        encoding=None,
+        allow_scp=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        line_editor=False,
+    )
+    port = server.sockets[0].getsockname()[1]
+    ready = {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": board.ssh.user,
+        "key_file": str(client_key_file),
+        "host_key": host_key.get_fingerprint("sha256"),
+        "root": str(sandbox.root),
+    }
+    return server, ready
+
+
+async def serve_until_parent_exits(board: Board, state: Path, announce: Any) -> None:
+    server, ready = await start_server(board, state)
+    announce(ready)
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    # The launcher holds our stdin: when it exits, even abruptly, stdin closes and we stop.
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    watcher = asyncio.ensure_future(reader.read())
+    await asyncio.wait([stop, watcher], return_when=asyncio.FIRST_COMPLETED)
+    watcher.cancel()
+    server.close()
+

@@ -1,0 +1,35 @@
+"""Errors that reach a lab engineer as one clear line (no traceback from pytest-think)."""
+
+from __future__ import annotations
+
+
+class ThinkError(Exception):
+    """Base class: the message alone says what is wrong and what to do."""
+
+
+class BoardConfigError(ThinkError):
+    """A board file is missing, unknown, or invalid (names the file and field)."""
+
+
+class InputFileError(ThinkError):
+    """A model or vector file is missing, unreadable, or does not fit the model."""
+
+
+class LinkError(ThinkError):
+    """The board cannot be reached or the connection failed (names host:port and cause)."""
+
+
+class HostKeyError(LinkError):
+    """The board's SSH host key does not match the pinned or known one."""
+
+
+class RemoteCommandError(ThinkError):
+    """A command on the board failed or timed out."""
+
+
+class AgentError(ThinkError):
+    """The board-side agent refused a request, broke the protocol or died."""
+
+
+class TwinError(ThinkError):
+    """A digital twin could not be started."""

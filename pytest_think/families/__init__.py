@@ -1,0 +1,52 @@
+"""Board families: how a kind of board is identified, brought up and driven.
+
+Families are plug-ins found through the ``pytest_think.families`` entry-point group, so a lab
+adds one in its own package without touching pytest-think::
+
+    [project.entry-points."pytest_think.families"]
+    my-board = "my_lab.think_family:MyBoardFamily"
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pytest_think.errors import BoardConfigError
+
+if TYPE_CHECKING:
+    from pytest_think.boards import Board
+    from pytest_think.transport.ssh import SshTransport
+
+GROUP = "pytest_think.families"
+
+
+class Family(Protocol):
+    """What pytest-think asks of a board family."""
+
+    name: str
+
+    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+        """Facts about the board as it is now (OS, kernel, hardware), for reports."""
+        ...
+
+    def agent_command(self, board: Board, agent_path: str) -> list[str]:
+        """argv that starts the uploaded agent on the board."""
+        ...
+
+
+def available_families() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def load_family(board: Board) -> Family:
+    families = available_families()
+    if board.family not in families:
+        names = ", ".join(sorted(families)) or "none (is pytest-think installed?)"
+        raise BoardConfigError(
+            f"board file {board.source or board.name}: field 'family': unknown family "
+            f"'{board.family}'; installed families: {names}"
+        )
+    factory = families[board.family].load()
+    family: Family = factory()
+    return family

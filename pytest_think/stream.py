@@ -1,0 +1,300 @@
+"""Host side of the agent protocol: identity, model loading, and windowed vector streaming.
+
+Works over any byte link (an SSH exec channel today, a UART later): see `Link`. A sender
+thread keeps up to `window` INFER frames in flight while the caller's thread collects
+RESULT frames, so the link and the device stay busy. Every result is matched to its frame by
+sequence number; a duplicate, unknown or missing result is an error, never a silent loss.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from pytest_think.agent import think_frames as tf
+from pytest_think.errors import AgentError
+from pytest_think.vectors import VectorSet
+
+TARGET_FRAME_BYTES = 64 * 1024
+MAX_FRAME_VECTORS = 1024
+DEFAULT_WINDOW = 8
+
+
+class Link(Protocol):
+    def describe(self) -> str: ...
+    def send(self, data: bytes | memoryview) -> None: ...
+    def recv(self, n: int, timeout: float | None) -> bytes: ...
+    def close_input(self) -> None: ...
+    def stderr_tail(self, lines: int = 5) -> str: ...
+    def exit_status(self, timeout: float = 2.0) -> int | None: ...
+    def close(self) -> None: ...
+
+
+def to_wire(name: str, arr: np.ndarray) -> tf.Tensor:
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return tf.Tensor(name, arr.dtype.name, tuple(arr.shape), arr.data.cast("B"))
+
+
+def from_wire(t: tf.Tensor) -> np.ndarray:
+    return np.frombuffer(t.data, dtype=t.dtype).reshape(t.shape)
+
+
+@dataclass
+class StreamResult:
+    """Outputs of every vector, in vector order, with per-vector timings."""
+
+    output_names: list[str]
+    outputs: dict[str, np.ndarray]
+    device_ns: np.ndarray
+    host_ns: np.ndarray
+    wall_s: float
+    frames: int
+    vectors_per_frame: int
+    window: int
+
+
+@dataclass
+class _InFlight:
+    start: int
+    stop: int
+    sent_ns: int
+
+
+@dataclass
+class _Collector:
+    count: int
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    device_ns: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    host_ns: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    filled: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+    def __post_init__(self) -> None:
+        self.device_ns = np.zeros(self.count, np.int64)
+        self.host_ns = np.zeros(self.count, np.int64)
+        self.filled = np.zeros(self.count, bool)
+
+    def store(self, job: _InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int) -> None:
+        n = job.stop - job.start
+        if len(device_ns) != n:
+            raise AgentError(f"result for vectors {job.start}-{job.stop - 1} has {len(device_ns)} timings")
+        if self.filled[job.start : job.stop].any():
+            raise AgentError(f"vectors {job.start}-{job.stop - 1} answered twice")
+        for t in tensors:
+            arr = from_wire(t)
+            if arr.shape[:1] != (n,):
+                raise AgentError(
+                    f"output '{t.name}' for vectors {job.start}-{job.stop - 1} has shape {arr.shape}"
+                )
+            if t.name not in self.outputs:
+                self.outputs[t.name] = np.empty((self.count, *arr.shape[1:]), arr.dtype)
+            self.outputs[t.name][job.start : job.stop] = arr
+        self.device_ns[job.start : job.stop] = device_ns
+        self.host_ns[job.start : job.stop] = now - job.sent_ns
+        self.filled[job.start : job.stop] = True
+
+
+class AgentClient:
+    """Talks to one running agent over one link."""
+
+    def __init__(self, link: Link, result_timeout: float = 60.0) -> None:
+        self.link = link
+        self.result_timeout = result_timeout
+        self.decoder = tf.FrameDecoder()
+        self.pending: list[tf.Frame] = []
+        self.seq = 0
+        self.identity: dict[str, Any] = {}
+        self.loaded: dict[str, Any] | None = None
+        self.loaded_key: tuple[str, str] | None = None
+
+    # -- low level -----------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        return self.seq
+
+    def _died(self, doing: str) -> AgentError:
+        status = self.link.exit_status(timeout=2.0)
+        how = "the link closed" if status is None else f"the agent exited with status {status}"
+        tail = self.link.stderr_tail()
+        return AgentError(
+            f"agent died {doing}: {how} ({self.link.describe()})"
+            + (f"; agent stderr: {tail}" if tail else "; agent stderr was empty")
+        )
+
+    def recv_frame(self, timeout: float, doing: str) -> tf.Frame:
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AgentError(f"no answer from the agent within {timeout:g} s {doing}")
+            try:
+                data = self.link.recv(1 << 20, remaining)
+            except (TimeoutError, socket.timeout):
+                continue
+            if not data:
+                raise self._died(doing)
+            try:
+                self.pending.extend(self.decoder.feed(data))
+            except tf.FrameError as exc:
+                raise AgentError(f"corrupted frame from the agent {doing}: {exc}") from None
+        return self.pending.pop(0)
+
+    def _expect(self, ftype: int, seq: int | None, timeout: float, doing: str) -> tf.Frame:
+        frame = self.recv_frame(timeout, doing)
+        if frame.type == tf.ERROR:
+            err = frame.json()
+            raise AgentError(f"agent refused {doing}: {err.get('code')}: {err.get('message')}")
+        if frame.type != ftype or (seq is not None and frame.seq != seq):
+            raise AgentError(
+                f"protocol error {doing}: expected {tf.FRAME_NAMES[ftype]} seq {seq}, "
+                f"got {frame.name} seq {frame.seq}"
+            )
+        return frame
+
+    # -- protocol --------------------------------------------------------------------------
+
+    def hello(self, timeout: float) -> dict[str, Any]:
+        frame = self._expect(tf.HELLO, None, timeout, "while starting")
+        self.identity = frame.json()
+        if self.identity.get("protocol") != tf.PROTOCOL_VERSION:
+            raise AgentError(
+                f"agent speaks protocol {self.identity.get('protocol')}, host speaks "
+                f"{tf.PROTOCOL_VERSION}"
+            )
+        return self.identity
+
+    def load(
+        self, remote_path: str, sha256: str, backend: str, options: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        key = (sha256, repr(sorted(options.items())))
+        if self.loaded is not None and self.loaded_key == key:
+            return self.loaded
+        seq = self._next_seq()
+        request = {"path": remote_path, "backend": backend, "options": options}
+        self.link.send(tf.encode_json(tf.LOAD, seq, request))
+        self.loaded = self._expect(tf.READY, seq, timeout, f"loading {remote_path}").json()
+        self.loaded_key = key
+        return self.loaded
+
+    def stream(
+        self,
+        vectors: VectorSet,
+        window: int = DEFAULT_WINDOW,
+        vectors_per_frame: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> StreamResult:
+        if self.loaded is None:
+            raise AgentError("stream before a model was loaded")
+        per_frame = vectors_per_frame or max(
+            1, min(MAX_FRAME_VECTORS, TARGET_FRAME_BYTES // max(1, vectors.bytes_per_vector))
+        )
+        collector = _Collector(vectors.count)
+        in_flight: dict[int, _InFlight] = {}
+        lock = threading.Lock()
+        slots = threading.Semaphore(window)
+        stop = threading.Event()
+        send_error: list[BaseException] = []
+        total_frames = -(-vectors.count // per_frame)
+
+        def sender() -> None:
+            try:
+                for start, stop_i, arrays in vectors.batches(per_frame):
+                    while not slots.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    seq = self._next_seq()
+                    payload = tf.encode_tensors([to_wire(k, v) for k, v in arrays.items()])
+                    blob = tf.encode_frame(tf.INFER, seq, payload)
+                    with lock:
+                        in_flight[seq] = _InFlight(start, stop_i, time.perf_counter_ns())
+                    self.link.send(blob)
+            except BaseException as exc:  # reported by the receiving thread
+                send_error.append(exc)
+
+        def in_flight_text() -> str:
+            with lock:
+                jobs = sorted(in_flight.values(), key=lambda j: j.start)
+            if not jobs:
+                return "no vectors in flight"
+            return f"vectors {jobs[0].start}-{jobs[-1].stop - 1} in flight"
+
+        thread = threading.Thread(target=sender, name="think-sender", daemon=True)
+        started = time.perf_counter()
+        thread.start()
+        received = 0
+        try:
+            for _ in range(total_frames):
+                try:
+                    frame = self.recv_frame(self.result_timeout, "during the stream")
+                except AgentError as exc:
+                    raise AgentError(f"{exc}; {in_flight_text()}") from None
+                now = time.perf_counter_ns()
+                with lock:
+                    job = in_flight.pop(frame.seq, None)
+                if frame.type == tf.ERROR:
+                    err = frame.json()
+                    where = f"vectors {job.start}-{job.stop - 1}" if job else f"frame {frame.seq}"
+                    raise AgentError(f"agent failed on {where}: {err.get('code')}: {err.get('message')}")
+                if frame.type != tf.RESULT or job is None:
+                    raise AgentError(
+                        f"protocol error during the stream: {frame.name} seq {frame.seq} "
+                        "answers no frame in flight"
+                    )
+                device_ns, tensors = tf.decode_result(frame.payload)
+                collector.store(job, device_ns, tensors, now)
+                received += job.stop - job.start
+                slots.release()
+                if progress:
+                    progress(received, vectors.count)
+                if send_error:
+                    raise AgentError(f"sending to the agent failed: {send_error[0]}")
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+        if send_error:
+            raise AgentError(f"sending to the agent failed: {send_error[0]}")
+        if not collector.filled.all():
+            missing = np.flatnonzero(~collector.filled)
+            raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
+        names = [o["name"] for o in self.loaded["outputs"]]
+        return StreamResult(
+            output_names=names,
+            outputs={n: collector.outputs[n] for n in names if n in collector.outputs},
+            device_ns=collector.device_ns,
+            host_ns=collector.host_ns,
+            wall_s=time.perf_counter() - started,
+            frames=total_frames,
+            vectors_per_frame=per_frame,
+            window=window,
+        )
+
+    def loop(
+        self, vectors: VectorSet, count: int, options: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Run the model on-device in a loop over the first `count` vectors (no link involved)."""
+        seq = self._next_seq()
+        _, _, arrays = next(vectors.batches(count))
+        payload = tf.encode_loop(options, [to_wire(k, v) for k, v in arrays.items()])
+        self.link.send(tf.encode_frame(tf.LOOP, seq, payload))
+        report: dict[str, Any] = self._expect(tf.LOOP_DONE, seq, timeout, "in the device loop").json()
+        return report
+
+    def bye(self, timeout: float = 5.0) -> None:
+        try:
+            self.link.send(tf.encode_frame(tf.BYE, self._next_seq()))
+            self.recv_frame(timeout, "while closing")
+        except (AgentError, OSError):
+            pass
+        finally:
+            self.link.close_input()
+            self.link.close()

@@ -1,0 +1,333 @@
+"""SSH transport (paramiko): connect, run commands, upload files, start long-lived processes.
+
+Commands are always built from argument lists and quoted with shlex, so remote paths with
+spaces or shell metacharacters reach the board as one argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import select
+import shlex
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from pytest_think.boards import SshConfig
+from pytest_think.errors import HostKeyError, LinkError, RemoteCommandError
+from pytest_think.transport import hostkeys
+
+# Larger than paramiko's 2 MiB default: keeps bulk uploads and vector streams from stalling
+# on window updates over links with some latency.
+WINDOW_SIZE = 16 * 1024 * 1024
+MAX_PACKET = 32 * 1024
+SFTP_REQUEST = 128 * 1024
+STDERR_TAIL = 8 * 1024
+
+
+def quote(argv: Sequence[str]) -> str:
+    return shlex.join(str(a) for a in argv)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", errors="replace")
+
+    def check(self, where: str) -> CommandResult:
+        if self.exit_status != 0:
+            detail = self.err.strip().splitlines()[-1:] or [f"exit status {self.exit_status}"]
+            raise RemoteCommandError(
+                f"`{self.command}` failed on {where} (exit {self.exit_status}): {detail[0]}"
+            )
+        return self
+
+
+@dataclass
+class UploadReport:
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    bytes_sent: int = 0
+    seconds: float = 0.0
+
+
+class RemoteProcess:
+    """A command left running on the board with its stdin/stdout as a byte link."""
+
+    def __init__(self, channel: paramiko.Channel, command: str, where: str) -> None:
+        self.channel = channel
+        self.command = command
+        self.where = where
+        self._stderr = bytearray()
+
+    def describe(self) -> str:
+        return f"`{self.command}` on {self.where}"
+
+    def send(self, data: bytes | memoryview) -> None:
+        self.channel.sendall(data)
+
+    def recv(self, n: int, timeout: float | None) -> bytes:
+        """Up to n bytes of stdout; b"" at end of stream; socket.timeout after `timeout`."""
+        self.channel.settimeout(timeout)
+        data: bytes = self.channel.recv(n)
+        self._drain_stderr()
+        return data
+
+    def close_input(self) -> None:
+        if not self.channel.closed:
+            self.channel.shutdown_write()
+
+    def _drain_stderr(self) -> None:
+        while self.channel.recv_stderr_ready():
+            self._stderr += self.channel.recv_stderr(65536)
+            del self._stderr[:-STDERR_TAIL]
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        deadline = time.monotonic() + 1.0
+        # stderr may still be arriving just after the process died: give it a moment.
+        while not self.channel.exit_status_ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._drain_stderr()
+        text = self._stderr.decode("utf-8", errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+
+    def exit_status(self, timeout: float = 2.0) -> int | None:
+        if self.channel.status_event.wait(timeout):
+            return int(self.channel.recv_exit_status())
+        return None
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class SshTransport:
+    def __init__(self, config: SshConfig, board_name: str) -> None:
+        self.config = config
+        self.board_name = board_name
+        self.client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+
+    @property
+    def where(self) -> str:
+        return f"board '{self.board_name}' ({self.config.host}:{self.config.port})"
+
+    def _password(self) -> str | None:
+        name = self.config.password_env
+        if name is None:
+            return None
+        value = os.environ.get(name)
+        if value is None:
+            raise LinkError(
+                f"{self.where}: ssh.password_env names {name}, which is not set in the environment"
+            )
+        return value
+
+    def connect(self) -> SshTransport:
+        cfg = self.config
+        client = paramiko.SSHClient()
+        hostkeys.configure(client, cfg.host_key, cfg.known_hosts, f"{cfg.host}:{cfg.port}")
+        password = self._password()
+        try:
+            client.connect(
+                cfg.host,
+                port=cfg.port,
+                username=cfg.user,
+                key_filename=str(cfg.key_file) if cfg.key_file else None,
+                password=password,
+                timeout=cfg.connect_timeout,
+                banner_timeout=cfg.connect_timeout,
+                auth_timeout=cfg.connect_timeout,
+                allow_agent=cfg.key_file is None,
+                look_for_keys=cfg.key_file is None and password is None,
+            )
+        except HostKeyError:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyError(
+                hostkeys.mismatch_message(exc, f"{cfg.host}:{cfg.port}", cfg.known_hosts)
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise LinkError(f"cannot log in to {self.where} as {cfg.user}: {exc}") from None
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            client.close()
+            cause = _describe_socket_error(exc, cfg.connect_timeout)
+            raise LinkError(f"cannot reach {self.where}: {cause}") from None
+        transport = client.get_transport()
+        assert transport is not None
+        if cfg.keepalive:
+            transport.set_keepalive(int(cfg.keepalive))
+        self.client = client
+        return self
+
+    def _transport(self) -> paramiko.Transport:
+        if self.client is None:
+            raise LinkError(f"{self.where}: not connected")
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise LinkError(f"{self.where}: the SSH connection has closed")
+        return transport
+
+    def _open(self, command: str, timeout: float) -> paramiko.Channel:
+        try:
+            channel = self._transport().open_session(
+                window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET, timeout=timeout
+            )
+            channel.exec_command(command)
+        except (paramiko.SSHException, OSError) as exc:
+            raise LinkError(f"{self.where}: cannot run `{command}`: {exc}") from None
+        return channel
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> CommandResult:
+        """Run a command to completion; raises RemoteCommandError when it outlives `timeout`."""
+        command = quote(argv)
+        timeout = timeout or self.config.command_timeout
+        channel = self._open(command, timeout)
+        deadline = time.monotonic() + timeout
+        out, err = bytearray(), bytearray()
+        try:
+            if stdin is not None:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            while True:
+                while channel.recv_ready():
+                    out += channel.recv(65536)
+                while channel.recv_stderr_ready():
+                    err += channel.recv_stderr(65536)
+                if channel.exit_status_ready() and not (
+                    channel.recv_ready() or channel.recv_stderr_ready()
+                ):
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RemoteCommandError(
+                        f"`{command}` on {self.where} did not finish within {timeout:g} s"
+                    )
+                select.select([channel], [], [], min(remaining, 0.05))
+            status = channel.recv_exit_status()
+        finally:
+            channel.close()
+        return CommandResult(command, status, bytes(out), bytes(err))
+
+    def start(self, argv: Sequence[str], timeout: float | None = None) -> RemoteProcess:
+        command = quote(argv)
+        channel = self._open(command, timeout or self.config.command_timeout)
+        return RemoteProcess(channel, command, self.where)
+
+    def sftp(self) -> paramiko.SFTPClient:
+        if self._sftp is None:
+            self._sftp = paramiko.SFTPClient.from_transport(
+                self._transport(), window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET
+            )
+            assert self._sftp is not None
+        return self._sftp
+
+    def remote_sha256(self, paths: Sequence[str]) -> dict[str, str]:
+        """sha256 of each remote file that exists (absent files are simply missing)."""
+        if not paths:
+            return {}
+        result = self.run(["sha256sum", "--", *paths])
+        found = {}
+        for line in result.out.splitlines():
+            digest, _, name = line.partition("  ")
+            if len(digest) == 64:
+                found[name] = digest
+        return found
+
+    def upload(self, files: Sequence[tuple[Path, str]]) -> UploadReport:
+        """Copy (local, remote) pairs; a file whose sha256 already matches on the board is skipped.
+
+        Each file is written to a temporary name and renamed into place, so an interrupted
+        upload never leaves a truncated file that a later run would trust.
+        """
+        report = UploadReport()
+        start = time.perf_counter()
+        for local, _ in files:
+            if not local.is_file():
+                raise FileNotFoundError(f"{local} not found")
+        local_sha = {remote: sha256_file(local) for local, remote in files}
+        remote_sha = self.remote_sha256([remote for _, remote in files])
+        todo = [(loc, rem) for loc, rem in files if remote_sha.get(rem) != local_sha[rem]]
+        report.skipped = [rem for _, rem in files if remote_sha.get(rem) == local_sha[rem]]
+        dirs = sorted({posixpath.dirname(rem) for _, rem in todo} - {""})
+        if dirs:
+            self.run(["mkdir", "-p", "--", *dirs]).check(self.where)
+        sftp = self.sftp()
+        for local, remote in todo:
+            part = f"{remote}.part"
+            try:
+                report.bytes_sent += self._put(sftp, local, part)
+                sftp.posix_rename(part, remote)
+            except (OSError, paramiko.SSHException) as exc:
+                raise LinkError(f"upload of {local} to {remote} on {self.where} failed: {exc}") from None
+            report.uploaded.append(remote)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    @staticmethod
+    def _put(sftp: paramiko.SFTPClient, local: Path, remote: str) -> int:
+        """Pipelined SFTP write in SFTP_REQUEST-sized requests; returns the bytes written."""
+        sent = 0
+        with local.open("rb") as src, sftp.open(remote, "wb") as dst:
+            # paramiko's 32 KiB default request halves throughput; OpenSSH's sftp-server
+            # accepts requests up to 256 KiB.
+            dst.MAX_REQUEST_SIZE = SFTP_REQUEST  # type: ignore[misc]
+            dst.set_pipelined(True)
+            while chunk := src.read(SFTP_REQUEST):
+                dst.write(chunk)
+                sent += len(chunk)
+        if sftp.stat(remote).st_size != sent:
+            raise OSError(f"{remote} is {sftp.stat(remote).st_size} bytes after writing {sent}")
+        return sent
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+def _describe_socket_error(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        errors = {getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}
+        return "; ".join(sorted(errors))
+    if isinstance(exc, socket.gaierror):
+        return f"host name does not resolve ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

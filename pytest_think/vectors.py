@@ -1,0 +1,148 @@
+"""Test vectors from .npy / .npz files, memory-mapped where the format allows.
+
+An .npz holds one array per model input, named like the input, plus an optional ``labels``
+array of ground-truth classes. A .npy holds the single input of a one-input model. Every array
+has the vector axis first. Nothing in a file is silently ignored: an array that is neither a
+model input nor ``labels`` is an error.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_think.errors import InputFileError
+
+LABELS = "labels"
+
+
+def _npz_member_memmap(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
+    """Memory-map an uncompressed .npz member in place; None when it cannot be mapped."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with path.open("rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        if local[:4] != b"PK\x03\x04":
+            return None
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        fh.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            return None
+        if dtype.hasobject:
+            return None
+        offset = fh.tell()
+    order = "F" if fortran else "C"
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays in an .npy or .npz file, memory-mapped when stored uncompressed."""
+    if not path.is_file():
+        raise InputFileError(f"vector file {path} not found")
+    try:
+        if path.suffix == ".npy":
+            return {"": np.load(path, mmap_mode="r", allow_pickle=False)}
+        if path.suffix == ".npz":
+            arrays: dict[str, np.ndarray] = {}
+            with zipfile.ZipFile(path) as zf:
+                infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+            lazy = np.load(path, allow_pickle=False)
+            for info in infos:
+                name = info.filename[: -len(".npy")]
+                mapped = _npz_member_memmap(path, info)
+                arrays[name] = mapped if mapped is not None else lazy[name]
+            return arrays
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"vector file {path}: cannot read: {exc}") from None
+    raise InputFileError(f"vector file {path}: expected a .npy or .npz file")
+
+
+@dataclass
+class VectorSet:
+    """Named input arrays (vector axis first) and optional labels, from one file."""
+
+    path: Path
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+
+    @property
+    def count(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+    @property
+    def bytes_per_vector(self) -> int:
+        return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.inputs.values())
+
+    def batches(self, size: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """(start, stop, arrays) for consecutive slices; every vector exactly once, in order."""
+        for start in range(0, self.count, size):
+            stop = min(start + size, self.count)
+            yield start, stop, {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()}
+
+
+def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
+    """Load vectors for a model and check they fit it, before anything is streamed.
+
+    `signature` is the model's {"inputs": [{"name", "dtype", "shape"}], ...} (None for
+    symbolic dimensions), as the agent's READY frame and the reference model both report it.
+    """
+    arrays = load_arrays(path)
+    inputs_spec = {i["name"]: i for i in signature["inputs"]}
+    if "" in arrays:  # a bare .npy: the one input of a one-input model
+        if len(inputs_spec) != 1:
+            raise InputFileError(
+                f"vector file {path}: a .npy holds one array but the model has inputs "
+                f"{sorted(inputs_spec)}; use an .npz with one array per input"
+            )
+        arrays = {next(iter(inputs_spec)): arrays.pop("")}
+    labels = arrays.pop(LABELS, None)
+    unknown = sorted(set(arrays) - set(inputs_spec))
+    missing = sorted(set(inputs_spec) - set(arrays))
+    if unknown or missing:
+        raise InputFileError(
+            f"vector file {path}: arrays {sorted(arrays)} do not match model inputs "
+            f"{sorted(inputs_spec)}" + (f" (missing {missing})" if missing else "")
+            + (f" (unexpected {unknown}; only model inputs and '{LABELS}' are allowed)" if unknown else "")
+        )
+    counts = {name: len(a) if a.ndim else 0 for name, a in arrays.items()}
+    if labels is not None:
+        counts[LABELS] = len(labels) if labels.ndim else 0
+    if len(set(counts.values())) != 1 or 0 in counts.values():
+        raise InputFileError(f"vector file {path}: arrays disagree on the vector count: {counts}")
+    for name, spec in inputs_spec.items():
+        arr = arrays[name]
+        if arr.dtype.name != spec["dtype"]:
+            raise InputFileError(
+                f"vector file {path}: input '{name}' is {arr.dtype.name}, the model wants "
+                f"{spec['dtype']}"
+            )
+        want = spec["shape"]
+        sample = list(arr.shape[1:])
+        # The model may take one vector with or without a leading batch axis.
+        candidates = [want[1:], want] if want else [want]
+        if not any(_shape_fits(sample, c) for c in candidates):
+            raise InputFileError(
+                f"vector file {path}: input '{name}' vectors have shape {tuple(sample)}, the "
+                f"model wants {_show_shape(want)}"
+            )
+    return VectorSet(path, arrays, labels)
+
+
+def _shape_fits(sample: list[int], want: list[int | None]) -> bool:
+    return len(sample) == len(want) and all(w is None or w == s for s, w in zip(sample, want))
+
+
+def _show_shape(shape: list[int | None]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
