@@ -116,9 +116,13 @@ class OutputStats:
     top1_agreement: float | None = None
     topk_agreement: float | None = None
     k: int | None = None
+    device_accuracy: float | None = None
+    reference_accuracy: float | None = None
     _top1_hits: int = 0
     _topk_hits: int = 0
     _rows: int = 0
+    _device_label_hits: int = 0
+    _reference_label_hits: int = 0
 
 
 @dataclass
@@ -166,6 +170,14 @@ class CompareReport:
         values = [o.top1_agreement for o in self.outputs.values() if o.top1_agreement is not None]
         return min(values) if values else None
 
+    @property
+    def accuracy(self) -> dict[str, float]:
+        """Top-1 accuracy against the labels, device and reference, of the first classifier output."""
+        for o in self.outputs.values():
+            if o.device_accuracy is not None and o.reference_accuracy is not None:
+                return {"device": o.device_accuracy, "reference": o.reference_accuracy}
+        return {}
+
     def as_json(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
@@ -188,6 +200,8 @@ class CompareReport:
                     "top1_agreement": o.top1_agreement,
                     "topk_agreement": o.topk_agreement,
                     "k": o.k,
+                    "device_accuracy": o.device_accuracy,
+                    "reference_accuracy": o.reference_accuracy,
                 }
                 for name, o in self.outputs.items()
             },
@@ -254,11 +268,18 @@ def compare(
             if problems:
                 return CompareReport(model.path.name, vectors.count, tolerance, stats, [], problems)
         for name in ref_names:
-            _accumulate(stats[name], outputs[name][start:stop], ref[name], start, tolerance, heap, worst_n)
+            labels = None if vectors.labels is None else vectors.labels[start:stop]
+            _accumulate(
+                stats[name], outputs[name][start:stop], ref[name], labels, start, tolerance, heap,
+                worst_n,
+            )
     for s in stats.values():
         if s._rows:
             s.top1_agreement = s._top1_hits / s._rows
             s.topk_agreement = s._topk_hits / s._rows
+            if vectors.labels is not None:
+                s.device_accuracy = s._device_label_hits / s._rows
+                s.reference_accuracy = s._reference_label_hits / s._rows
         if s.mismatches:
             problems.append(
                 f"output '{s.name}': {s.mismatches} of {s.elements} elements outside tolerance"
@@ -283,6 +304,7 @@ def _accumulate(
     s: OutputStats,
     got: np.ndarray,
     exp: np.ndarray,
+    labels: np.ndarray | None,
     first_vector: int,
     tol: Tolerance,
     heap: list[Mismatch],
@@ -323,17 +345,22 @@ def _accumulate(
     if is_float:
         gf = g.reshape(len(g), -1)
         ef = e.reshape(len(e), -1)
-        norms = np.linalg.norm(gf, axis=1) * np.linalg.norm(ef, axis=1)
-        dots = (gf * ef).sum(axis=1)
-        cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.where(
-            np.linalg.norm(gf, axis=1) == np.linalg.norm(ef, axis=1), 1.0, 0.0))
-        cmin = float(np.nanmin(cos)) if not np.isnan(cos).all() else 0.0
+        gn, en = np.linalg.norm(gf, axis=1), np.linalg.norm(ef, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = (gf * ef).sum(axis=1) / (gn * en)
+        # Two all-zero vectors agree perfectly; one zero vector against another does not.
+        cos = np.where((gn == 0) & (en == 0), 1.0, np.where((gn == 0) | (en == 0), 0.0, cos))
+        cmin = float(np.min(cos))  # NaN (a NaN output) propagates and fails min_cosine
         s.cosine_min = cmin if s.cosine_min is None else min(s.cosine_min, cmin)
         if g.ndim == 2 and g.shape[1] > 1:
             k = min(tol.topk, g.shape[1])
             s.k = k
             ref_top1 = e.argmax(axis=1)
-            s._top1_hits += int((g.argmax(axis=1) == ref_top1).sum())
+            dev_top1 = g.argmax(axis=1)
+            s._top1_hits += int((dev_top1 == ref_top1).sum())
+            if labels is not None:
+                s._device_label_hits += int((dev_top1 == labels).sum())
+                s._reference_label_hits += int((ref_top1 == labels).sum())
             topk = np.argpartition(-g, k - 1, axis=1)[:, :k]
             s._topk_hits += int((topk == ref_top1[:, None]).any(axis=1).sum())
             s._rows += len(g)

@@ -1,0 +1,156 @@
+"""The fixtures tests use: board_spec, emulate, think_json, board, dut, reference, vectors.
+
+Every command-line option is also a session fixture (`board_spec`, `emulate`, `think_json`),
+so a test module can parametrize them, e.g. to run one test on two boards::
+
+    @pytest.mark.parametrize("board_spec", ["sim", "fpga-zcu102"], scope="session")
+
+Relative model and vector paths are taken from the rootdir.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_think.dut import BoardConnection, DeviceUnderTest, Run
+from pytest_think.reference import CompareReport, Tolerance, compare
+from pytest_think.results import TestRecord
+from pytest_think.vectors import VectorSet, load_vectors
+
+
+def _session(request: pytest.FixtureRequest) -> Any:
+    from pytest_think.plugin import get_session
+
+    return get_session(request.config)
+
+
+def _record(request: pytest.FixtureRequest) -> TestRecord:
+    from pytest_think.plugin import RECORD_KEY
+
+    record = request.node.stash.get(RECORD_KEY, None)
+    if record is None:  # a test collected by another runner: keep its runs all the same
+        record = TestRecord(request.node.nodeid)
+        request.node.stash[RECORD_KEY] = record
+    return record
+
+
+def _path(request: pytest.FixtureRequest, path: str | Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else request.config.rootpath / p
+
+
+@pytest.fixture(scope="session")
+def board_spec(request: pytest.FixtureRequest) -> str:
+    """The board under test (--board / THINK_BOARD / 'sim')."""
+    spec: str = _session(request).board_spec
+    return spec
+
+
+@pytest.fixture(scope="session")
+def emulate(request: pytest.FixtureRequest) -> bool:
+    """Whether boards are reached through their twins (--emulate)."""
+    value: bool = _session(request).emulate_option
+    return value
+
+
+@pytest.fixture(scope="session")
+def think_json(request: pytest.FixtureRequest) -> Path | None:
+    """Where the results JSON goes (--think-json), or None."""
+    path: Path | None = _session(request).json_path
+    return path
+
+
+@pytest.fixture(scope="session")
+def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> BoardConnection:
+    """The connected board: config, SSH transport and identity (one per session and board)."""
+    conn: BoardConnection = _session(request).connection(board_spec, emulate)
+    return conn
+
+
+class TestDut:
+    """The device under test as a test sees it: runs are recorded for the reports."""
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self, device: DeviceUnderTest, record: TestRecord, request: pytest.FixtureRequest):
+        self.device = device
+        self.record = record
+        self.request = request
+
+    @property
+    def board(self) -> BoardConnection:
+        return self.device.conn
+
+    def run(self, model: str | Path, vectors: str | Path | VectorSet, **options: Any) -> Run:
+        """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options."""
+        if not isinstance(vectors, VectorSet):
+            vectors = _path(self.request, vectors)
+        run = self.device.run(_path(self.request, model), vectors, **options)
+        self.record.record_for(run)
+        node = self.request.node
+        node.user_properties.append(("think_board", run.board))
+        node.user_properties.append(("model_sha256", run.model_sha256))
+        return run
+
+    def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
+        return self.device.device_loop(_path(self.request, model), _path(self.request, vectors), **options)
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool) -> TestDut:
+    """Runs models on the board: ``run = dut.run(model, vectors)``."""
+    device = _session(request).device(board_spec, emulate)
+    return TestDut(device, _record(request), request)
+
+
+class ReferenceChecker:
+    """Checks board runs against onnxruntime on the host; failures show the worst mismatches."""
+
+    def __init__(self, request: pytest.FixtureRequest, record: TestRecord) -> None:
+        self.request = request
+        self.record = record
+
+    def check(
+        self,
+        run: Run,
+        *,
+        rtol: float = 1e-3,
+        atol: float = 1e-7,
+        lsb: int = 0,
+        topk: int = 5,
+        min_top1_agreement: float | None = None,
+        min_cosine: float | None = None,
+        worst: int = 10,
+    ) -> CompareReport:
+        """Compare every output of every vector; raise AssertionError (with a table) on mismatch."""
+        __tracebackhide__ = True
+        model = _session(self.request).reference_model(run.model)
+        tolerance = Tolerance(rtol, atol, lsb, topk, min_top1_agreement, min_cosine)
+        report = compare(model, run.vectors, run.outputs, tolerance, worst)
+        record = self.record.record_for(run)
+        record.compare = report.as_json()
+        record.accuracy = report.accuracy
+        if not report.passed:
+            raise AssertionError(f"board {run.board} disagrees with the reference\n{report.summary()}")
+        return report
+
+
+@pytest.fixture
+def reference(request: pytest.FixtureRequest) -> ReferenceChecker:
+    """``reference.check(run, rtol=..., atol=...)`` against onnxruntime on the host."""
+    return ReferenceChecker(request, _record(request))
+
+
+@pytest.fixture
+def vectors(request: pytest.FixtureRequest) -> Callable[[str | Path, str | Path], VectorSet]:
+    """``vectors(path, model)``: load a vector file and check it fits `model`'s inputs."""
+
+    def load(path: str | Path, model: str | Path) -> VectorSet:
+        ref = _session(request).reference_model(_path(request, model))
+        return load_vectors(_path(request, path), ref.signature)
+
+    return load

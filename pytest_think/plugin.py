@@ -1,0 +1,257 @@
+"""pytest-think plugin: options, the session object in config.stash, reporting hooks.
+
+The session object (`ThinkSession`) owns every board connection and twin of the run, so a
+board is connected once however many tests use it, and everything is closed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_think.boards import Board, board_dirs, find_board
+from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.errors import BoardConfigError, ThinkError
+from pytest_think.reference import ReferenceModel
+from pytest_think.report.summary import summary_lines
+from pytest_think.results import TestRecord, board_json, write_results
+
+pytest_plugins = ("pytest_think.fixtures",)
+
+DEFAULT_BOARD = "sim"
+SESSION_KEY = pytest.StashKey["ThinkSession"]()
+RECORD_KEY = pytest.StashKey[TestRecord]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("think", "pytest-think (neural networks on boards)")
+    group.addoption(
+        "--board",
+        default=None,
+        metavar="NAME|PATH",
+        help="board to test: a name looked up in --board-dir then in the boards shipped with "
+        f"pytest-think, or a path to a board file (env THINK_BOARD; default '{DEFAULT_BOARD}')",
+    )
+    group.addoption(
+        "--board-dir",
+        default=None,
+        metavar="DIR",
+        help="directory of board files (default: boards/ under the rootdir)",
+    )
+    group.addoption(
+        "--emulate",
+        action="store_true",
+        default=False,
+        help="run the board's digital twin instead of connecting to hardware",
+    )
+    group.addoption(
+        "--think-json",
+        default=None,
+        metavar="PATH",
+        help="write the session's results (boards, runs, comparisons, timings) as JSON",
+    )
+
+
+@dataclass
+class _Endpoint:
+    conn: BoardConnection
+    twin: TwinProcess | None
+    dut: DeviceUnderTest | None = None
+
+
+class ThinkSession:
+    """The plugin object, kept in config.stash[SESSION_KEY]."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.board_spec: str = (
+            config.getoption("--board") or os.environ.get("THINK_BOARD") or DEFAULT_BOARD
+        )
+        self.emulate_option: bool = bool(config.getoption("--emulate"))
+        self.dirs = board_dirs(config.rootpath, config.getoption("--board-dir"))
+        json_path = config.getoption("--think-json")
+        self.json_path = Path(json_path) if json_path else None
+        self.board = self.resolve(self.board_spec)
+        self.records: list[TestRecord] = []
+        self._endpoints: dict[tuple[str, bool], _Endpoint] = {}
+        self._failed: dict[tuple[str, bool], ThinkError] = {}
+        self._references: dict[str, ReferenceModel] = {}
+        self._state_dir: Path | None = None
+
+    def resolve(self, spec: str) -> Board:
+        return find_board(spec, self.dirs)
+
+    def emulated(self, board: Board, emulate: bool) -> bool:
+        """Whether `board` is reached through its twin: asked for, or the board is twin-only."""
+        return emulate or bool(board.twin and board.twin.only)
+
+    def _state(self) -> Path:
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="think-"))
+        return self._state_dir
+
+    def endpoint(self, spec: str, emulate: bool) -> _Endpoint:
+        key = (spec, emulate)
+        if key in self._failed:
+            raise self._failed[key]
+        if key in self._endpoints:
+            return self._endpoints[key]
+        board = self.resolve(spec)
+        twin = None
+        try:
+            if self.emulated(board, emulate):
+                if board.twin is None:
+                    raise BoardConfigError(
+                        f"board file {board.source}: board '{board.name}' has no 'twin' section, "
+                        "so it cannot be emulated; drop --emulate or describe its twin"
+                    )
+                twin = TwinProcess.start(board, self._state() / f"twin-{board.name}")
+                board = twin.board(board)
+            conn = BoardConnection.open(board, twin is not None)
+        except ThinkError as exc:
+            if twin is not None:
+                twin.stop()
+            # Every later test on this board fails at once with the same reason.
+            self._failed[key] = exc
+            raise
+        self._endpoints[key] = _Endpoint(conn, twin)
+        return self._endpoints[key]
+
+    def connection(self, spec: str, emulate: bool) -> BoardConnection:
+        return self.endpoint(spec, emulate).conn
+
+    def device(self, spec: str, emulate: bool) -> DeviceUnderTest:
+        ep = self.endpoint(spec, emulate)
+        if ep.dut is None:
+            ep.dut = DeviceUnderTest(ep.conn)
+        return ep.dut
+
+    def reference_model(self, path: Path) -> ReferenceModel:
+        key = str(path.resolve())
+        if key not in self._references:
+            self._references[key] = ReferenceModel(path)
+        return self._references[key]
+
+    def close(self) -> None:
+        for ep in self._endpoints.values():
+            try:
+                if ep.dut is not None:
+                    ep.dut.close()
+                ep.conn.close()
+            finally:
+                if ep.twin is not None:
+                    ep.twin.stop()
+        self._endpoints.clear()
+        if self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        b = self.board
+        how = "digital twin" if self.emulated(b, self.emulate_option) else "hardware"
+        return [f"think: board {b.name} (family {b.family}, {how}) from {b.source}"]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Any:
+        report = yield
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, ThinkError):
+            path, lineno, _ = item.location
+            report.longrepr = OneLineError(path, lineno or 0, f"{type(exc).__name__}: {exc}")
+        record = item.stash.get(RECORD_KEY, None)
+        if record is not None:
+            record.duration_s += report.duration
+            if report.failed:
+                record.outcome = "error" if report.when != "call" else "failed"
+                record.message = _first_line(report)
+            elif report.skipped and record.outcome in ("unknown", "passed"):
+                record.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+            elif report.when == "call" and report.passed and record.outcome == "unknown":
+                record.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        record = TestRecord(item.nodeid)
+        item.stash[RECORD_KEY] = record
+        self.records.append(record)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = summary_lines(self.records)
+        if lines:
+            terminalreporter.write_sep("-", "think: board results")
+            for line in lines:
+                terminalreporter.write_line(line)
+        if self.json_path is not None:
+            terminalreporter.write_line(f"think: results written to {self.json_path}")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.json_path is None:
+            return
+        key = (self.board_spec, self.emulate_option)
+        ep = self._endpoints.get(key)
+        agent = ep.dut.agent.identity if ep and ep.dut and ep.dut.agent else None
+        board = board_json(
+            ep.conn if ep else None,
+            self.board.name,
+            self.board.family,
+            self.emulated(self.board, self.emulate_option),
+        )
+        write_results(self.json_path, board, self.records, agent)
+
+
+class OneLineError:
+    """A report body of one line, for ThinkErrors: the message says it all, no traceback."""
+
+    def __init__(self, path: str, lineno: int, message: str) -> None:
+        self.reprcrash = _Crash(path, lineno, message)
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.reprcrash.message, red=True, bold=True)
+
+    def __str__(self) -> str:
+        return self.reprcrash.message
+
+
+@dataclass
+class _Crash:
+    path: str
+    lineno: int
+    message: str
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        session = ThinkSession(config)
+    except BoardConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "think-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+        config.pluginmanager.unregister(session)
+        del config.stash[SESSION_KEY]
+
+
+def get_session(config: pytest.Config) -> ThinkSession:
+    return config.stash[SESSION_KEY]

@@ -1,0 +1,1 @@
+"""Reports: terminal summary (and, later, Allure, compare pages)."""

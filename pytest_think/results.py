@@ -1,0 +1,117 @@
+"""What each test did on the board, and the session's results JSON (schema: docs/results.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_think import __version__
+
+if TYPE_CHECKING:
+    from pytest_think.dut import BoardConnection, Run
+
+SCHEMA = "pytest-think/results"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunRecord:
+    run: Run
+    compare: dict[str, Any] | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "board": run.board,
+            "model": str(run.model),
+            "model_sha256": run.model_sha256,
+            "vectors": run.count,
+            "vectors_file": str(run.vectors.path),
+            "compare": self.compare,
+            "accuracy": self.accuracy or None,
+            "latency": run.latency(),
+            "throughput_per_s": run.throughput_per_s,
+            "stream": {
+                "frames": run.result.frames,
+                "vectors_per_frame": run.result.vectors_per_frame,
+                "window": run.result.window,
+                "wall_s": run.result.wall_s,
+            },
+        }
+
+
+@dataclass
+class TestRecord:
+    nodeid: str
+    runs: list[RunRecord] = field(default_factory=list)
+    outcome: str = "unknown"
+    duration_s: float = 0.0
+    message: str | None = None
+
+    def record_for(self, run: Run) -> RunRecord:
+        for record in self.runs:
+            if record.run is run:
+                return record
+        record = RunRecord(run)
+        self.runs.append(record)
+        return record
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 6),
+        }
+        if self.message:
+            data["message"] = self.message
+        if self.runs:
+            # The headline fields are the last run's; every run is listed when there are several.
+            data.update(self.runs[-1].as_json())
+            if len(self.runs) > 1:
+                data["runs"] = [r.as_json() for r in self.runs]
+        return data
+
+
+def board_json(conn: BoardConnection | None, name: str, family: str, emulated: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "family": family,
+        "twin": emulated,
+        "identity": conn.identity if conn else None,
+    }
+
+
+def write_results(
+    path: Path, board: dict[str, Any], tests: list[TestRecord], agent: dict[str, Any] | None
+) -> None:
+    document = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "pytest_think": __version__,
+        "board": {**board, "agent": agent},
+        "tests": [t.as_json() for t in tests],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(document), indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON: numpy scalars unwrapped, NaN and infinities as null (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
