@@ -122,7 +122,12 @@ class AgentClient:
 
     def _died(self, doing: str) -> AgentError:
         status = self.link.exit_status(timeout=2.0)
-        how = "the link closed" if status is None else f"the agent exited with status {status}"
+        if status is None:
+            how = "the link closed"
+        elif status == -1:  # SSH sends exit-signal instead of a status; paramiko reports -1
+            how = "the agent was killed without an exit status (a signal: crash or kill)"
+        else:
+            how = f"the agent exited with status {status}"
         tail = self.link.stderr_tail()
         return AgentError(
             f"agent died {doing}: {how} ({self.link.describe()})"

@@ -151,10 +151,14 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 def read_frame(stream: BinaryIO) -> Frame | None:
     """Read one frame from a blocking binary stream; None on a clean end of stream."""
-    try:
-        head = _read_exact(stream, HEADER_SIZE)
-    except EOFError:
+    head = stream.read(HEADER_SIZE)
+    if not head:
         return None
+    try:
+        if len(head) < HEADER_SIZE:
+            head += _read_exact(stream, HEADER_SIZE - len(head))
+    except EOFError:
+        raise FrameError(f"stream ended inside a frame header ({len(head)} bytes)") from None
     ftype, seq, length = _parse_header(head)
     try:
         payload = _read_exact(stream, length)
@@ -226,6 +230,8 @@ def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]
         for _ in range(count):
             (name_len,) = _U16.unpack_from(view, offset)
             offset += _U16.size
+            if offset + name_len > len(view):
+                raise FrameError("truncated tensor block: a tensor name runs past its end")
             name = bytes(view[offset : offset + name_len]).decode("utf-8")
             offset += name_len
             code, ndim = _TENSOR_HEAD.unpack_from(view, offset)
@@ -242,6 +248,8 @@ def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]
             offset += nbytes
     except struct.error as exc:
         raise FrameError(f"truncated tensor block: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"tensor name is not UTF-8: {exc}") from None
     return tensors
 
 
@@ -269,6 +277,9 @@ def encode_loop(options: dict[str, Any], tensors: list[Tensor]) -> bytes:
 
 
 def decode_loop(payload: bytes | memoryview) -> tuple[dict[str, Any], list[Tensor]]:
-    (n,) = _U32.unpack_from(payload, 0)
-    options = json.loads(bytes(memoryview(payload)[_U32.size : _U32.size + n]).decode("utf-8"))
+    try:
+        (n,) = _U32.unpack_from(payload, 0)
+        options = json.loads(bytes(memoryview(payload)[_U32.size : _U32.size + n]).decode("utf-8"))
+    except (struct.error, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise FrameError(f"truncated or corrupt LOOP options: {exc}") from None
     return options, decode_tensors(payload, _U32.size + n)

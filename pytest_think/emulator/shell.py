@@ -6,7 +6,9 @@ from the sandbox. Anything else is answered as ``sh`` would answer an unknown co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import shlex
 import shutil
 from collections.abc import Awaitable, Callable
@@ -211,9 +213,18 @@ class BoardShell:
         return 0 if check() else 1
 
     async def _nproc(self, args: list[str], io: ShellIO) -> int:
-        import os
-
         io.out(f"{os.cpu_count() or 1}\n".encode())
+        return 0
+
+    async def _sleep(self, args: list[str], io: ShellIO) -> int:
+        try:
+            seconds = sum(float(a) for a in args) if args else None
+        except ValueError:
+            seconds = None
+        if seconds is None:
+            io.err(b"sleep: missing or invalid operand\n")
+            return 1
+        await asyncio.sleep(seconds)
         return 0
 
 
@@ -230,4 +241,5 @@ _COMMANDS: dict[str, Callable[[BoardShell, list[str], ShellIO], Awaitable[int]]]
     "ls": BoardShell._ls,
     "test": BoardShell._test,
     "nproc": BoardShell._nproc,
+    "sleep": BoardShell._sleep,
 }

@@ -152,8 +152,10 @@ class SshTransport:
         hostkeys.configure(client, cfg.host_key, cfg.known_hosts, f"{cfg.host}:{cfg.port}")
         password = self._password()
         try:
+            sock = self._open_socket()
             client.connect(
                 cfg.host,
+                sock=sock,
                 port=cfg.port,
                 username=cfg.user,
                 key_filename=str(cfg.key_file) if cfg.key_file else None,
@@ -164,7 +166,7 @@ class SshTransport:
                 allow_agent=cfg.key_file is None,
                 look_for_keys=cfg.key_file is None and password is None,
             )
-        except HostKeyError:
+        except LinkError:
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
@@ -185,6 +187,25 @@ class SshTransport:
             transport.set_keepalive(int(cfg.keepalive))
         self.client = client
         return self
+
+    def _open_socket(self) -> socket.socket:
+        """TCP connect and wait for the server's first byte, so a board that accepts the
+        connection but never speaks SSH is reported as such, not as a paramiko internal."""
+        cfg = self.config
+        sock = socket.create_connection((cfg.host, cfg.port), timeout=cfg.connect_timeout)
+        try:
+            if not sock.recv(1, socket.MSG_PEEK):
+                raise LinkError(f"{self.where} closed the connection before sending an SSH banner")
+        except (socket.timeout, TimeoutError):
+            sock.close()
+            raise LinkError(
+                f"cannot reach {self.where}: no SSH banner within {cfg.connect_timeout:g} s "
+                "(is an SSH server answering on that port?)"
+            ) from None
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _transport(self) -> paramiko.Transport:
         if self.client is None:

@@ -1,0 +1,51 @@
+"""Fixtures shared by pytest-think's own tests."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support import sim_board_data
+
+from pytest_think.boards import PACKAGED_BOARDS, Board, find_board
+from pytest_think.emulator.launcher import TwinProcess
+
+
+@pytest.fixture
+def write_board(pytester: pytest.Pytester) -> Callable[..., Path]:
+    """write_board(name, **sections): a board file in the pytester project's boards/ dir."""
+
+    def write(name: str, **sections: Any) -> Path:
+        boards = pytester.path / "boards"
+        boards.mkdir(exist_ok=True)
+        path = boards / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(sim_board_data(name=name, **sections), sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def sim_board() -> Board:
+    return find_board("sim", [PACKAGED_BOARDS])
+
+
+@pytest.fixture(scope="module")
+def sim_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinProcess]:
+    """A running sim twin, shared by the tests of one module."""
+    board = find_board("sim", [PACKAGED_BOARDS])
+    with TwinProcess.start(board, tmp_path_factory.mktemp("twin")) as twin:
+        yield twin

@@ -1,0 +1,75 @@
+"""SSH transport against the twin: uploads skip unchanged files, odd paths survive quoting."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_think.boards import PACKAGED_BOARDS, find_board
+from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.errors import LinkError
+from pytest_think.transport.hostkeys import fingerprint
+from pytest_think.transport.ssh import SshTransport
+
+
+@pytest.fixture
+def ssh(sim_twin: TwinProcess) -> SshTransport:
+    board = sim_twin.board(find_board("sim", [PACKAGED_BOARDS]))
+    transport = SshTransport(board.ssh, board.name).connect()
+    yield transport
+    transport.close()
+
+
+def test_upload_skips_files_whose_sha256_matches(ssh: SshTransport, sim_twin: TwinProcess, tmp_path: Path) -> None:
+    local = tmp_path / "design.bin"
+    local.write_bytes(os.urandom(300_000))
+    remote = "/home/think/it's a dir; rm -rf ~/design $(x).bin"
+    first = ssh.upload([(local, remote)])
+    assert first.uploaded == [remote] and first.skipped == []
+    assert first.bytes_sent == 300_000
+    on_board = sim_twin.sandbox_root / remote.lstrip("/")
+    assert on_board.read_bytes() == local.read_bytes()
+    assert not on_board.with_name(on_board.name + ".part").exists()
+
+    second = ssh.upload([(local, remote)])
+    assert second.uploaded == [] and second.skipped == [remote]
+
+    local.write_bytes(local.read_bytes()[:-1] + b"!")
+    third = ssh.upload([(local, remote)])
+    assert third.uploaded == [remote]
+    assert hashlib.sha256(on_board.read_bytes()).hexdigest() == hashlib.sha256(local.read_bytes()).hexdigest()
+
+
+def test_missing_local_file_is_named(ssh: SshTransport, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="absent.bin"):
+        ssh.upload([(tmp_path / "absent.bin", "/tmp/x")])
+
+
+def test_password_env_must_be_set(sim_twin: TwinProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = sim_twin.board(find_board("sim", [PACKAGED_BOARDS]))
+    cfg = board.ssh.model_copy(update={"password_env": "THINK_TEST_PASSWORD", "key_file": None})
+    monkeypatch.delenv("THINK_TEST_PASSWORD", raising=False)
+    with pytest.raises(LinkError, match="ssh.password_env names THINK_TEST_PASSWORD, which is not set"):
+        SshTransport(cfg, "sim").connect()
+
+
+def test_twin_refuses_passwords(sim_twin: TwinProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = sim_twin.board(find_board("sim", [PACKAGED_BOARDS]))
+    cfg = board.ssh.model_copy(update={"password_env": "THINK_TEST_PASSWORD", "key_file": None})
+    monkeypatch.setenv("THINK_TEST_PASSWORD", "s3cret-value")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/nonexistent")
+    with pytest.raises(LinkError) as info:
+        SshTransport(cfg, "sim").connect()
+    assert "cannot log in to board 'sim'" in str(info.value)
+    assert "s3cret-value" not in str(info.value)
+
+
+def test_fingerprint_matches_openssh_format(sim_twin: TwinProcess) -> None:
+    import paramiko
+
+    key = paramiko.Ed25519Key.from_private_key_file(sim_twin.endpoint["key_file"])
+    fp = fingerprint(key)
+    assert fp.startswith("SHA256:") and len(fp) == 50 and not fp.endswith("=")
