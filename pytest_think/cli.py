@@ -1,0 +1,105 @@
+"""The `think` command: list and check board files, run a board's twin by hand."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from pytest_think import __version__
+from pytest_think.boards import board_dirs, find_board, known_boards, load_board
+from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.errors import ThinkError
+
+BOARD_DIR = click.option(
+    "--board-dir",
+    default=None,
+    metavar="DIR",
+    help="directory of board files (default: ./boards, then the boards shipped with pytest-think)",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="think")
+def main() -> None:
+    """THINK: test neural networks on FPGA, MPPA, Jetson and Edge TPU boards."""
+
+
+@main.command("boards")
+@BOARD_DIR
+def boards_command(board_dir: str | None) -> None:
+    """List the boards pytest --board can name."""
+    dirs = board_dirs(Path.cwd(), board_dir)
+    rows = [("board", "family", "twin", "file")]
+    problems = []
+    for name, path in sorted(known_boards(dirs).items()):
+        try:
+            board = load_board(path)
+        except ThinkError as exc:
+            problems.append(str(exc))
+            continue
+        twin = "only" if board.twin and board.twin.only else ("yes" if board.twin else "no")
+        rows.append((name, board.family, twin, str(path)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    for problem in problems:
+        click.echo(f"invalid: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+
+
+@main.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check_command(files: tuple[Path, ...]) -> None:
+    """Validate board files; one line per file."""
+    failed = False
+    for path in files:
+        try:
+            board = load_board(path)
+        except ThinkError as exc:
+            click.echo(f"invalid: {exc}", err=True)
+            failed = True
+        else:
+            click.echo(f"ok: {path} (board '{board.name}', family {board.family})")
+    if failed:
+        sys.exit(1)
+
+
+@main.command("twin")
+@click.argument("board")
+@BOARD_DIR
+@click.option("--state", type=click.Path(path_type=Path), default=None, help="twin state directory")
+def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
+    """Run BOARD's digital twin until Ctrl-C, and show how to reach it with ssh."""
+    try:
+        config = find_board(board, board_dirs(Path.cwd(), board_dir))
+        if config.twin is None:
+            raise ThinkError(f"board file {config.source}: board '{config.name}' has no 'twin' section")
+        state = state or Path(tempfile.mkdtemp(prefix=f"think-twin-{config.name}-"))
+        twin = TwinProcess.start(config, state)
+    except ThinkError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    e = twin.endpoint
+    click.echo(f"twin of '{config.name}' listening on {e['host']}:{e['port']} (host key {e['host_key']})")
+    click.echo(f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no {e['user']}@{e['host']} uname -a")
+    click.echo(f"  board filesystem: {e['root']}")
+    click.echo("Ctrl-C stops it.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while twin.proc.poll() is None:
+            time.sleep(0.5)
+        click.echo(f"twin exited (log: {twin.log})", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        twin.stop()
+
+
+if __name__ == "__main__":
+    main()
