@@ -144,7 +144,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 
 def load_board(path: Path) -> Board:
-    """Load and validate one board file; every problem is a BoardConfigError naming file and field."""
+    """Load and validate one board file; any problem is a BoardConfigError naming file and field."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -207,7 +207,5 @@ def find_board(spec: str, dirs: list[Path]) -> Board:
     if spec not in boards:
         names = ", ".join(sorted(boards)) or "none"
         where = ", ".join(str(d) for d in dirs)
-        raise BoardConfigError(
-            f"unknown board '{spec}'; known boards: {names} (looked in {where})"
-        )
+        raise BoardConfigError(f"unknown board '{spec}'; known boards: {names} (looked in {where})")
     return load_board(boards[spec])

@@ -79,15 +79,22 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
     try:
         config = find_board(board, board_dirs(Path.cwd(), board_dir))
         if config.twin is None:
-            raise ThinkError(f"board file {config.source}: board '{config.name}' has no 'twin' section")
+            raise ThinkError(
+                f"board file {config.source}: board '{config.name}' has no 'twin' section"
+            )
         state = state or Path(tempfile.mkdtemp(prefix=f"think-twin-{config.name}-"))
         twin = TwinProcess.start(config, state)
     except ThinkError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     e = twin.endpoint
-    click.echo(f"twin of '{config.name}' listening on {e['host']}:{e['port']} (host key {e['host_key']})")
-    click.echo(f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no {e['user']}@{e['host']} uname -a")
+    click.echo(
+        f"twin of '{config.name}' listening on {e['host']}:{e['port']} (host key {e['host_key']})"
+    )
+    click.echo(
+        f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
+        f"{e['user']}@{e['host']} uname -a"
+    )
     click.echo(f"  board filesystem: {e['root']}")
     click.echo("Ctrl-C stops it.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -7,7 +7,6 @@ and streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,7 +124,9 @@ class DeviceUnderTest:
         transport = self.conn.transport
         files = [(AGENT_DIR / f, posixpath.join(self.workdir, f)) for f in AGENT_FILES]
         transport.upload(files)
-        argv = self.conn.family.agent_command(self.board, posixpath.join(self.workdir, AGENT_FILES[0]))
+        argv = self.conn.family.agent_command(
+            self.board, posixpath.join(self.workdir, AGENT_FILES[0])
+        )
         process = transport.start(argv, timeout=self.board.agent.start_timeout)
         agent = AgentClient(process)
         try:
@@ -166,7 +167,9 @@ class DeviceUnderTest:
         )
         vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)
         try:
-            result = agent.stream(vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress)
+            result = agent.stream(
+                vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress
+            )
         except Exception:
             # A failed stream leaves the agent in an unknown state: start a fresh one next time.
             self.close_agent()
@@ -174,15 +177,24 @@ class DeviceUnderTest:
         return Run(self.board.name, model, sha, vset, result, signature)
 
     def device_loop(
-        self, model: str | Path, vectors: str | Path, *, count: int = 64, min_seconds: float = 1.0,
-        warmup: int = 10, device_batch: int = 1,
+        self,
+        model: str | Path,
+        vectors: str | Path,
+        *,
+        count: int = 64,
+        min_seconds: float = 1.0,
+        warmup: int = 10,
+        device_batch: int = 1,
     ) -> dict[str, Any]:
-        """Run `model` on-device in a loop (no link in the measurement); returns the agent's report."""
+        """Run `model` in a loop on the device, no link involved; returns the agent's report."""
         model = Path(model)
         remote, sha = self.deploy_model(model)
         agent = self.ensure_agent()
         signature = agent.load(
-            remote, sha, self.board.agent.backend, {"device_batch": device_batch},
+            remote,
+            sha,
+            self.board.agent.backend,
+            {"device_batch": device_batch},
             self.board.agent.start_timeout,
         )
         vset = load_vectors(Path(vectors), signature)

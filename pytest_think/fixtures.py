@@ -31,7 +31,7 @@ def _session(request: pytest.FixtureRequest) -> Any:
 def _record(request: pytest.FixtureRequest) -> TestRecord:
     from pytest_think.plugin import RECORD_KEY
 
-    record = request.node.stash.get(RECORD_KEY, None)
+    record: TestRecord | None = request.node.stash.get(RECORD_KEY, None)
     if record is None:  # a test collected by another runner: keep its runs all the same
         record = TestRecord(request.node.nodeid)
         request.node.stash[RECORD_KEY] = record
@@ -97,11 +97,15 @@ class TestDut:
         return run
 
     def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
-        return self.device.device_loop(_path(self.request, model), _path(self.request, vectors), **options)
+        return self.device.device_loop(
+            _path(self.request, model), _path(self.request, vectors), **options
+        )
 
 
 @pytest.fixture
-def dut(request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool) -> TestDut:
+def dut(
+    request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool
+) -> TestDut:
     """Runs models on the board: ``run = dut.run(model, vectors)``."""
     device = _session(request).device(board_spec, emulate)
     return TestDut(device, _record(request), request)
@@ -135,7 +139,9 @@ class ReferenceChecker:
         record.compare = report.as_json()
         record.accuracy = report.accuracy
         if not report.passed:
-            raise AssertionError(f"board {run.board} disagrees with the reference\n{report.summary()}")
+            raise AssertionError(
+                f"board {run.board} disagrees with the reference\n{report.summary()}"
+            )
         return report
 
 

@@ -160,9 +160,7 @@ class ThinkSession:
         return [f"think: board {b.name} (family {b.family}, {how}) from {b.source}"]
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Any:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         if isinstance(exc, ThinkError):

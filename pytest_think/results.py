@@ -78,7 +78,9 @@ class TestRecord:
         return data
 
 
-def board_json(conn: BoardConnection | None, name: str, family: str, emulated: bool) -> dict[str, Any]:
+def board_json(
+    conn: BoardConnection | None, name: str, family: str, emulated: bool
+) -> dict[str, Any]:
     return {
         "name": name,
         "family": family,

@@ -23,5 +23,3 @@ def sim_board_data(**overrides: Any) -> dict[str, Any]:
         else:
             data[key] = value
     return data
-
-

@@ -18,9 +18,21 @@ STAT_KEYS = {"n", "mean", "p50", "p99", "min", "max"}
 def test_suites_on_sim_write_junit_and_results_json(tmp_path: Path) -> None:
     junit, results = tmp_path / "junit.xml", tmp_path / "results.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "test_suites", "--board=sim", "-p", "no:cacheprovider",
-         f"--junitxml={junit}", f"--think-json={results}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_suites",
+            "--board=sim",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            f"--think-json={results}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "think: board sim (family generic, digital twin)" in proc.stdout
@@ -39,7 +51,14 @@ def test_suites_on_sim_write_junit_and_results_json(tmp_path: Path) -> None:
         assert len(test["model_sha256"]) == 64
         assert test["vectors"] == 450
         compare = test["compare"]
-        for key in ("passed", "max_abs_err", "max_rel_err", "mismatches", "cosine_min", "top1_agreement"):
+        for key in (
+            "passed",
+            "max_abs_err",
+            "max_rel_err",
+            "mismatches",
+            "cosine_min",
+            "top1_agreement",
+        ):
             assert key in compare
         assert compare["passed"] is True and compare["top1_agreement"] == 1.0
         for kind in ("device_ns", "host_ns"):
@@ -91,7 +110,8 @@ def test_board_spec_fixture_can_be_parametrized(
         def test_each_board(board, dut, reference):
             run = dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
             reference.check(run)
-            assert board.identity["uname"].split()[1] == {{"sim": "sim", "sim-b": "second"}}[board.board.name]
+            hostname = {{"sim": "sim", "sim-b": "second"}}[board.board.name]
+            assert board.identity["uname"].split()[1] == hostname
         """
     )
     result = pytester.runpytest("--think-json=out.json")
@@ -114,7 +134,7 @@ def test_board_spec_fixture_defaults_to_option(pytester: pytest.Pytester) -> Non
 
 def test_a_board_connects_once_per_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         seen = []
         def test_a(board, dut):
             seen.append((id(board), dut.device.ensure_agent().identity["pid"]))

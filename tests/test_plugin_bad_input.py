@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from support import DIGITS_MODEL, DIGITS_VECTORS
+
 from pytest_think.emulator.launcher import TwinProcess
 
 DIGITS_TEST = f"""
@@ -38,7 +38,9 @@ def test_unknown_board_is_a_usage_error(pytester: pytest.Pytester) -> None:
     _no_traceback(result)
 
 
-def test_unknown_board_from_environment(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_board_from_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile("def test_x(): pass")
     monkeypatch.setenv("THINK_BOARD", "zcu-nope")
     result = pytester.runpytest()
@@ -51,8 +53,14 @@ def test_unknown_board_from_environment(pytester: pytest.Pytester, monkeypatch: 
     [
         ({"ssh": {"port": 99999}}, "field 'ssh.port': Input should be less than or equal to 65535"),
         ({"ssh": {"hostname": "x"}}, "field 'ssh.hostname': unknown field"),
-        ({"ssh": {"password": "hunter2"}}, "field 'ssh.password': secrets never live in board files"),
-        ({"ssh": {"host_key": "ab:cd"}}, "field 'ssh': host_key 'ab:cd' must be a SHA256 fingerprint"),
+        (
+            {"ssh": {"password": "hunter2"}},
+            "field 'ssh.password': secrets never live in board files",
+        ),
+        (
+            {"ssh": {"host_key": "ab:cd"}},
+            "field 'ssh': host_key 'ab:cd' must be a SHA256 fingerprint",
+        ),
         ({"twin": {"faults": {"perturb_every": 0}}}, "field 'twin.faults.perturb_every'"),
         ({"family": "no-such-family"}, "field 'family': unknown family 'no-such-family'"),
     ],
@@ -80,7 +88,9 @@ def test_board_file_that_is_not_yaml(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*junk.yaml line *: not valid YAML*"])
 
 
-def test_emulate_without_twin_section(pytester: pytest.Pytester, write_board: Callable[..., Path]) -> None:
+def test_emulate_without_twin_section(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
     path = write_board("bare", twin=None)
     pytester.makepyfile("def test_x(board): pass")
     result = pytester.runpytest("--board=bare", "--emulate")
@@ -124,21 +134,31 @@ def test_silent_board_times_out_with_host_and_port(
         port = listener.getsockname()[1]
         write_board(
             "hung",
-            ssh={"host": "127.0.0.1", "port": port, "host_key": "SHA256:" + "A" * 43,
-                 "connect_timeout": 1},
+            ssh={
+                "host": "127.0.0.1",
+                "port": port,
+                "host_key": "SHA256:" + "A" * 43,
+                "connect_timeout": 1,
+            },
             twin=None,
         )
         pytester.makepyfile("def test_one(board): pass")
         result = pytester.runpytest("--board=hung")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*cannot reach board 'hung' (127.0.0.1:{port}): no SSH banner within 1 s*"])
+    result.stdout.fnmatch_lines(
+        [f"*cannot reach board 'hung' (127.0.0.1:{port}): no SSH banner within 1 s*"]
+    )
     assert result.duration < 15
 
 
 def _board_at(twin: TwinProcess, **ssh: object) -> dict:
     e = twin.endpoint
     return {
-        "host": e["host"], "port": e["port"], "user": e["user"], "key_file": e["key_file"], **ssh,
+        "host": e["host"],
+        "port": e["port"],
+        "user": e["user"],
+        "key_file": e["key_file"],
+        **ssh,
     }
 
 
@@ -151,8 +171,10 @@ def test_host_key_mismatch_is_refused_with_both_fingerprints(
     result = pytester.runpytest("--board=impostor")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [f"*HostKeyError: host key mismatch for 127.0.0.1:*: the board presented ssh-ed25519 "
-         f"{sim_twin.endpoint['host_key']}, the board file pins {pinned}; refusing to connect*"]
+        [
+            f"*HostKeyError: host key mismatch for 127.0.0.1:*: the board presented ssh-ed25519 "
+            f"{sim_twin.endpoint['host_key']}, the board file pins {pinned}; refusing to connect*"
+        ]
     )
 
 
@@ -177,16 +199,23 @@ def test_known_hosts_mismatch_and_unknown_host(
     result.assert_outcomes(errors=1)
     # paramiko only checks known_hosts entries of the key type the server offers first;
     # either way the connection must be refused and name what the board presented.
-    result.stdout.fnmatch_lines(["*HostKeyError: *the board presented ssh-ed25519 "
-                                 f"{sim_twin.endpoint['host_key']}*refusing to connect*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*HostKeyError: *the board presented ssh-ed25519 "
+            f"{sim_twin.endpoint['host_key']}*refusing to connect*"
+        ]
+    )
     if "mismatch" in result.stdout.str():
         assert fingerprint(other) in result.stdout.str()
 
     result = pytester.runpytest("--board=stranger")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [f"*HostKeyError: unknown host key for 127.0.0.1:{port}: the board presented ssh-ed25519 "
-         f"{sim_twin.endpoint['host_key']}, expected none*"]
+        [
+            f"*HostKeyError: unknown host key for 127.0.0.1:{port}: "
+            "the board presented ssh-ed25519 "
+            f"{sim_twin.endpoint['host_key']}, expected none*"
+        ]
     )
 
 
@@ -242,8 +271,11 @@ def test_agent_crash_mid_run_fails_with_stderr_tail_and_vectors_in_flight(
     result = pytester.runpytest("--board=crashy", "--think-json=out.json")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*AgentError: agent died during the stream: the agent was killed without an exit status*"
-         "agent stderr: think-agent: 0.1.0 starting*vectors 256-449 in flight*"]
+        [
+            "*AgentError: agent died during the stream: "
+            "the agent was killed without an exit status*"
+            "agent stderr: think-agent: 0.1.0 starting*vectors 256-449 in flight*"
+        ]
     )
     _no_traceback(result)
     doc = json.loads((pytester.path / "out.json").read_text())
@@ -263,7 +295,8 @@ def test_wrong_outputs_fail_with_worst_mismatch_table(
     result.stdout.fnmatch_lines(
         [
             "*board noisy disagrees with the reference*",
-            "*digits_mlp.onnx: 1000 mismatching elements over 450 vectors (rtol=0.001, atol=1e-07)*",
+            "*digits_mlp.onnx: 1000 mismatching elements over 450 vectors "
+            "(rtol=0.001, atol=1e-07)*",
             "*worst 10 mismatches:*",
             "*vector*output*position*got*expected*error*",
         ]

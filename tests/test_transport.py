@@ -23,7 +23,9 @@ def ssh(sim_twin: TwinProcess) -> SshTransport:
     transport.close()
 
 
-def test_upload_skips_files_whose_sha256_matches(ssh: SshTransport, sim_twin: TwinProcess, tmp_path: Path) -> None:
+def test_upload_skips_files_whose_sha256_matches(
+    ssh: SshTransport, sim_twin: TwinProcess, tmp_path: Path
+) -> None:
     local = tmp_path / "design.bin"
     local.write_bytes(os.urandom(300_000))
     remote = "/home/think/it's a dir; rm -rf ~/design $(x).bin"
@@ -40,11 +42,14 @@ def test_upload_skips_files_whose_sha256_matches(ssh: SshTransport, sim_twin: Tw
     local.write_bytes(local.read_bytes()[:-1] + b"!")
     third = ssh.upload([(local, remote)])
     assert third.uploaded == [remote]
-    assert hashlib.sha256(on_board.read_bytes()).hexdigest() == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert (
+        hashlib.sha256(on_board.read_bytes()).hexdigest()
+        == hashlib.sha256(local.read_bytes()).hexdigest()
+    )
 
 
 def test_missing_local_file_is_named(ssh: SshTransport, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="absent.bin"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.bin"):
         ssh.upload([(tmp_path / "absent.bin", "/tmp/x")])
 
 
@@ -52,7 +57,9 @@ def test_password_env_must_be_set(sim_twin: TwinProcess, monkeypatch: pytest.Mon
     board = sim_twin.board(find_board("sim", [PACKAGED_BOARDS]))
     cfg = board.ssh.model_copy(update={"password_env": "THINK_TEST_PASSWORD", "key_file": None})
     monkeypatch.delenv("THINK_TEST_PASSWORD", raising=False)
-    with pytest.raises(LinkError, match="ssh.password_env names THINK_TEST_PASSWORD, which is not set"):
+    with pytest.raises(
+        LinkError, match=r"ssh\.password_env names THINK_TEST_PASSWORD, which is not set"
+    ):
         SshTransport(cfg, "sim").connect()
 
 

@@ -77,7 +77,9 @@ def test_sha256sum_files_and_stdin(ssh: SshTransport) -> None:
 
 
 def test_command_timeout_names_the_command(ssh: SshTransport) -> None:
-    with pytest.raises(RemoteCommandError, match=r"`sleep 5` on board 'sim' .* did not finish within 0.5 s"):
+    with pytest.raises(
+        RemoteCommandError, match=r"`sleep 5` on board 'sim' .* did not finish within 0.5 s"
+    ):
         ssh.run(["sleep", "5"], timeout=0.5)
 
 

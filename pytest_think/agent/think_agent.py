@@ -19,10 +19,14 @@ import queue
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import think_frames as tf
+
+if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
+    from pytest_think.agent import think_frames as tf
+else:
+    import think_frames as tf
 
 AGENT_VERSION = "0.1.0"
 AGENT_HOME = os.path.dirname(os.path.abspath(__file__))

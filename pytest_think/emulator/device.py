@@ -34,7 +34,9 @@ class DeviceModel:
 
     @property
     def rewrites_results(self) -> bool:
-        return self.faults.perturbs_outputs or self.latency.fixed_us > 0 or self.latency.jitter_us > 0
+        return (
+            self.faults.perturbs_outputs or self.latency.fixed_us > 0 or self.latency.jitter_us > 0
+        )
 
     def rewrite(self, frame: tf.Frame) -> tuple[bytes, float]:
         """A RESULT frame as this device would send it, and the extra seconds it took."""

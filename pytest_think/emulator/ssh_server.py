@@ -19,7 +19,7 @@ from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 
 
-class TwinSSHServer(asyncssh.SSHServer):  # type: ignore[misc]
+class TwinSSHServer(asyncssh.SSHServer):
     def password_auth_supported(self) -> bool:
         return False
 
@@ -32,7 +32,7 @@ class BoardTwin:
         interpreters = {"python3", "python", posixpath.basename(board.agent.interpreter)}
         self.shell = BoardShell(sandbox, uname_for(board), interpreters)
 
-    async def handle(self, process: asyncssh.SSHServerProcess) -> None:
+    async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)
         if status < 0:
             name = signal.Signals(-status).name.removeprefix("SIG")
@@ -40,7 +40,7 @@ class BoardTwin:
         else:
             process.exit(status)
 
-    async def _dispatch(self, process: asyncssh.SSHServerProcess) -> int:
+    async def _dispatch(self, process: asyncssh.SSHServerProcess[bytes]) -> int:
         def out(data: bytes) -> None:
             process.stdout.write(data)
 
@@ -72,7 +72,7 @@ class BoardTwin:
         return status
 
     async def _python(
-        self, argv: list[str], process: asyncssh.SSHServerProcess, io: ShellIO
+        self, argv: list[str], process: asyncssh.SSHServerProcess[bytes], io: ShellIO
     ) -> int:
         args = argv[1:]
         if args in (["--version"], ["-V"]):
@@ -159,8 +159,13 @@ async def serve_until_parent_exits(board: Board, state: Path, announce: Any) -> 
     announce(ready)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(sig, request_stop)
     # The launcher holds our stdin: when it exits, even abruptly, stdin closes and we stop.
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -168,4 +173,3 @@ async def serve_until_parent_exits(board: Board, state: Path, announce: Any) -> 
     await asyncio.wait([stop, watcher], return_when=asyncio.FIRST_COMPLETED)
     watcher.cancel()
     server.close()
-

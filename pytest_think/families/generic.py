@@ -23,7 +23,9 @@ class GenericLinuxFamily:
     def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
         uname = transport.run(["uname", "-a"]).check(transport.where).out.strip()
         release = transport.run(["cat", "/etc/os-release"])
-        os_name = parse_os_release(release.out).get("PRETTY_NAME") if release.exit_status == 0 else None
+        os_name = (
+            parse_os_release(release.out).get("PRETTY_NAME") if release.exit_status == 0 else None
+        )
         return {"uname": uname, "os": os_name}
 
     def agent_command(self, board: Board, agent_path: str) -> list[str]:

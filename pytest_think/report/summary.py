@@ -10,7 +10,9 @@ def _us(ns: float) -> str:
 
 
 def summary_lines(records: list[TestRecord]) -> list[str]:
-    rows = [("test", "outcome", "board", "vectors", "agreement", "dev p50 us", "dev p99 us", "vec/s")]
+    rows = [
+        ("test", "outcome", "board", "vectors", "agreement", "dev p50 us", "dev p99 us", "vec/s")
+    ]
     for record in records:
         for run_record in record.runs:
             run = run_record.run
@@ -22,18 +24,22 @@ def summary_lines(records: list[TestRecord]) -> list[str]:
                 agreement = f"top1 {compare['top1_agreement']:.4f}"
             else:
                 agreement = "ok" if compare["passed"] else f"{compare['mismatches']} bad"
-            rows.append((
-                record.nodeid.rsplit("::", 1)[-1],
-                record.outcome,
-                run.board,
-                str(run.count),
-                agreement,
-                _us(lat["p50"]),
-                _us(lat["p99"]),
-                f"{run.throughput_per_s:.0f}",
-            ))
+            rows.append(
+                (
+                    record.nodeid.rsplit("::", 1)[-1],
+                    record.outcome,
+                    run.board,
+                    str(run.count),
+                    agreement,
+                    _us(lat["p50"]),
+                    _us(lat["p99"]),
+                    f"{run.throughput_per_s:.0f}",
+                )
+            )
     if len(rows) == 1:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-            for r in rows]
+    return [
+        "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]

@@ -27,13 +27,16 @@ class PinnedFingerprintPolicy(paramiko.MissingHostKeyPolicy):
         self.expected = expected
         self.where = where
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
         got = fingerprint(key)
         if not hmac.compare_digest(got, self.expected):
             raise HostKeyError(
                 f"host key mismatch for {self.where}: the board presented {key.get_name()} {got}, "
                 f"the board file pins {self.expected}; refusing to connect "
-                "(if the board was reinstalled, check its key on the console and update ssh.host_key)"
+                "(if the board was reinstalled, check its key on the console and update "
+                "ssh.host_key)"
             )
 
 
@@ -44,7 +47,9 @@ class RejectUnknownPolicy(paramiko.MissingHostKeyPolicy):
         self.known_hosts = known_hosts
         self.where = where
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
         raise HostKeyError(
             f"unknown host key for {self.where}: the board presented {key.get_name()} "
             f"{fingerprint(key)}, expected none ({self.known_hosts} has no entry); refusing to "
@@ -66,7 +71,9 @@ def configure(
     client.set_missing_host_key_policy(RejectUnknownPolicy(path, where))
 
 
-def mismatch_message(exc: paramiko.BadHostKeyException, where: str, known_hosts: Path | None) -> str:
+def mismatch_message(
+    exc: paramiko.BadHostKeyException, where: str, known_hosts: Path | None
+) -> str:
     return (
         f"host key mismatch for {where}: the board presented {exc.key.get_name()} "
         f"{fingerprint(exc.key)}, {known_hosts or DEFAULT_KNOWN_HOSTS} expects "

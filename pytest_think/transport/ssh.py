@@ -87,7 +87,7 @@ class RemoteProcess:
     def describe(self) -> str:
         return f"`{self.command}` on {self.where}"
 
-    def send(self, data: bytes | memoryview) -> None:
+    def send(self, data: bytes) -> None:
         self.channel.sendall(data)
 
     def recv(self, n: int, timeout: float | None) -> bytes:
@@ -196,7 +196,7 @@ class SshTransport:
         try:
             if not sock.recv(1, socket.MSG_PEEK):
                 raise LinkError(f"{self.where} closed the connection before sending an SSH banner")
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             sock.close()
             raise LinkError(
                 f"cannot reach {self.where}: no SSH banner within {cfg.connect_timeout:g} s "
@@ -311,7 +311,9 @@ class SshTransport:
                 report.bytes_sent += self._put(sftp, local, part)
                 sftp.posix_rename(part, remote)
             except (OSError, paramiko.SSHException) as exc:
-                raise LinkError(f"upload of {local} to {remote} on {self.where} failed: {exc}") from None
+                raise LinkError(
+                    f"upload of {local} to {remote} on {self.where} failed: {exc}"
+                ) from None
             report.uploaded.append(remote)
         report.seconds = time.perf_counter() - start
         return report
@@ -323,7 +325,7 @@ class SshTransport:
         with local.open("rb") as src, sftp.open(remote, "wb") as dst:
             # paramiko's 32 KiB default request halves throughput; OpenSSH's sftp-server
             # accepts requests up to 256 KiB.
-            dst.MAX_REQUEST_SIZE = SFTP_REQUEST  # type: ignore[misc]
+            dst.MAX_REQUEST_SIZE = SFTP_REQUEST
             dst.set_pipelined(True)
             while chunk := src.read(SFTP_REQUEST):
                 dst.write(chunk)
