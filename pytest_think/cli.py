@@ -23,7 +23,7 @@ BOARD_DIR = click.option(
 )
 
 
-@click.group()
+@click.group(name="think")
 @click.version_option(__version__, prog_name="think")
 def main() -> None:
     """THINK: test neural networks on FPGA, MPPA, Jetson and Edge TPU boards."""

@@ -1,0 +1,79 @@
+"""The `think` command: boards, check, twin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from support import REPO, sim_board_data
+
+from pytest_think.cli import main
+
+
+def test_boards_lists_lab_and_shipped_boards() -> None:
+    result = CliRunner().invoke(main, ["boards", "--board-dir", str(REPO / "boards")])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["board", "family", "twin", "file"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows["sim"][1:3] == ["generic", "only"]
+    assert rows["arm64-linux"][1:3] == ["generic", "yes"]
+
+
+def test_check_reports_one_line_per_bad_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(sim_board_data(name="good")))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(sim_board_data(name="bad", ssh={"port": "twenty-two"})))
+    result = CliRunner().invoke(main, ["check", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert f"ok: {good} (board 'good', family generic)" in result.output
+    bad_lines = [line for line in result.output.splitlines() if line.startswith("invalid:")]
+    assert bad_lines == [
+        f"invalid: board file {bad}: field 'ssh.port': Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_think.cli", "twin", "sim", "--state", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("twin of 'sim' listening on 127.0.0.1:")
+        assert "ssh -i" in proc.stdout.readline()
+    finally:
+        proc.send_signal(subprocess.signal.SIGINT)
+        proc.wait(timeout=20)
+    # The twin process it started is gone too.
+    time.sleep(0.2)
+    twin_pids = subprocess.run(
+        ["pgrep", "-f", f"pytest_think.emulator .*{tmp_path}"], capture_output=True, text=True
+    ).stdout.split()
+    assert twin_pids == []
+
+
+def test_twin_of_board_without_twin_section(tmp_path: Path) -> None:
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(sim_board_data(name="bare", twin=None)))
+    result = CliRunner().invoke(main, ["twin", str(path)])
+    assert result.exit_code == 2
+    assert "has no 'twin' section" in result.output
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0
+    assert result.output.startswith(("think, version", "Usage: think"))
