@@ -10,6 +10,7 @@ Work is done in chunks of vectors so memory stays bounded on large sets.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +72,13 @@ class ReferenceModel:
         first = self.session.get_inputs()[0].shape
         return bool(first) and not isinstance(first[0], int)
 
-    def run_chunks(self, vectors: VectorSet, chunk: int = CHUNK) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, {output name: array}) over all vectors, in order."""
+    def run_chunks(
+        self, vectors: VectorSet, chunk: int | None = None
+    ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """(start, stop, {output name: array}) over all vectors, in order (chunk: CHUNK)."""
         names = [o.name for o in self.session.get_outputs()]
         batched = self._batched()
-        for start, stop, arrays in vectors.batches(chunk):
+        for start, stop, arrays in vectors.batches(CHUNK if chunk is None else chunk):
             if batched:
                 outs = self.session.run(names, arrays)
             else:
@@ -265,6 +268,11 @@ def compare(
                     problems.append(
                         f"output '{name}' has per-vector shape {got.shape[1:]}, reference {exp.shape[1:]}"
                     )
+                if (len(got) if got.ndim else 0) != vectors.count:  # would broadcast silently
+                    problems.append(
+                        f"output '{name}' has {len(got) if got.ndim else 0} vectors, "
+                        f"expected {vectors.count}"
+                    )
             if problems:
                 return CompareReport(model.path.name, vectors.count, tolerance, stats, [], problems)
         for name in ref_names:
@@ -294,7 +302,12 @@ def compare(
             problems.append(
                 f"output '{s.name}': top-1 agreement {s.top1_agreement:.4f} < {tolerance.min_top1_agreement}"
             )
-        if tolerance.min_cosine is not None and s.cosine_min is not None and s.cosine_min < tolerance.min_cosine:
+        # `not >=` so that a NaN cosine (a NaN output) fails the threshold too.
+        if (
+            tolerance.min_cosine is not None
+            and s.cosine_min is not None
+            and not s.cosine_min >= tolerance.min_cosine
+        ):
             problems.append(f"output '{s.name}': min cosine similarity {s.cosine_min:.6f} < {tolerance.min_cosine}")
     worst = sorted(heap, reverse=True)
     return CompareReport(model.path.name, vectors.count, tolerance, stats, worst, problems)
@@ -316,19 +329,22 @@ def _accumulate(
     s.elements += diff.size
     if diff.size == 0:
         return
-    s.max_abs_err = max(s.max_abs_err, float(diff.max()))
+    s.max_abs_err = _max_nan(s.max_abs_err, float(diff.max()))
     # Relative error only where the reference is not within atol of zero, so zeros do not
     # turn a tiny absolute error into an infinite relative one.
     significant = np.abs(e) > tol.atol
     if significant.any():
-        s.max_rel_err = max(s.max_rel_err, float((diff[significant] / np.abs(e[significant])).max()))
+        s.max_rel_err = _max_nan(
+            s.max_rel_err, float((diff[significant] / np.abs(e[significant])).max())
+        )
     is_float = np.dtype(s.dtype).kind == "f"
     allowed = tol.atol + tol.rtol * np.abs(e) if is_float else np.full(e.shape, float(tol.lsb))
     bad = ~(diff <= allowed)  # NaN in either side counts as bad
     s.mismatches += int(bad.sum())
     if bad.any():
         flat = np.flatnonzero(bad.reshape(-1))
-        errs = diff.reshape(-1)[flat]
+        # A NaN error (NaN on either side) ranks as the worst; NaN itself does not sort.
+        errs = np.nan_to_num(diff.reshape(-1)[flat], nan=np.inf)
         if len(flat) > worst_n:
             keep = np.argpartition(errs, -worst_n)[-worst_n:]
             flat, errs = flat[keep], errs[keep]
@@ -351,7 +367,7 @@ def _accumulate(
         # Two all-zero vectors agree perfectly; one zero vector against another does not.
         cos = np.where((gn == 0) & (en == 0), 1.0, np.where((gn == 0) | (en == 0), 0.0, cos))
         cmin = float(np.min(cos))  # NaN (a NaN output) propagates and fails min_cosine
-        s.cosine_min = cmin if s.cosine_min is None else min(s.cosine_min, cmin)
+        s.cosine_min = cmin if s.cosine_min is None else _min_nan(s.cosine_min, cmin)
         if g.ndim == 2 and g.shape[1] > 1:
             k = min(tol.topk, g.shape[1])
             s.k = k
@@ -364,6 +380,16 @@ def _accumulate(
             topk = np.argpartition(-g, k - 1, axis=1)[:, :k]
             s._topk_hits += int((topk == ref_top1[:, None]).any(axis=1).sum())
             s._rows += len(g)
+
+
+def _max_nan(a: float, b: float) -> float:
+    """max() where NaN wins from either side (the builtin drops a NaN in second place)."""
+    return b if math.isnan(b) else max(a, b)
+
+
+def _min_nan(a: float, b: float) -> float:
+    """min() where NaN wins from either side."""
+    return b if math.isnan(b) else min(a, b)
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -1,0 +1,261 @@
+"""Link benchmark: how much of the board's speed the harness keeps, measured on the sim twin.
+
+    python bench/bench_link.py [--quick] [--json PATH]
+
+Starts the `sim` twin on 127.0.0.1 (state in a temporary directory, removed afterwards) and
+prints three ratios, each measured in this run with its raw figures and target. It reports;
+it never asserts: the exit status is 0 whether a line reads PASS or MISS.
+
+  P1  harness vectors/s (DeviceUnderTest.run)  /  the agent's own on-device loop (LOOP frame)
+  P3  harness vectors/s  /  naive baseline: one SSH exec (agent start, load, 1 vector) per vector
+  P4  SshTransport.upload bytes/s  /  raw paramiko exec channel into `sha256sum` bytes/s
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import posixpath
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+
+from pytest_think.boards import PACKAGED_BOARDS, find_board
+from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.stream import AgentClient
+from pytest_think.vectors import VectorSet, load_vectors
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "fixtures/models/digits_mlp.onnx"
+VECTORS = ROOT / "fixtures/vectors/digits_test.npz"
+MIB = 1 << 20
+TWIN_NOTE = "sim twin on 127.0.0.1; agent, twin and host share this machine's cores"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    vectors: int  # P1/P3: vectors in the harness stream
+    repeats: int  # P1: (stream, device loop) pairs
+    loop_seconds: float  # P1: on-device loop length, per repeat
+    naive_vectors: int  # P3: one SSH exec each
+    upload_mib: int  # P4
+    upload_repeats: int
+
+
+FULL = Sizes(20_000, 5, 2.0, 15, 64, 3)
+QUICK = Sizes(5_000, 2, 0.5, 4, 16, 2)
+
+
+@dataclass
+class Line:
+    name: str
+    what: str
+    harness: float
+    baseline: float
+    unit: str
+    target: float
+    raw: dict[str, Any]
+    detail: str
+
+    @property
+    def ratio(self) -> float:
+        return self.harness / self.baseline if self.baseline > 0 else float("inf")
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.target
+
+
+def tiled_vectors(count: int, dest: Path) -> Path:
+    """The digits test set tiled to `count` vectors, as an .npz beside the twin's state."""
+    data = np.load(VECTORS)
+    reps = -(-count // len(data["input"]))
+    np.savez(
+        dest,
+        input=np.tile(data["input"], (reps, 1))[:count],
+        labels=np.tile(data["labels"], reps)[:count],
+    )
+    return dest
+
+
+def measure_p1(dut: DeviceUnderTest, vectors: Path, sizes: Sizes) -> tuple[Line, float]:
+    """Harness stream vs on-device loop, interleaved so both see the same machine load."""
+    dut.run(MODEL, VECTORS, device_batch=1)  # warm-up: deploys agent and model, loads it
+    rates, loops, busy, loop_busy = [], [], [], []
+    for _ in range(sizes.repeats):
+        run = dut.run(MODEL, vectors, device_batch=1)
+        rates.append(run.throughput_per_s)
+        busy.append(float(run.result.device_ns.sum()) / 1e9 / run.result.wall_s)
+        report = dut.device_loop(
+            MODEL, VECTORS, count=256, min_seconds=sizes.loop_seconds, device_batch=1
+        )
+        loops.append(report["inferences"] / (report["loop_ns"] / 1e9))
+        loop_busy.append(report["device_ns_total"] / report["loop_ns"])
+    harness = max(rates)
+    res = run.result
+    raw = {"vectors": run.count, "vectors_per_frame": res.vectors_per_frame, "window": res.window,
+           "stream_vectors_per_s": rates, "stream_device_busy": busy,
+           "loop_vectors_per_s": loops, "loop_device_busy": loop_busy,
+           "loop_seconds": sizes.loop_seconds}
+    detail = (
+        f"{run.count} vectors, {res.vectors_per_frame}/frame, window "
+        f"{res.window}; stream median {statistics.median(rates):,.0f}, loop median "
+        f"{statistics.median(loops):,.0f} vec/s; backend busy {statistics.median(busy):.0%}"
+        f" of stream wall, {statistics.median(loop_busy):.0%} of loop wall"
+    )
+    line = Line("P1", "harness / on-device loop", harness, max(loops), "vec/s", 0.90, raw, detail)
+    return line, harness
+
+
+def measure_p3(dut: DeviceUnderTest, vectors: Path, harness: float, sizes: Sizes) -> Line:
+    """Naive baseline: a fresh SSH exec of the agent for every single vector."""
+    conn, board = dut.conn, dut.board
+    remote_model, sha = dut.deploy_model(MODEL)
+    agent_path = posixpath.join(dut.workdir, "think_agent.py")
+    argv = conn.family.agent_command(board, agent_path)
+    timeout = board.agent.start_timeout
+    vset: VectorSet | None = None
+    start = time.perf_counter()
+    for i in range(sizes.naive_vectors):
+        client = AgentClient(conn.transport.start(argv, timeout=timeout))
+        client.hello(timeout)
+        options = {"device_batch": 1}
+        signature = client.load(remote_model, sha, board.agent.backend, options, timeout)
+        if vset is None:
+            vset = load_vectors(vectors, signature)
+        one = VectorSet(vset.path, {k: v[i : i + 1] for k, v in vset.inputs.items()}, None)
+        client.stream(one)
+        client.bye()
+    seconds = time.perf_counter() - start
+    naive = sizes.naive_vectors / seconds
+    raw = {"naive_vectors": sizes.naive_vectors, "naive_seconds": seconds}
+    detail = (
+        f"naive: {sizes.naive_vectors} vectors in {seconds:.2f} s "
+        f"({1e3 * seconds / sizes.naive_vectors:.0f} ms per exec + hello + load + 1 vector + bye)"
+    )
+    return Line("P3", "harness / exec per vector", harness, naive, "vec/s", 100.0, raw, detail)
+
+
+def measure_p4(dut: DeviceUnderTest, scratch: Path, sizes: Sizes) -> Line:
+    transport = dut.conn.transport
+    size = sizes.upload_mib * MIB
+    data = os.urandom(size)
+    digest = hashlib.sha256(data).hexdigest()
+    local = scratch / "upload.bin"
+    local.write_bytes(data)
+    view = memoryview(data)
+    upload_rates, raw_rates = [], []
+    for i in range(sizes.upload_repeats):
+        remote = posixpath.join(dut.workdir, "bench", f"upload-{i}-{time.time_ns()}.bin")
+        report = transport.upload([(local, remote)])
+        if report.uploaded != [remote] or report.bytes_sent != size:
+            raise RuntimeError(f"upload of {remote} was skipped or short: {report}")
+        upload_rates.append(size / report.seconds)
+        transport.run(["rm", "-f", "--", remote]).check(transport.where)
+
+        t0 = time.perf_counter()
+        channel = transport.start(["sha256sum"]).channel  # no file argument: hashes stdin
+        channel.settimeout(transport.config.command_timeout)
+        for offset in range(0, size, MIB):
+            channel.sendall(view[offset : offset + MIB])
+        channel.shutdown_write()
+        out = b""
+        while chunk := channel.recv(4096):
+            out += chunk
+        seconds = time.perf_counter() - t0
+        channel.close()
+        if out.split()[:1] != [digest.encode()]:
+            raise RuntimeError(f"raw channel digest {out!r} does not match {digest}")
+        raw_rates.append(size / seconds)
+    up, ch = [r / MIB for r in upload_rates], [r / MIB for r in raw_rates]
+    raw = {"bytes": size, "upload_MiB_per_s": up, "raw_channel_MiB_per_s": ch}
+    up_s, ch_s = (", ".join(f"{r:.0f}" for r in rs) for rs in (up, ch))
+    detail = f"{sizes.upload_mib} MiB x {len(up)}; upload {up_s}; raw channel {ch_s} MiB/s"
+    return Line("P4", "upload / raw channel", max(up), max(ch), "MiB/s", 0.90, raw, detail)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def fmt(value: float, unit: str) -> str:
+    digits = 0 if value >= 1000 else 2 if value < 10 else 1
+    return f"{value:,.{digits}f} {unit}"
+
+
+def print_table(lines: list[Line], info: dict[str, Any], mode: str) -> None:
+    print(
+        f"machine: nproc {info['nproc']}, python {info['python']}, "
+        f"onnxruntime {info['onnxruntime']} ({info['platform']})"
+    )
+    print(f"twin:    {TWIN_NOTE}")
+    print(f"mode:    {mode}\n")
+    head = f"{'':3} {'figure':26} {'harness':>15} {'baseline':>15} {'ratio':>9} {'target':>9}"
+    head += "  result"
+    print(head)
+    print("-" * len(head))
+    for ln in lines:
+        ratio = f"{ln.ratio:,.0f}" if ln.ratio >= 100 else f"{ln.ratio:.3f}"
+        print(
+            f"{ln.name:3} {ln.what:26} {fmt(ln.harness, ln.unit):>15} "
+            f"{fmt(ln.baseline, ln.unit):>15} {ratio:>9} {'>= ' + f'{ln.target:g}':>9}  "
+            f"{'PASS' if ln.passed else 'MISS'}"
+        )
+    print()
+    for ln in lines:
+        print(f"{ln.name}: {ln.detail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a ~20 s smoke test")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    board = find_board("sim", [PACKAGED_BOARDS])
+    with tempfile.TemporaryDirectory(prefix="think-bench-") as tmp:
+        scratch = Path(tmp)
+        vectors = tiled_vectors(sizes.vectors, scratch / "digits_tiled.npz")
+        with TwinProcess.start(board, scratch / "twin") as twin:
+            conn = BoardConnection.open(twin.board(board), True)
+            dut = DeviceUnderTest(conn)
+            try:
+                p1, harness = measure_p1(dut, vectors, sizes)
+                p3 = measure_p3(dut, vectors, harness, sizes)
+                p4 = measure_p4(dut, scratch, sizes)
+            finally:
+                dut.close()
+                conn.close()
+    lines = [p1, p3, p4]
+    info = machine()
+    mode = "quick" if args.quick else "full"
+    print_table(lines, info, mode)
+    elapsed = time.perf_counter() - started
+    print(f"\n{elapsed:.1f} s in all; PASS/MISS is reported, never asserted (exit status 0)")
+    if args.json:
+        figures = [{**asdict(ln), "ratio": ln.ratio, "passed": ln.passed} for ln in lines]
+        doc = {"machine": info, "twin": TWIN_NOTE, "mode": mode, "sizes": asdict(sizes),
+               "seconds": elapsed, "figures": figures}
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
