@@ -19,24 +19,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from pytest_think.agent.think_frames import ort_signature
 from pytest_think.errors import InputFileError
 from pytest_think.vectors import VectorSet
 
 CHUNK = 4096
-ORT_TYPES = {
-    "tensor(float)": "float32",
-    "tensor(double)": "float64",
-    "tensor(float16)": "float16",
-    "tensor(int8)": "int8",
-    "tensor(uint8)": "uint8",
-    "tensor(int16)": "int16",
-    "tensor(uint16)": "uint16",
-    "tensor(int32)": "int32",
-    "tensor(uint32)": "uint32",
-    "tensor(int64)": "int64",
-    "tensor(uint64)": "uint64",
-    "tensor(bool)": "bool",
-}
 
 
 class ReferenceModel:
@@ -53,20 +40,7 @@ class ReferenceModel:
 
     @property
     def signature(self) -> dict[str, Any]:
-        def describe(args: Any) -> list[dict[str, Any]]:
-            return [
-                {
-                    "name": a.name,
-                    "dtype": ORT_TYPES.get(a.type, a.type),
-                    "shape": [d if isinstance(d, int) else None for d in a.shape],
-                }
-                for a in args
-            ]
-
-        return {
-            "inputs": describe(self.session.get_inputs()),
-            "outputs": describe(self.session.get_outputs()),
-        }
+        return ort_signature(self.session)
 
     def _batched(self) -> bool:
         first = self.session.get_inputs()[0].shape
@@ -82,9 +56,7 @@ class ReferenceModel:
             if batched:
                 outs = self.session.run(names, arrays)
             else:
-                rows = [
-                    self.session.run(names, self._one(arrays, i)) for i in range(stop - start)
-                ]
+                rows = [self.session.run(names, self._one(arrays, i)) for i in range(stop - start)]
                 outs = [np.stack([r[k] for r in rows]) for k in range(len(names))]
             yield start, stop, dict(zip(names, outs))
 
@@ -175,7 +147,7 @@ class CompareReport:
 
     @property
     def accuracy(self) -> dict[str, float]:
-        """Top-1 accuracy against the labels, device and reference, of the first classifier output."""
+        """Top-1 accuracy against the labels (device, reference) of the first classifier output."""
         for o in self.outputs.values():
             if o.device_accuracy is not None and o.reference_accuracy is not None:
                 return {"device": o.device_accuracy, "reference": o.reference_accuracy}
@@ -216,7 +188,14 @@ class CompareReport:
             return ""
         rows = [("vector", "output", "position", "got", "expected", "error")]
         rows += [
-            (str(m.vector), m.output, str(list(m.position)), f"{m.got:.6g}", f"{m.expected:.6g}", f"{m.error:.3g}")
+            (
+                str(m.vector),
+                m.output,
+                str(list(m.position)),
+                f"{m.got:.6g}",
+                f"{m.expected:.6g}",
+                f"{m.error:.3g}",
+            )
             for m in self.worst
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -252,7 +231,9 @@ def compare(
     ref_names = [o["name"] for o in sig_outputs]
     problems: list[str] = []
     if sorted(outputs) != sorted(ref_names):
-        problems.append(f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}")
+        problems.append(
+            f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}"
+        )
         return CompareReport(model.path.name, vectors.count, tolerance, {}, [], problems)
     stats = {n: OutputStats(n, outputs[n].dtype.name) for n in ref_names}
     heap: list[Mismatch] = []
@@ -266,7 +247,8 @@ def compare(
                     problems.append(f"output '{name}' is {got.dtype}, reference is {exp.dtype}")
                 if got.shape[1:] != exp.shape[1:]:
                     problems.append(
-                        f"output '{name}' has per-vector shape {got.shape[1:]}, reference {exp.shape[1:]}"
+                        f"output '{name}' has per-vector shape {got.shape[1:]}, "
+                        f"reference {exp.shape[1:]}"
                     )
                 if (len(got) if got.ndim else 0) != vectors.count:  # would broadcast silently
                     problems.append(
@@ -278,7 +260,13 @@ def compare(
         for name in ref_names:
             labels = None if vectors.labels is None else vectors.labels[start:stop]
             _accumulate(
-                stats[name], outputs[name][start:stop], ref[name], labels, start, tolerance, heap,
+                stats[name],
+                outputs[name][start:stop],
+                ref[name],
+                labels,
+                start,
+                tolerance,
+                heap,
                 worst_n,
             )
     for s in stats.values():
@@ -292,7 +280,8 @@ def compare(
             problems.append(
                 f"output '{s.name}': {s.mismatches} of {s.elements} elements outside tolerance"
                 if s.dtype.startswith("float")
-                else f"output '{s.name}': {s.mismatches} of {s.elements} elements differ by more than {tolerance.lsb} LSB"
+                else f"output '{s.name}': {s.mismatches} of {s.elements} elements differ by "
+                f"more than {tolerance.lsb} LSB"
             )
         if (
             tolerance.min_top1_agreement is not None
@@ -300,7 +289,8 @@ def compare(
             and s.top1_agreement < tolerance.min_top1_agreement
         ):
             problems.append(
-                f"output '{s.name}': top-1 agreement {s.top1_agreement:.4f} < {tolerance.min_top1_agreement}"
+                f"output '{s.name}': top-1 agreement {s.top1_agreement:.4f} "
+                f"< {tolerance.min_top1_agreement}"
             )
         # `not >=` so that a NaN cosine (a NaN output) fails the threshold too.
         if (
@@ -308,7 +298,10 @@ def compare(
             and s.cosine_min is not None
             and not s.cosine_min >= tolerance.min_cosine
         ):
-            problems.append(f"output '{s.name}': min cosine similarity {s.cosine_min:.6f} < {tolerance.min_cosine}")
+            problems.append(
+                f"output '{s.name}': min cosine similarity {s.cosine_min:.6f} "
+                f"< {tolerance.min_cosine}"
+            )
     worst = sorted(heap, reverse=True)
     return CompareReport(model.path.name, vectors.count, tolerance, stats, worst, problems)
 
@@ -351,8 +344,12 @@ def _accumulate(
         for idx, err in zip(flat, errs):
             pos = np.unravel_index(idx, diff.shape)
             m = Mismatch(
-                float(err), first_vector + int(pos[0]), s.name, tuple(int(p) for p in pos[1:]),
-                float(g[pos]), float(e[pos]),
+                float(err),
+                first_vector + int(pos[0]),
+                s.name,
+                tuple(int(p) for p in pos[1:]),
+                float(g[pos]),
+                float(e[pos]),
             )
             if len(heap) < worst_n:
                 heapq.heappush(heap, m)
@@ -395,5 +392,7 @@ def _min_nan(a: float, b: float) -> float:
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of per-vector class scores against integer labels."""
     if scores.ndim != 2:
-        raise ValueError(f"accuracy needs one row of class scores per vector, got shape {scores.shape}")
+        raise ValueError(
+            f"accuracy needs one row of class scores per vector, got shape {scores.shape}"
+        )
     return float((np.asarray(scores).argmax(axis=1) == np.asarray(labels)).mean())

@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,8 +43,11 @@ def _npz_member_memmap(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
         if dtype.hasobject:
             return None
         offset = fh.tell()
-    order = "F" if fortran else "C"
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+    order: Literal["C", "F"] = "F" if fortran else "C"
+    mapped: np.ndarray = np.memmap(
+        path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order
+    )
+    return mapped
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -89,7 +92,11 @@ class VectorSet:
         """(start, stop, arrays) for consecutive slices; every vector exactly once, in order."""
         for start in range(0, self.count, size):
             stop = min(start + size, self.count)
-            yield start, stop, {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()}
+            yield (
+                start,
+                stop,
+                {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()},
+            )
 
 
 def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
@@ -113,8 +120,13 @@ def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
     if unknown or missing:
         raise InputFileError(
             f"vector file {path}: arrays {sorted(arrays)} do not match model inputs "
-            f"{sorted(inputs_spec)}" + (f" (missing {missing})" if missing else "")
-            + (f" (unexpected {unknown}; only model inputs and '{LABELS}' are allowed)" if unknown else "")
+            f"{sorted(inputs_spec)}"
+            + (f" (missing {missing})" if missing else "")
+            + (
+                f" (unexpected {unknown}; only model inputs and '{LABELS}' are allowed)"
+                if unknown
+                else ""
+            )
         )
     counts = {name: len(a) if a.ndim else 0 for name, a in arrays.items()}
     if labels is not None:

@@ -72,40 +72,11 @@ class OnnxRuntimeBackend:
         except Exception as exc:
             raise AgentError("load_failed", f"{path}: {exc}") from None
 
-        def describe(args: Any) -> list[dict[str, Any]]:
-            return [
-                {
-                    "name": a.name,
-                    "dtype": _ORT_TYPES.get(a.type, a.type),
-                    "shape": [d if isinstance(d, int) else None for d in a.shape],
-                }
-                for a in args
-            ]
-
-        return {
-            "inputs": describe(self.session.get_inputs()),
-            "outputs": describe(self.session.get_outputs()),
-            "providers": self.session.get_providers(),
-        }
+        return {**tf.ort_signature(self.session), "providers": self.session.get_providers()}
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return list(self.session.run(None, feeds))
 
-
-_ORT_TYPES = {
-    "tensor(float)": "float32",
-    "tensor(double)": "float64",
-    "tensor(float16)": "float16",
-    "tensor(int8)": "int8",
-    "tensor(uint8)": "uint8",
-    "tensor(int16)": "int16",
-    "tensor(uint16)": "uint16",
-    "tensor(int32)": "int32",
-    "tensor(uint32)": "uint32",
-    "tensor(int64)": "int64",
-    "tensor(uint64)": "uint64",
-    "tensor(bool)": "bool",
-}
 
 BACKENDS = {"onnxruntime": OnnxRuntimeBackend}
 

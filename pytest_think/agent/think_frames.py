@@ -71,6 +71,42 @@ DTYPE_CODES = {
 }
 DTYPE_NAMES = {code: name for name, code in DTYPE_CODES.items()}
 
+# onnxruntime's type strings -> the dtype names above.
+ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(int16)": "int16",
+    "tensor(uint16)": "uint16",
+    "tensor(int32)": "int32",
+    "tensor(uint32)": "uint32",
+    "tensor(int64)": "int64",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+}
+
+
+def ort_signature(session: Any) -> dict[str, list[dict[str, Any]]]:
+    """The READY signature of an onnxruntime session: names, dtypes, shapes (None: symbolic).
+
+    Host and agent describe models with this one function, so their signatures compare equal.
+    """
+
+    def describe(args: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": a.name,
+                "dtype": ORT_TYPES.get(a.type, a.type),
+                "shape": [d if isinstance(d, int) else None for d in a.shape],
+            }
+            for a in args
+        ]
+
+    return {"inputs": describe(session.get_inputs()), "outputs": describe(session.get_outputs())}
+
+
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -256,8 +292,11 @@ def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]
 def encode_result(device_ns: list[int], tensors: list[Tensor]) -> bytes:
     """RESULT payload: u32 n, n x u64 device nanoseconds (one per vector), tensor block."""
     return b"".join(
-        (_U32.pack(len(device_ns)), struct.pack(f"<{len(device_ns)}Q", *device_ns),
-         encode_tensors(tensors))
+        (
+            _U32.pack(len(device_ns)),
+            struct.pack(f"<{len(device_ns)}Q", *device_ns),
+            encode_tensors(tensors),
+        )
     )
 
 
