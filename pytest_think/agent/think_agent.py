@@ -75,7 +75,10 @@ class OnnxRuntimeBackend:
         return {**tf.ort_signature(self.session), "providers": self.session.get_providers()}
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return list(self.session.run(None, feeds))
+        try:
+            return list(self.session.run(None, feeds))
+        except Exception as exc:
+            raise AgentError("infer_failed", f"onnxruntime: {exc}") from None
 
 
 BACKENDS = {"onnxruntime": OnnxRuntimeBackend}
