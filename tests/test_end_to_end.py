@@ -144,3 +144,34 @@ def test_a_board_connects_once_per_session(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_board_by_path_vectors_fixture_and_device_loop(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    import yaml
+    from support import sim_board_data
+
+    board_file = tmp_path / "elsewhere" / "bench-7.yaml"
+    board_file.parent.mkdir()
+    board_file.write_text(yaml.safe_dump(sim_board_data(name="bench-7")))
+    pytester.makepyfile(
+        f"""
+        def test_with_vector_set(dut, reference, vectors):
+            vset = vectors({str(DIGITS_VECTORS)!r}, {str(DIGITS_MODEL)!r})
+            assert vset.count == 450 and vset.labels is not None
+            run = dut.run({str(DIGITS_MODEL)!r}, vset)
+            reference.check(run)
+            assert run.board == "bench-7"
+
+        def test_device_loop(dut):
+            report = dut.device_loop({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r},
+                                     count=32, min_seconds=0.2, warmup=1)
+            assert report["inferences"] >= 32 and report["loop_ns"] >= 0.2e9
+        """
+    )
+    result = pytester.runpytest(f"--board={board_file}")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [f"think: board bench-7 (family generic, digital twin) from {board_file}"]
+    )
