@@ -108,7 +108,8 @@ class DeviceUnderTest:
     def __init__(self, conn: BoardConnection) -> None:
         self.conn = conn
         self.agent: AgentClient | None = None
-        self.stderr_log: list[str] = []
+        # The last agent's HELLO, kept for reports after that agent is gone.
+        self.agent_identity: dict[str, Any] | None = None
 
     @property
     def board(self) -> Board:
@@ -135,6 +136,7 @@ class DeviceUnderTest:
             process.close()
             raise
         self.agent = agent
+        self.agent_identity = agent.identity
         return agent
 
     def deploy_model(self, model: Path) -> tuple[str, str]:

@@ -85,6 +85,10 @@ class TestDut:
     def board(self) -> BoardConnection:
         return self.device.conn
 
+    def __repr__(self) -> str:
+        conn = self.device.conn
+        return f"<dut board '{conn.board.name}' ({'twin' if conn.emulated else 'hardware'})>"
+
     def run(self, model: str | Path, vectors: str | Path | VectorSet, **options: Any) -> Run:
         """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options."""
         if not isinstance(vectors, VectorSet):
@@ -117,6 +121,9 @@ class ReferenceChecker:
     def __init__(self, request: pytest.FixtureRequest, record: TestRecord) -> None:
         self.request = request
         self.record = record
+
+    def __repr__(self) -> str:
+        return "<reference onnxruntime on the host>"
 
     def check(
         self,

@@ -21,7 +21,7 @@ from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
 from pytest_think.reference import ReferenceModel
 from pytest_think.report.summary import summary_lines
-from pytest_think.results import TestRecord, board_json, write_results
+from pytest_think.results import TestRecord, board_json, results_document, write_results
 
 pytest_plugins = ("pytest_think.fixtures",)
 
@@ -84,6 +84,8 @@ class ThinkSession:
         self._failed: dict[tuple[str, bool], ThinkError] = {}
         self._references: dict[str, ReferenceModel] = {}
         self._state_dir: Path | None = None
+        self._worker_tests: list[dict[str, Any]] = []
+        self._worker_boards: list[dict[str, Any]] = []
 
     def resolve(self, spec: str) -> Board:
         return find_board(spec, self.dirs)
@@ -184,8 +186,40 @@ class ThinkSession:
         item.stash[RECORD_KEY] = record
         self.records.append(record)
 
+    def _boards(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The session's board and every board a test used, as the results JSON shows them."""
+        used = []
+        session_board = None
+        for (spec, emulate), ep in self._endpoints.items():
+            agent = ep.dut.agent_identity if ep.dut else None
+            board = ep.conn.board
+            doc = board_json(ep.conn, board.name, board.family, ep.conn.emulated, agent)
+            used.append(doc)
+            if (spec, emulate) == (self.board_spec, self.emulate_option):
+                session_board = doc
+        if session_board is None:
+            b = self.board
+            session_board = board_json(
+                None, b.name, b.family, self.emulated(b, self.emulate_option)
+            )
+        return session_board, used
+
+    def _tests(self) -> list[dict[str, Any]]:
+        return [r.as_json() for r in self.records] + self._worker_tests
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: collect what a worker ran (its tests, its boards) for one results JSON."""
+        data = getattr(node, "workeroutput", {}).get("think")
+        if not data:
+            return
+        self._worker_tests += data["tests"]
+        for board in data["boards"]:
+            if board not in self._worker_boards:
+                self._worker_boards.append(board)
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = summary_lines(self.records)
+        lines = summary_lines(self._tests())
         if lines:
             terminalreporter.write_sep("-", "think: board results")
             for line in lines:
@@ -194,18 +228,19 @@ class ThinkSession:
             terminalreporter.write_line(f"think: results written to {self.json_path}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        board, boards = self._boards()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller writes the file
+            workeroutput["think"] = results_document(board, boards, self._tests())
+            return
         if self.json_path is None:
             return
-        key = (self.board_spec, self.emulate_option)
-        ep = self._endpoints.get(key)
-        agent = ep.dut.agent.identity if ep and ep.dut and ep.dut.agent else None
-        board = board_json(
-            ep.conn if ep else None,
-            self.board.name,
-            self.board.family,
-            self.emulated(self.board, self.emulate_option),
-        )
-        write_results(self.json_path, board, self.records, agent)
+        for other in self._worker_boards:
+            if other["name"] not in {b["name"] for b in boards}:
+                boards.append(other)
+        if board["identity"] is None:  # under xdist only the workers met the board
+            board = next((b for b in boards if b["name"] == board["name"]), board)
+        write_results(self.json_path, results_document(board, boards, self._tests()))
 
 
 class OneLineError:

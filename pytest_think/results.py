@@ -79,30 +79,43 @@ class TestRecord:
 
 
 def board_json(
-    conn: BoardConnection | None, name: str, family: str, emulated: bool
+    conn: BoardConnection | None,
+    name: str,
+    family: str,
+    emulated: bool,
+    agent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
         "family": family,
         "twin": emulated,
         "identity": conn.identity if conn else None,
+        "agent": agent,
     }
 
 
-def write_results(
-    path: Path, board: dict[str, Any], tests: list[TestRecord], agent: dict[str, Any] | None
-) -> None:
-    document = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "pytest_think": __version__,
-        "board": {**board, "agent": agent},
-        "tests": [t.as_json() for t in tests],
-    }
+def results_document(
+    board: dict[str, Any], boards: list[dict[str, Any]], tests: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The results JSON: `board` is the session's board, `boards` every board a test used."""
+    document: dict[str, Any] = _clean(
+        {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "pytest_think": __version__,
+            "board": board,
+            "boards": boards,
+            "tests": tests,
+        }
+    )
+    return document
+
+
+def write_results(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(document), indent=2, allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
 
 

@@ -175,3 +175,27 @@ def test_board_by_path_vectors_fixture_and_device_loop(
     result.stdout.fnmatch_lines(
         [f"think: board bench-7 (family generic, digital twin) from {board_file}"]
     )
+
+
+def test_results_json_under_xdist_has_every_workers_tests(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_digits(dut, reference, i):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
+        """
+    )
+    result = pytester.runpytest("-n", "2", "--think-json=out.json")
+    result.assert_outcomes(passed=4)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    assert sorted(t["nodeid"] for t in doc["tests"]) == [
+        f"test_results_json_under_xdist_has_every_workers_tests.py::test_digits[{i}]"
+        for i in range(4)
+    ]
+    assert all(t["compare"]["passed"] for t in doc["tests"])
+    assert doc["board"]["identity"]["uname"].startswith("Linux sim ")
+    assert doc["board"]["agent"]["protocol"] == 1
+    result.stdout.fnmatch_lines(["*think: board results*"])
