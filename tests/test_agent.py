@@ -249,3 +249,34 @@ def test_agent_needs_only_stdlib_numpy_and_its_backend(workdir: Path) -> None:
     }
     assert "pytest_think" not in imported
     assert {"numpy", "onnxruntime", "think_frames"} <= imported
+
+
+def _oldest_python() -> str | None:
+    """A Python 3.6 interpreter, the oldest a supported board runs (Jetson TX1, JetPack 4)."""
+    candidates = sorted((Path.home() / ".pyenv" / "versions").glob("3.6*/bin/python3.6"))
+    for python in [*map(str, candidates), shutil.which("python3.6")]:
+        # A pyenv shim is on PATH even when its version is not active: check it runs.
+        if python and subprocess.run([python, "-c", ""], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def test_agent_and_codec_run_on_python_3_6(tmp_path: Path) -> None:
+    python = _oldest_python()
+    if python is None:
+        pytest.skip("no Python 3.6 interpreter on this machine")
+    for name in AGENT_FILES:
+        shutil.copy(AGENT_DIR / name, tmp_path / name)
+    script = (
+        "import sys, io, py_compile\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import think_frames as tf\n"
+        "t = tf.Tensor('x', 'float32', (2, 3), bytes(24))\n"
+        "f = tf.read_frame(io.BytesIO(tf.encode_frame(tf.INFER, 9, tf.encode_tensors([t]))))\n"
+        "assert f.seq == 9 and tf.decode_tensors(f.payload)[0][:3] == ('x', 'float32', (2, 3))\n"
+        f"py_compile.compile({str(tmp_path / 'think_agent.py')!r}, doraise=True)\n"
+        "print('ok', sys.version_info[:2])\n"
+    )
+    proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok (3, 6)"

@@ -6,11 +6,9 @@ Uploaded to the board's work directory beside think_frames.py and started over S
 stdin/stdout and logs to stderr. Needs only the Python standard library, numpy and its
 inference backend; it never imports pytest_think.
 
-Device timing is taken here, around the backend call only, with time.perf_counter_ns: it
-excludes the link, frame decoding and encoding.
+Device timing is taken here, around the backend call only, with the monotonic performance
+counter: it excludes the link, frame decoding and encoding. Runs on Python >= 3.6.
 """
-
-from __future__ import annotations
 
 import argparse
 import os
@@ -19,7 +17,7 @@ import queue
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -30,6 +28,10 @@ else:
 
 AGENT_VERSION = "0.1.0"
 AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
+
+# Python 3.6 boards (JetPack 4) lack the *_ns clocks; 3.7+ uses them directly.
+perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
+wall_ns = getattr(time, "time_ns", None) or (lambda: int(time.time() * 1e9))
 
 
 def log(message: str) -> None:
@@ -55,14 +57,14 @@ class OnnxRuntimeBackend:
         self.session: Any = None
 
     @staticmethod
-    def version() -> str | None:
+    def version() -> Optional[str]:
         try:
             import onnxruntime as ort
         except ImportError:
             return None
         return str(ort.__version__)
 
-    def load(self, path: str, options: dict[str, Any]) -> dict[str, Any]:
+    def load(self, path: str, options: Dict[str, Any]) -> Dict[str, Any]:
         so = self._ort.SessionOptions()
         if "intra_op_threads" in options:
             so.intra_op_num_threads = int(options["intra_op_threads"])
@@ -74,7 +76,7 @@ class OnnxRuntimeBackend:
 
         return {**tf.ort_signature(self.session), "providers": self.session.get_providers()}
 
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         try:
             return list(self.session.run(None, feeds))
         except Exception as exc:
@@ -84,7 +86,7 @@ class OnnxRuntimeBackend:
 BACKENDS = {"onnxruntime": OnnxRuntimeBackend}
 
 
-def identity(backend_names: list[str]) -> dict[str, Any]:
+def identity(backend_names: List[str]) -> Dict[str, Any]:
     uname = platform.uname()
     mem_total_kb = None
     try:
@@ -132,10 +134,10 @@ class Agent:
         self.instream = instream
         self.outstream = outstream
         self.backend: Any = None
-        self.signature: dict[str, Any] = {}
+        self.signature: Dict[str, Any] = {}
         self.device_batch = 1
-        self.inbox: queue.Queue[tf.Frame | Exception | None] = queue.Queue(maxsize=64)
-        self.outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self.inbox: queue.Queue[Union[tf.Frame, Exception, None]] = queue.Queue(maxsize=64)
+        self.outbox: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=64)
 
     # Reader and writer run on their own threads so that decoding the next frame and writing
     # the last result overlap with inference (the backends release the GIL while computing).
@@ -220,14 +222,14 @@ class Agent:
             raise AgentError("no_model", f"model file {path} not found on the board")
         options = request.get("options") or {}
         self.device_batch = max(1, int(options.get("device_batch", 1)))
-        t0 = time.perf_counter_ns()
+        t0 = perf_ns()
         self.backend = BACKENDS[backend_name]()
         self.signature = self.backend.load(path, options)
-        load_ns = time.perf_counter_ns() - t0
+        load_ns = perf_ns() - t0
         log(f"loaded {os.path.basename(path)} with {backend_name} in {load_ns / 1e6:.1f} ms")
         self.send(tf.encode_json(tf.READY, frame.seq, {**self.signature, "load_ns": load_ns}))
 
-    def _feeds(self, tensors: list[tf.Tensor]) -> tuple[dict[str, np.ndarray], int, bool]:
+    def _feeds(self, tensors: List[tf.Tensor]) -> Tuple[Dict[str, np.ndarray], int, bool]:
         """Arrays keyed by input name, the batch size, and whether the model has a batch axis."""
         if self.backend is None:
             raise AgentError("no_model", "INFER before a model was loaded")
@@ -245,12 +247,12 @@ class Agent:
         return feeds, batch.pop(), batched_model
 
     def _run_batch(
-        self, feeds: dict[str, np.ndarray], n: int, batched_model: bool
-    ) -> tuple[list[int], list[np.ndarray]]:
+        self, feeds: Dict[str, np.ndarray], n: int, batched_model: bool
+    ) -> Tuple[List[int], List[np.ndarray]]:
         run = self.backend.run
-        clock = time.perf_counter_ns
-        device_ns: list[int] = []
-        chunks: list[list[np.ndarray]] = []
+        clock = perf_ns
+        device_ns: List[int] = []
+        chunks: List[List[np.ndarray]] = []
         step = self.device_batch if batched_model else 1
         for start in range(0, n, step):
             stop = min(start + step, n)
@@ -285,8 +287,8 @@ class Agent:
         min_iterations = int(options.get("min_iterations", 1))
         for _ in range(max(0, warmup)):
             self._run_batch(feeds, n, batched_model)
-        clock = time.perf_counter_ns
-        wall_start = time.time_ns()
+        clock = perf_ns
+        wall_start = wall_ns()
         start = clock()
         deadline = start + int(min_seconds * 1e9)
         iterations = 0
@@ -311,7 +313,7 @@ class Agent:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="THINK board-side agent (frames on stdin/stdout)")
     parser.add_argument("--version", action="version", version=f"think-agent {AGENT_VERSION}")
     parser.parse_args(argv)

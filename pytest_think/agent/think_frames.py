@@ -14,12 +14,15 @@ docs/protocol.md and is simple enough to re-implement in C on a microcontroller.
     12+N    4     CRC32 (IEEE 802.3, as zlib.crc32) of bytes 0 .. 12+N, u32 little-endian
 """
 
-from __future__ import annotations
-
 import json
 import struct
 import zlib
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, Dict, List, NamedTuple, Optional, Tuple, Union
+
+# No `from __future__ import annotations` and no `X | Y` here: boards such as the Jetson TX1
+# (JetPack 4) still run Python 3.6, and this file must import there unchanged.
+Buffer = Union[bytes, bytearray, memoryview]
+BytesView = Union[bytes, memoryview]
 
 MAGIC = b"TK"
 PROTOCOL_VERSION = 1
@@ -88,13 +91,13 @@ ORT_TYPES = {
 }
 
 
-def ort_signature(session: Any) -> dict[str, list[dict[str, Any]]]:
+def ort_signature(session: Any) -> Dict[str, List[Dict[str, Any]]]:
     """The READY signature of an onnxruntime session: names, dtypes, shapes (None: symbolic).
 
     Host and agent describe models with this one function, so their signatures compare equal.
     """
 
-    def describe(args: Any) -> list[dict[str, Any]]:
+    def describe(args: Any) -> List[Dict[str, Any]]:
         return [
             {
                 "name": a.name,
@@ -116,7 +119,7 @@ _TENSOR_HEAD = struct.Struct("<BB")
 class FrameError(Exception):
     """The byte stream is not a valid THINK frame (bad magic, version, length or CRC)."""
 
-    def __init__(self, message: str, seq: int | None = None) -> None:
+    def __init__(self, message: str, seq: Optional[int] = None) -> None:
         super().__init__(message)
         self.seq = seq
 
@@ -139,11 +142,11 @@ class Tensor(NamedTuple):
 
     name: str
     dtype: str
-    shape: tuple[int, ...]
-    data: bytes | memoryview
+    shape: Tuple[int, ...]
+    data: BytesView
 
 
-def encode_frame(ftype: int, seq: int, payload: bytes | bytearray | memoryview = b"") -> bytes:
+def encode_frame(ftype: int, seq: int, payload: Buffer = b"") -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise FrameError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}", seq)
     head = HEADER.pack(MAGIC, PROTOCOL_VERSION, ftype, seq & 0xFFFFFFFF, len(payload))
@@ -155,7 +158,7 @@ def encode_json(ftype: int, seq: int, obj: Any) -> bytes:
     return encode_frame(ftype, seq, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
 
 
-def _parse_header(head: bytes | memoryview) -> tuple[int, int, int]:
+def _parse_header(head: BytesView) -> Tuple[int, int, int]:
     magic, version, ftype, seq, length = HEADER.unpack(head)
     if magic != MAGIC:
         raise FrameError(f"bad frame magic {bytes(magic)!r} (expected {MAGIC!r})")
@@ -166,7 +169,7 @@ def _parse_header(head: bytes | memoryview) -> tuple[int, int, int]:
     return ftype, seq, length
 
 
-def _check_crc(head: bytes | memoryview, payload: bytes | memoryview, crc_bytes: bytes) -> None:
+def _check_crc(head: BytesView, payload: BytesView, crc_bytes: bytes) -> None:
     (expected,) = CRC.unpack(crc_bytes)
     got = zlib.crc32(payload, zlib.crc32(head))
     if got != expected:
@@ -185,7 +188,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def read_frame(stream: BinaryIO) -> Frame | None:
+def read_frame(stream: BinaryIO) -> Optional[Frame]:
     """Read one frame from a blocking binary stream; None on a clean end of stream."""
     head = stream.read(HEADER_SIZE)
     if not head:
@@ -211,7 +214,7 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+    def feed(self, data: Buffer) -> List[Frame]:
         self._buf += data
         frames = []
         while len(self._buf) >= HEADER_SIZE:
@@ -237,8 +240,8 @@ class FrameDecoder:
         return len(self._buf)
 
 
-def encode_tensors(tensors: list[Tensor]) -> bytes:
-    parts: list[bytes | memoryview] = [_U16.pack(len(tensors))]
+def encode_tensors(tensors: List[Tensor]) -> bytes:
+    parts: List[BytesView] = [_U16.pack(len(tensors))]
     for t in tensors:
         name = t.name.encode("utf-8")
         try:
@@ -256,7 +259,7 @@ def encode_tensors(tensors: list[Tensor]) -> bytes:
     return b"".join(parts)
 
 
-def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]:
+def decode_tensors(payload: BytesView, offset: int = 0) -> List[Tensor]:
     """Decode a tensor block; tensor data are zero-copy views into `payload`."""
     view = memoryview(payload)
     try:
@@ -289,7 +292,7 @@ def decode_tensors(payload: bytes | memoryview, offset: int = 0) -> list[Tensor]
     return tensors
 
 
-def encode_result(device_ns: list[int], tensors: list[Tensor]) -> bytes:
+def encode_result(device_ns: List[int], tensors: List[Tensor]) -> bytes:
     """RESULT payload: u32 n, n x u64 device nanoseconds (one per vector), tensor block."""
     return b"".join(
         (
@@ -300,7 +303,7 @@ def encode_result(device_ns: list[int], tensors: list[Tensor]) -> bytes:
     )
 
 
-def decode_result(payload: bytes | memoryview) -> tuple[list[int], list[Tensor]]:
+def decode_result(payload: BytesView) -> Tuple[List[int], List[Tensor]]:
     try:
         (n,) = _U32.unpack_from(payload, 0)
         device_ns = list(struct.unpack_from(f"<{n}Q", payload, _U32.size))
@@ -309,13 +312,13 @@ def decode_result(payload: bytes | memoryview) -> tuple[list[int], list[Tensor]]
     return device_ns, decode_tensors(payload, _U32.size + 8 * n)
 
 
-def encode_loop(options: dict[str, Any], tensors: list[Tensor]) -> bytes:
+def encode_loop(options: Dict[str, Any], tensors: List[Tensor]) -> bytes:
     """LOOP payload: u32 JSON length, JSON options, tensor block of vectors to cycle through."""
     blob = json.dumps(options, separators=(",", ":")).encode("utf-8")
     return b"".join((_U32.pack(len(blob)), blob, encode_tensors(tensors)))
 
 
-def decode_loop(payload: bytes | memoryview) -> tuple[dict[str, Any], list[Tensor]]:
+def decode_loop(payload: BytesView) -> Tuple[Dict[str, Any], List[Tensor]]:
     try:
         (n,) = _U32.unpack_from(payload, 0)
         options = json.loads(bytes(memoryview(payload)[_U32.size : _U32.size + n]).decode("utf-8"))
