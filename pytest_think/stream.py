@@ -70,6 +70,7 @@ class _InFlight:
 @dataclass
 class _Collector:
     count: int
+    names: list[str]  # the model's outputs: every RESULT carries exactly these
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     device_ns: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     host_ns: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -90,6 +91,12 @@ class _Collector:
             )
         if self.filled[job.start : job.stop].any():
             raise AgentError(f"vectors {job.start}-{job.stop - 1} answered twice")
+        got = [t.name for t in tensors]
+        if sorted(got) != sorted(self.names):
+            raise AgentError(
+                f"result for vectors {job.start}-{job.stop - 1} has outputs {got}, "
+                f"the model has {self.names}"
+            )
         for t in tensors:
             arr = from_wire(t)
             if arr.shape[:1] != (n,):
@@ -99,7 +106,14 @@ class _Collector:
                 )
             if t.name not in self.outputs:
                 self.outputs[t.name] = np.empty((self.count, *arr.shape[1:]), arr.dtype)
-            self.outputs[t.name][job.start : job.stop] = arr
+            out = self.outputs[t.name]
+            if arr.dtype != out.dtype or arr.shape[1:] != out.shape[1:]:
+                # numpy would silently cast or broadcast it into the other frames' layout
+                raise AgentError(
+                    f"output '{t.name}' for vectors {job.start}-{job.stop - 1} is {arr.dtype} "
+                    f"{arr.shape}, other frames gave {out.dtype} {out.shape[1:]} per vector"
+                )
+            out[job.start : job.stop] = arr
         self.device_ns[job.start : job.stop] = device_ns
         self.host_ns[job.start : job.stop] = now - job.sent_ns
         self.filled[job.start : job.stop] = True
@@ -148,6 +162,8 @@ class AgentClient:
                 data = self.link.recv(1 << 20, remaining)
             except TimeoutError:
                 continue
+            except OSError:  # a reset link: the agent's end is gone
+                data = b""
             if not data:
                 raise self._died(doing)
             try:
@@ -189,6 +205,8 @@ class AgentClient:
         seq = self._next_seq()
         request = {"path": remote_path, "backend": backend, "options": options}
         self.link.send(tf.encode_json(tf.LOAD, seq, request))
+        # A refused LOAD may leave the agent with no model: forget the previous one.
+        self.loaded, self.loaded_key = None, None
         self.loaded = self._expect(tf.READY, seq, timeout, f"loading {remote_path}").json()
         self.loaded_key = key
         return self.loaded
@@ -202,10 +220,12 @@ class AgentClient:
     ) -> StreamResult:
         if self.loaded is None:
             raise AgentError("stream before a model was loaded")
+        if window < 1:
+            raise ValueError(f"window must be at least 1 frame in flight, got {window}")
         per_frame = vectors_per_frame or max(
             1, min(MAX_FRAME_VECTORS, TARGET_FRAME_BYTES // max(1, vectors.bytes_per_vector))
         )
-        collector = _Collector(vectors.count)
+        collector = _Collector(vectors.count, [o["name"] for o in self.loaded["outputs"]])
         in_flight: dict[int, _InFlight] = {}
         lock = threading.Lock()
         slots = threading.Semaphore(window)
@@ -236,6 +256,15 @@ class AgentClient:
             if not jobs:
                 return "no vectors in flight"
             return f"vectors {jobs[0].start}-{jobs[-1].stop - 1} in flight"
+
+        def send_failed() -> AgentError:
+            exc = send_error[0]
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                # The link broke under the sender: most likely the agent died. Say so, with
+                # its exit status and stderr, rather than a bare "Broken pipe".
+                died = self._died("during the stream")
+                return AgentError(f"{died}; sending to it failed: {exc}; {in_flight_text()}")
+            return AgentError(f"sending to the agent failed: {exc}")
 
         thread = threading.Thread(target=sender, name="think-sender", daemon=True)
         started = time.perf_counter()
@@ -268,12 +297,12 @@ class AgentClient:
                 if progress:
                     progress(received, vectors.count)
                 if send_error:
-                    raise AgentError(f"sending to the agent failed: {send_error[0]}")
+                    raise send_failed()
         finally:
             stop.set()
             thread.join(timeout=5)
         if send_error:
-            raise AgentError(f"sending to the agent failed: {send_error[0]}")
+            raise send_failed()
         if not collector.filled.all():
             missing = np.flatnonzero(~collector.filled)
             raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")

@@ -111,8 +111,18 @@ class RemoteProcess:
         self.channel.sendall(data)
 
     def recv(self, n: int, timeout: float | None) -> bytes:
-        """Up to n bytes of stdout; b"" at end of stream; socket.timeout after `timeout`."""
-        self.channel.settimeout(timeout)
+        """Up to n bytes of stdout; b"" at end of stream; TimeoutError after `timeout`."""
+        # Wait with select, not channel.settimeout(): paramiko applies a channel's timeout to
+        # sends too, and another thread may be blocked in send() on a full window.
+        # stderr is drained while waiting: it shares the channel window with stdout, and a
+        # chatty agent must not stall its own results.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.channel.recv_ready() or self.channel.eof_received or self.channel.closed):
+            self._drain_stderr()
+            wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"no output within {timeout} s")
+            select.select([self.channel], [], [], wait)
         data: bytes = self.channel.recv(n)
         self._drain_stderr()
         return data
