@@ -98,10 +98,6 @@ class Board(_Strict):
     twin: TwinConfig | None = None
     source: Path | None = Field(None, exclude=True)
 
-    def redacted(self) -> dict[str, Any]:
-        """The board as a plain dict fit for reports (it holds no secrets, only their names)."""
-        return self.model_dump(mode="json")
-
     def with_endpoint(
         self, *, host: str, port: int, user: str, key_file: Path, host_key: str
     ) -> Board:
