@@ -78,6 +78,16 @@ class TwinFaults(_Strict):
         return self.output_offset != 0.0 or self.output_noise != 0.0
 
 
+class TwinFpga(_Strict):
+    """The programmable logic a Xilinx board's twin emulates (fpga_manager, fpgautil)."""
+
+    device: str = "xczu9eg"
+    bitstream_bytes: int = Field(
+        26_510_780, gt=0, description="size of a full .bit.bin for this part; others are refused"
+    )
+    load_mb_per_s: float = Field(170.0, gt=0, description="PCAP configuration speed")
+
+
 class TwinConfig(_Strict):
     only: bool = Field(False, description="the board exists only as a twin (--emulate implied)")
     hostname: str | None = None
@@ -87,6 +97,7 @@ class TwinConfig(_Strict):
     execution: Literal["onnxruntime"] = "onnxruntime"
     latency: TwinLatency = TwinLatency()
     faults: TwinFaults = TwinFaults()
+    fpga: TwinFpga | None = None
 
 
 class Board(_Strict):

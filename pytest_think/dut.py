@@ -17,8 +17,10 @@ import numpy as np
 
 from pytest_think.agent import think_frames
 from pytest_think.boards import Board
+from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError
 from pytest_think.families import Family, load_family
+from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.reference import accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
@@ -202,6 +204,12 @@ class DeviceUnderTest:
         vset = load_vectors(Path(vectors), signature)
         options = {"min_seconds": min_seconds, "warmup": warmup}
         return agent.loop(vset, min(count, vset.count), options, timeout=min_seconds * 10 + 60)
+
+    def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
+        """Bring the board to `design` (a design file or Design); skipped when already loaded."""
+        if not isinstance(design, Design):
+            design = load_design(Path(design))
+        return ensure_design(self.conn, design, force=force)
 
     def close_agent(self) -> None:
         if self.agent is not None:

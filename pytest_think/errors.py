@@ -33,3 +33,7 @@ class AgentError(ThinkError):
 
 class TwinError(ThinkError):
     """A digital twin could not be started."""
+
+
+class FlashError(ThinkError):
+    """A design could not be loaded onto the board, or the board did not confirm it."""

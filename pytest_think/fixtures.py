@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_think.dut import BoardConnection, DeviceUnderTest, Run
+from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
 from pytest_think.results import TestRecord
 from pytest_think.vectors import VectorSet, load_vectors
@@ -99,6 +100,17 @@ class TestDut:
         node.user_properties.append(("think_board", run.board))
         node.user_properties.append(("model_sha256", run.model_sha256))
         return run
+
+    def flash(self, design: str | Path, *, force: bool | None = None) -> FlashReport:
+        """Load a design (design.yaml) onto the board unless it already runs it.
+
+        `force` defaults to the --force-flash option."""
+        if force is None:
+            force = bool(self.request.config.getoption("--force-flash"))
+        report = self.device.flash(_path(self.request, design), force=force)
+        self.record.flashes.append(report.as_json())
+        self.request.node.user_properties.append(("design_sha256", report.sha256))
+        return report
 
     def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
         return self.device.device_loop(

@@ -52,6 +52,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the board's digital twin instead of connecting to hardware",
     )
     group.addoption(
+        "--force-flash",
+        action="store_true",
+        default=False,
+        help="flash designs even when the board already runs the same one (same sha256)",
+    )
+    group.addoption(
         "--think-json",
         default=None,
         metavar="PATH",

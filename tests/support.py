@@ -23,3 +23,27 @@ def sim_board_data(**overrides: Any) -> dict[str, Any]:
         else:
             data[key] = value
     return data
+
+
+def make_bitstream(path: Path, size: int, *, sync: bool = True) -> Path:
+    """A synthetic .bit.bin: dummy words, bus-width pattern, then the sync word, byte-swapped
+    per 32-bit word like bootgen/bit2bin output, padded to `size` bytes."""
+    words = [0xFFFFFFFF] * 8 + [0x000000BB, 0x11220044, 0xFFFFFFFF, 0xFFFFFFFF]
+    words.append(0xAA995566 if sync else 0x12345678)
+    head = b"".join(w.to_bytes(4, "little") for w in words)  # little-endian = byte-swapped
+    path.write_bytes(head + bytes(size - len(head)))
+    return path
+
+
+def write_design(directory: Path, name: str, family: str, **files: Path) -> Path:
+    """A design.yaml in `directory` naming `files` by role (paths relative to it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {
+        "name": name,
+        "family": family,
+        "reference": str(DIGITS_MODEL),
+        "files": {role: str(path.relative_to(directory)) for role, path in files.items()},
+    }
+    path = directory / "design.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

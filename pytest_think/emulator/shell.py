@@ -35,11 +35,16 @@ class Uname:
     machine: str
 
 
+Command = Callable[[list[str], ShellIO], Awaitable[int]]
+
+
 @dataclass
 class BoardShell:
     sandbox: Sandbox
     uname: Uname
     interpreters: set[str] = field(default_factory=lambda: {"python3", "python"})
+    # The tools of a board family's twin (fpgautil, xmutil, nvpmodel …), by command name.
+    tools: dict[str, Command] = field(default_factory=dict)
 
     def split(self, command: str) -> list[list[str]] | str:
         """Split a command line into `&&`-joined simple commands, or return the sh error."""
@@ -63,6 +68,8 @@ class BoardShell:
 
     async def run(self, argv: list[str], io: ShellIO) -> int:
         name, args = argv[0], argv[1:]
+        if name in self.tools:
+            return await self.tools[name](args, io)
         handler = _COMMANDS.get(name)
         if handler is None:
             io.err(f"sh: 1: {name}: not found\n".encode())

@@ -15,6 +15,7 @@ import asyncssh
 
 from pytest_think.boards import Board, TwinConfig
 from pytest_think.emulator.device import run_agent
+from pytest_think.emulator.fpga import FpgaTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 
@@ -31,6 +32,9 @@ class BoardTwin:
         self.sandbox = sandbox
         interpreters = {"python3", "python", posixpath.basename(board.agent.interpreter)}
         self.shell = BoardShell(sandbox, uname_for(board), interpreters)
+        if self.twin.fpga is not None:
+            self.fpga = FpgaTwin(sandbox, self.twin.fpga)
+            self.shell.tools["fpgautil"] = self.fpga.fpgautil
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)

@@ -16,6 +16,7 @@ from pytest_think.errors import BoardConfigError
 
 if TYPE_CHECKING:
     from pytest_think.boards import Board
+    from pytest_think.designs import Design
     from pytest_think.transport.ssh import SshTransport
 
 GROUP = "pytest_think.families"
@@ -32,6 +33,17 @@ class Family(Protocol):
 
     def agent_command(self, board: Board, agent_path: str) -> list[str]:
         """argv that starts the uploaded agent on the board."""
+        ...
+
+    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+        """Load `design` and verify the board runs it; return the loader's output lines.
+
+        Raises FlashError naming what failed. Called only when the design is not already
+        active (see pytest_think.flashing)."""
+        ...
+
+    def design_active(self, board: Board, transport: SshTransport) -> bool:
+        """Whether the last design loaded is still what the board runs."""
         ...
 
 

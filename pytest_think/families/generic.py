@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from pytest_think.boards import Board
+from pytest_think.designs import Design
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -30,3 +32,16 @@ class GenericLinuxFamily:
 
     def agent_command(self, board: Board, agent_path: str) -> list[str]:
         return [board.agent.interpreter, agent_path]
+
+    def design_dir(self, board: Board, design: Design) -> str:
+        return posixpath.join(board.agent.workdir, "designs", design.sha256[:16])
+
+    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+        """A CPU board has nothing to configure: loading a design is copying its files."""
+        target = self.design_dir(board, design)
+        files = [(path, posixpath.join(target, path.name)) for path in design.files.values()]
+        report = transport.upload(files)
+        return [f"uploaded {name}" for name in report.uploaded]
+
+    def design_active(self, board: Board, transport: SshTransport) -> bool:
+        return True

@@ -352,6 +352,17 @@ class SshTransport:
         report.seconds = time.perf_counter() - start
         return report
 
+    def write_file(self, remote: str, data: bytes) -> None:
+        """Write small `data` to a remote file (SFTP), replacing it atomically."""
+        sftp = self.sftp()
+        part = f"{remote}.part"
+        try:
+            with sftp.open(part, "wb") as fh:
+                fh.write(data)
+            sftp.posix_rename(part, remote)
+        except (OSError, paramiko.SSHException) as exc:
+            raise LinkError(f"writing {remote} on {self.where} failed: {exc}") from None
+
     @staticmethod
     def _put(sftp: paramiko.SFTPClient, local: Path, remote: str) -> int:
         """Pipelined SFTP write in SFTP_REQUEST-sized requests; returns the bytes written."""

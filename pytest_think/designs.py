@@ -1,0 +1,82 @@
+"""Designs: what a board runs (bitstream, overlay, …) bundled with the reference model it
+implements. Tests name a design; the board's family knows how to load it.
+
+A design file (``design.yaml``)::
+
+    name: digits-mlp-zcu102
+    family: xilinx-fpga            # the family that can load it
+    description: digits MLP, 8-bit fixed point, 200 MHz
+    reference: ../../models/digits_mlp.onnx
+    files:                         # role -> file, relative to the design file
+      bitstream: digits_mlp.bit.bin
+      overlay: digits_mlp.dtbo
+
+The design's identity is the sha256 over its files (roles, names and contents), so a board
+that already runs the same design is not flashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pytest_think.errors import InputFileError
+from pytest_think.transport.ssh import sha256_file
+
+
+class Design(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    family: str
+    description: str = ""
+    reference: Path | None = None
+    files: dict[str, Path] = Field(default_factory=dict)
+    source: Path | None = Field(None, exclude=True)
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for role, path in sorted(self.files.items()):
+            digest.update(f"{role}\0{path.name}\0{sha256_file(path)}\n".encode())
+        return digest.hexdigest()
+
+    def file(self, role: str) -> Path:
+        if role not in self.files:
+            roles = ", ".join(sorted(self.files)) or "none"
+            raise InputFileError(
+                f"design file {self.source}: field 'files.{role}' is missing (has: {roles})"
+            )
+        return self.files[role]
+
+
+def load_design(path: Path) -> Design:
+    """Load a design file; missing files and bad fields are one line naming file and field."""
+    if not path.is_file():
+        raise InputFileError(f"design file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"design file {path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputFileError(f"design file {path}: expected a mapping of fields")
+    base = path.parent
+    if isinstance(data.get("reference"), str):
+        data["reference"] = base / data["reference"]
+    if isinstance(data.get("files"), dict):
+        data["files"] = {k: base / v for k, v in data["files"].items() if isinstance(v, str)}
+    try:
+        design = Design.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InputFileError(f"design file {path}: field '{field}': {err['msg']}") from None
+    for role, file in design.files.items():
+        if not file.is_file():
+            raise InputFileError(f"design file {path}: files.{role}: {file} not found")
+    if design.reference is not None and not design.reference.is_file():
+        raise InputFileError(f"design file {path}: reference: {design.reference} not found")
+    return design

@@ -1,0 +1,78 @@
+"""Xilinx Zynq UltraScale+ boards (ZCU102, ZCU104 …) under PetaLinux or Ubuntu: designs are
+loaded into the programmable logic with `fpgautil` through the Linux FPGA manager."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from pytest_think.boards import Board
+from pytest_think.designs import Design
+from pytest_think.errors import FlashError
+from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.transport.ssh import SshTransport
+
+FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"
+LOADED_OK = "BIN FILE loaded through FPGA manager successfully"
+LOAD_FAILED = "BIN FILE loading through FPGA manager failed"
+
+
+class FpgaManagerFlasher:
+    """Loads a .bit.bin (and its device-tree overlay) with fpgautil, then checks fpga0.
+
+    fpgautil's exit status is not trustworthy: a load counts only when its success line is
+    printed *and* the FPGA manager reports `operating`.
+    """
+
+    def __init__(self, transport: SshTransport, where: str) -> None:
+        self.transport = transport
+        self.where = where
+
+    def state(self) -> str:
+        result = self.transport.run(["cat", f"{FPGA_MANAGER}/state"])
+        return result.out.strip() if result.exit_status == 0 else "unknown"
+
+    def load(self, bitstream: str, overlay: str | None, partial: bool) -> list[str]:
+        argv = ["fpgautil", "-b", bitstream]
+        if overlay:
+            argv += ["-o", overlay]
+        argv += ["-f", "Partial" if partial else "Full"]
+        result = self.transport.run(argv)
+        lines = [line.strip() for line in (result.out + result.err).splitlines() if line.strip()]
+        state = self.state()
+        if LOADED_OK in lines and state == "operating":
+            return lines
+        why = next((ln for ln in lines if ln == LOAD_FAILED), None) or (
+            lines[-1] if lines else f"no output, exit status {result.exit_status}"
+        )
+        raise FlashError(
+            f"fpgautil did not load {posixpath.basename(bitstream)} on {self.where}: "
+            f"'{why}'; fpga0 state is '{state}'"
+        )
+
+
+class XilinxFpgaFamily(GenericLinuxFamily):
+    name = "xilinx-fpga"
+
+    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+        facts = super().identify(board, transport)
+        manager = transport.run(["cat", f"{FPGA_MANAGER}/name"])
+        facts["fpga_manager"] = manager.out.strip() if manager.exit_status == 0 else None
+        facts["fpga_state"] = FpgaManagerFlasher(transport, transport.where).state()
+        return facts
+
+    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+        bitstream = design.file("bitstream")
+        target = self.design_dir(board, design)
+        files = [(bitstream, posixpath.join(target, bitstream.name))]
+        overlay = design.files.get("overlay")
+        if overlay is not None:
+            files.append((overlay, posixpath.join(target, overlay.name)))
+        transport.upload(files)
+        flasher = FpgaManagerFlasher(transport, transport.where)
+        return flasher.load(
+            files[0][1], files[1][1] if overlay is not None else None, partial=False
+        )
+
+    def design_active(self, board: Board, transport: SshTransport) -> bool:
+        return FpgaManagerFlasher(transport, transport.where).state() == "operating"

@@ -1,0 +1,66 @@
+"""Bringing a board to a design: flash it unless the same design is already running.
+
+The strategy is the same for every family; the family says how a design is loaded and how
+to tell that the board still runs it. What is loaded is remembered on the board in /run
+(a tmpfs), so the record is forgotten exactly when a reboot forgets the configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_think.errors import InputFileError
+
+if TYPE_CHECKING:
+    from pytest_think.designs import Design
+    from pytest_think.dut import BoardConnection
+
+LOADED_MARKER = "/run/think/loaded-design"
+
+
+@dataclass
+class FlashReport:
+    design: str
+    sha256: str
+    flashed: bool  # False: the board already ran this design, nothing was done
+    seconds: float
+    log: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "design": self.design,
+            "sha256": self.sha256,
+            "flashed": self.flashed,
+            "seconds": self.seconds,
+            "log": self.log,
+        }
+
+
+def loaded_design(conn: BoardConnection) -> str | None:
+    """sha256 of the design the board runs now, or None when unknown or no longer active."""
+    result = conn.transport.run(["cat", LOADED_MARKER])
+    sha = result.out.strip() if result.exit_status == 0 else ""
+    if len(sha) != 64:
+        return None
+    return sha if conn.family.design_active(conn.board, conn.transport) else None
+
+
+def ensure_design(conn: BoardConnection, design: Design, force: bool = False) -> FlashReport:
+    """Make `design` the one the board runs; skip the flash when it already is (unless forced)."""
+    if design.family != conn.board.family:
+        raise InputFileError(
+            f"design file {design.source}: design '{design.name}' is for family "
+            f"'{design.family}', board '{conn.board.name}' is family '{conn.board.family}'"
+        )
+    started = time.perf_counter()
+    sha = design.sha256
+    if not force and loaded_design(conn) == sha:
+        return FlashReport(design.name, sha, False, time.perf_counter() - started)
+    # Forget the old design first: a failed flash must not leave a stale record behind.
+    conn.transport.run(["rm", "-f", LOADED_MARKER]).check(conn.transport.where)
+    log = conn.family.flash(conn.board, conn.transport, design)
+    conn.transport.run(["mkdir", "-p", "/run/think"]).check(conn.transport.where)
+    conn.transport.write_file(LOADED_MARKER, f"{sha}\n".encode())
+    return FlashReport(design.name, sha, True, time.perf_counter() - started, log)
