@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_think.errors import InputFileError
-from pytest_think.transport.ssh import sha256_file
+from pytest_think.hashing import sha256_file
 
 
 class Design(BaseModel):

@@ -21,10 +21,11 @@ from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError
 from pytest_think.families import Family, load_family
 from pytest_think.flashing import FlashReport, ensure_design
+from pytest_think.hashing import sha256_file
 from pytest_think.reference import accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
-from pytest_think.transport.ssh import SshTransport, sha256_file
+from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
 
 AGENT_DIR = Path(think_frames.__file__).resolve().parent

@@ -15,6 +15,15 @@ from pytest_think.boards import PACKAGED_BOARDS, Board, find_board
 from pytest_think.emulator.launcher import TwinProcess
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep the tests' on-disk hash cache out of the user's home."""
+    path = tmp_path_factory.mktemp("hash-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THINK_CACHE_DIR", str(path))
+        yield path
+
+
 @pytest.fixture
 def write_board(pytester: pytest.Pytester) -> Callable[..., Path]:
     """write_board(name, **sections): a board file in the pytester project's boards/ dir."""

@@ -6,7 +6,6 @@ spaces or shell metacharacters reach the board as one argument.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import select
@@ -22,6 +21,7 @@ import paramiko
 
 from pytest_think.boards import SshConfig
 from pytest_think.errors import HostKeyError, LinkError, RemoteCommandError
+from pytest_think.hashing import sha256_file
 from pytest_think.transport import hostkeys
 
 # Larger than paramiko's 2 MiB default: keeps bulk uploads and vector streams from stalling
@@ -34,23 +34,6 @@ STDERR_TAIL = 8 * 1024
 
 def quote(argv: Sequence[str]) -> str:
     return shlex.join(str(a) for a in argv)
-
-
-_SHA256_CACHE: dict[tuple[str, int, int, int], str] = {}
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a local file, remembered while the file is unchanged (same inode, size, mtime):
-    the same model or bitstream is hashed once per session, not once per deploy."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _SHA256_CACHE:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        _SHA256_CACHE[key] = digest.hexdigest()
-    return _SHA256_CACHE[key]
 
 
 def _transport_factory(sock: Any, /, **kwargs: Any) -> paramiko.Transport:
