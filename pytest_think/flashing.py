@@ -1,12 +1,13 @@
 """Bringing a board to a design: flash it unless the same design is already running.
 
-The strategy is the same for every family; the family says how a design is loaded and how
-to tell that the board still runs it. What is loaded is remembered on the board in /run
-(a tmpfs), so the record is forgotten exactly when a reboot forgets the configuration.
+The strategy is the same for every family; the family says how a design is loaded, how to
+tell that the board still runs it, and where on the board to record what was loaded (for an
+FPGA, a tmpfs, so the record is forgotten exactly when a reboot forgets the fabric).
 """
 
 from __future__ import annotations
 
+import posixpath
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,6 @@ from pytest_think.errors import InputFileError
 if TYPE_CHECKING:
     from pytest_think.designs import Design
     from pytest_think.dut import BoardConnection
-
-LOADED_MARKER = "/run/think/loaded-design"
 
 
 @dataclass
@@ -40,7 +39,7 @@ class FlashReport:
 
 def loaded_design(conn: BoardConnection) -> str | None:
     """sha256 of the design the board runs now, or None when unknown or no longer active."""
-    result = conn.transport.run(["cat", LOADED_MARKER])
+    result = conn.transport.run(["cat", conn.family.design_record(conn.board)])
     sha = result.out.strip() if result.exit_status == 0 else ""
     if len(sha) != 64:
         return None
@@ -58,9 +57,11 @@ def ensure_design(conn: BoardConnection, design: Design, force: bool = False) ->
     sha = design.sha256
     if not force and loaded_design(conn) == sha:
         return FlashReport(design.name, sha, False, time.perf_counter() - started)
+    record = conn.family.design_record(conn.board)
+    where = conn.transport.where
     # Forget the old design first: a failed flash must not leave a stale record behind.
-    conn.transport.run(["rm", "-f", LOADED_MARKER]).check(conn.transport.where)
+    conn.transport.run(["rm", "-f", record]).check(where)
     log = conn.family.flash(conn.board, conn.transport, design)
-    conn.transport.run(["mkdir", "-p", "/run/think"]).check(conn.transport.where)
-    conn.transport.write_file(LOADED_MARKER, f"{sha}\n".encode())
+    conn.transport.run(["mkdir", "-p", posixpath.dirname(record)]).check(where)
+    conn.transport.write_file(record, f"{sha}\n".encode())
     return FlashReport(design.name, sha, True, time.perf_counter() - started, log)

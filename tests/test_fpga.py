@@ -192,3 +192,26 @@ def test_zcu102_twin_identifies_its_fpga_manager(tmp_path: Path) -> None:
             assert usage.out == "Usage:  fpgautil -b <bin file path> -o <dtbo file path>\n"
         finally:
             conn.close()
+
+
+def test_generic_board_loads_a_design_by_copying_and_remembers_it(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    model = tmp_path / "design" / "weights.bin"
+    model.parent.mkdir()
+    model.write_bytes(b"w" * 1000)
+    design = write_design(tmp_path / "design", "digits-cpu", "generic", weights=model)
+    pytester.makepyfile(
+        f"""
+        def test_twice(dut):
+            first = dut.flash({str(design)!r})
+            second = dut.flash({str(design)!r})
+            assert first.flashed and first.log == [
+                "uploaded /home/think/.think/designs/" + first.sha256[:16] + "/weights.bin"
+            ]
+            assert not second.flashed
+            record = dut.board.transport.run(["cat", "/home/think/.think/designs/loaded"])
+            assert record.out.strip() == first.sha256
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)

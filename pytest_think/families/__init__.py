@@ -46,6 +46,11 @@ class Family(Protocol):
         """Whether the last design loaded is still what the board runs."""
         ...
 
+    def design_record(self, board: Board) -> str:
+        """Where on the board the loaded design's sha256 is kept: somewhere that is forgotten
+        exactly when the board forgets the design (e.g. a tmpfs for an FPGA's fabric)."""
+        ...
+
 
 def available_families() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}

@@ -45,3 +45,7 @@ class GenericLinuxFamily:
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:
         return True
+
+    def design_record(self, board: Board) -> str:
+        # Copied files survive a reboot, so the record lives beside them.
+        return posixpath.join(board.agent.workdir, "designs", "loaded")

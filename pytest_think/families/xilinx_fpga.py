@@ -76,3 +76,7 @@ class XilinxFpgaFamily(GenericLinuxFamily):
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:
         return FpgaManagerFlasher(transport, transport.where).state() == "operating"
+
+    def design_record(self, board: Board) -> str:
+        # /run is a tmpfs: the record goes when a reboot or power cycle clears the fabric.
+        return "/run/think/fpga0-design"
