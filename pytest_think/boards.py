@@ -86,6 +86,9 @@ class TwinFpga(_Strict):
         26_510_780, gt=0, description="size of a full .bit.bin for this part; others are refused"
     )
     load_mb_per_s: float = Field(170.0, gt=0, description="PCAP configuration speed")
+    loader: Literal["fpgautil", "xmutil"] = Field(
+        "fpgautil", description="the board's tool: fpgautil (PetaLinux) or xmutil (Kria)"
+    )
 
 
 class TwinConfig(_Strict):

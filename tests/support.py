@@ -47,3 +47,23 @@ def write_design(directory: Path, name: str, family: str, **files: Path) -> Path
     path = directory / "design.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def bench_board_files(base: Path, board_file: Path, name: str, **fpga: Any) -> tuple[Path, Path]:
+    """From a board file, write (twin spec, boards dir): the spec starts a twin with `fpga`
+    overrides; write_reached() then writes the board as a bench board reaching that twin."""
+    data = yaml.safe_load(board_file.read_text())
+    data["name"] = name
+    data["twin"]["fpga"] = {**data["twin"]["fpga"], **fpga}
+    spec = base / f"{name}-twin.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    boards = base / "boards"
+    boards.mkdir(exist_ok=True)
+    return spec, boards
+
+
+def write_reached(boards: Path, reached: dict[str, Any]) -> None:
+    """A board file for a running twin, without a twin section: tests reach it as hardware,
+    so several pytest sessions meet the same board, as on a bench."""
+    reached = {**reached, "twin": None}
+    (boards / f"{reached['name']}.yaml").write_text(yaml.safe_dump(reached))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import REPO, make_bitstream, write_design
+from support import REPO, bench_board_files, make_bitstream, write_design, write_reached
 
 from pytest_think.boards import find_board, load_board
 from pytest_think.emulator.launcher import TwinProcess
@@ -21,18 +21,13 @@ def fpga_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TwinPr
     """A running xilinx-fpga twin and a board file that reaches it as hardware (no --emulate),
     so that several pytest sessions meet the same board, as on a bench."""
     base = tmp_path_factory.mktemp("fpga")
-    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
-    data["name"] = "zcu-bench"
-    data["twin"]["fpga"]["bitstream_bytes"] = SMALL
-    spec = base / "zcu-bench.yaml"
-    spec.write_text(yaml.safe_dump(data))
+    spec, boards = bench_board_files(
+        base, REPO / "boards" / "fpga-zcu102.yaml", "zcu-bench", bitstream_bytes=SMALL
+    )
     board = load_board(spec)
     with TwinProcess.start(board, base / "twin") as twin:
-        reached = twin.board(board).model_dump(mode="json")
-        reached["twin"] = None
-        (base / "boards").mkdir()
-        (base / "boards" / "zcu-bench.yaml").write_text(yaml.safe_dump(reached))
-        yield twin, base / "boards"
+        write_reached(boards, twin.board(board).model_dump(mode="json"))
+        yield twin, boards
 
 
 @pytest.fixture

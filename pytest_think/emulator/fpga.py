@@ -48,6 +48,26 @@ class FpgaTwin:
             return "write error"
         return None
 
+    async def configure(self, name: str, data: bytes, partial: bool) -> float | None:
+        """Program the fabric as the FPGA manager does; seconds taken, or None on failure."""
+        (self.manager / "flags").write_text("1\n" if partial else "0\n")
+        (self.manager / "firmware").write_text(name + "\n")
+        self.set_state("write init")
+        seconds = len(data) / (self.config.load_mb_per_s * 1e6)
+        await asyncio.sleep(seconds)  # the PCAP takes real time to configure the fabric
+        failure = self._check(data, partial)
+        if failure is not None:
+            self.set_state(failure)
+            self.loaded = None
+            return None
+        self.set_state("operating")
+        self.loaded = name
+        return seconds
+
+    def unload(self) -> None:
+        self.loaded = None
+        self.set_state("unknown")
+
     async def fpgautil(self, args: list[str], io: ShellIO) -> int:
         opts: dict[str, str] = {}
         it = iter(args)
@@ -74,20 +94,10 @@ class FpgaTwin:
                 return 0
         name = posixpath.basename(opts["-b"])
         shutil.copyfile(source, self.sandbox.root / "lib" / "firmware" / name)
-        (self.manager / "flags").write_text("1\n" if partial else "0\n")
-        (self.manager / "firmware").write_text(name + "\n")
-        data = source.read_bytes()
-        self.set_state("write init")
-        seconds = len(data) / (self.config.load_mb_per_s * 1e6)
-        await asyncio.sleep(seconds)  # the PCAP takes real time to configure the fabric
-        failure = self._check(data, partial)
-        if failure is not None:
-            self.set_state(failure)
-            self.loaded = None
+        seconds = await self.configure(name, source.read_bytes(), partial)
+        if seconds is None:
             io.out(b"BIN FILE loading through FPGA manager failed\n")
             return 0
-        self.set_state("operating")
-        self.loaded = name
         io.out(f"Time taken to load BIN is {seconds * 1e3:.6f} Milli Seconds\n".encode())
         io.out(b"BIN FILE loaded through FPGA manager successfully\n")
         return 0

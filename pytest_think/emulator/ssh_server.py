@@ -16,6 +16,7 @@ import asyncssh
 from pytest_think.boards import Board, TwinConfig
 from pytest_think.emulator.device import run_agent
 from pytest_think.emulator.fpga import FpgaTwin
+from pytest_think.emulator.kria import XmutilTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 
@@ -35,6 +36,8 @@ class BoardTwin:
         if self.twin.fpga is not None:
             self.fpga = FpgaTwin(sandbox, self.twin.fpga)
             self.shell.tools["fpgautil"] = self.fpga.fpgautil
+            if self.twin.fpga.loader == "xmutil":
+                self.shell.tools["xmutil"] = XmutilTwin(self.fpga).xmutil
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)
