@@ -54,6 +54,10 @@ class AgentConfig(_Strict):
     interpreter: str = "python3"
     workdir: str = "/tmp/think-agent"
     backend: Literal["onnxruntime"] = "onnxruntime"
+    providers: list[str] = Field(
+        default_factory=list,
+        description="onnxruntime execution providers, in order (default: CPU)",
+    )
     start_timeout: float = Field(60.0, gt=0)
 
 
@@ -91,6 +95,19 @@ class TwinFpga(_Strict):
     )
 
 
+class TwinJetson(_Strict):
+    """What a Jetson twin's L4T answers: module, release, power modes."""
+
+    model: str = "NVIDIA Jetson Orin Nano Developer Kit"
+    soc: str = "tegra234"
+    l4t: str = "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64"
+    power_modes: dict[int, str] | None = Field(
+        default_factory=lambda: {0: "15W", 1: "7W"},
+        description="nvpmodel modes by id; null: the module has no nvpmodel (TX1)",
+    )
+    default_mode: int = 0
+
+
 class TwinConfig(_Strict):
     only: bool = Field(False, description="the board exists only as a twin (--emulate implied)")
     hostname: str | None = None
@@ -101,6 +118,7 @@ class TwinConfig(_Strict):
     latency: TwinLatency = TwinLatency()
     faults: TwinFaults = TwinFaults()
     fpga: TwinFpga | None = None
+    jetson: TwinJetson | None = None
 
 
 class Board(_Strict):
@@ -109,6 +127,9 @@ class Board(_Strict):
     description: str = ""
     ssh: SshConfig
     agent: AgentConfig = AgentConfig()
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="family settings, checked by the board's family"
+    )
     twin: TwinConfig | None = None
     source: Path | None = Field(None, exclude=True)
 

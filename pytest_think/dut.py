@@ -45,6 +45,8 @@ class BoardConnection:
         family = load_family(board)
         transport = SshTransport(board.ssh, board.name).connect()
         try:
+            # Bring the board to the state its file asks for (power mode …), then describe it.
+            family.prepare(board, transport)
             identity = family.identify(board, transport)
         except Exception:
             transport.close()
@@ -166,7 +168,10 @@ class DeviceUnderTest:
         model = Path(model)
         remote, sha = self.deploy_model(model)
         agent = self.ensure_agent()
-        options = {"device_batch": device_batch, **(backend_options or {})}
+        options: dict[str, Any] = {"device_batch": device_batch}
+        if self.board.agent.providers:
+            options["providers"] = self.board.agent.providers
+        options.update(backend_options or {})
         signature = agent.load(
             remote, sha, self.board.agent.backend, options, self.board.agent.start_timeout
         )

@@ -19,6 +19,7 @@ from pytest_think.boards import Board, board_dirs, find_board
 from pytest_think.dut import BoardConnection, DeviceUnderTest
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
+from pytest_think.families import load_family
 from pytest_think.reference import ReferenceModel
 from pytest_think.report.summary import summary_lines
 from pytest_think.results import TestRecord, board_json, results_document, write_results
@@ -85,6 +86,7 @@ class ThinkSession:
         json_path = config.getoption("--think-json")
         self.json_path = Path(json_path) if json_path else None
         self.board = self.resolve(self.board_spec)
+        load_family(self.board)  # an unknown family or a bad `options` field stops the run now
         self.records: list[TestRecord] = []
         self._endpoints: dict[tuple[str, bool], _Endpoint] = {}
         self._failed: dict[tuple[str, bool], ThinkError] = {}

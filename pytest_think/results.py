@@ -33,6 +33,7 @@ class RunRecord:
             "model_sha256": run.model_sha256,
             "vectors": run.count,
             "vectors_file": str(run.vectors.path),
+            "providers": run.signature.get("providers"),
             "compare": self.compare,
             "accuracy": self.accuracy or None,
             "latency": run.latency(),

@@ -68,7 +68,12 @@ class OnnxRuntimeBackend:
         so = self._ort.SessionOptions()
         if "intra_op_threads" in options:
             so.intra_op_num_threads = int(options["intra_op_threads"])
-        providers = options.get("providers") or ["CPUExecutionProvider"]
+        wanted = options.get("providers") or ["CPUExecutionProvider"]
+        available = set(self._ort.get_available_providers())
+        providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            log(f"providers {missing} are not on this board; using {providers}")
         try:
             self.session = self._ort.InferenceSession(path, so, providers=providers)
         except Exception as exc:

@@ -16,6 +16,7 @@ import asyncssh
 from pytest_think.boards import Board, TwinConfig
 from pytest_think.emulator.device import run_agent
 from pytest_think.emulator.fpga import FpgaTwin
+from pytest_think.emulator.jetson import JetsonTwin
 from pytest_think.emulator.kria import XmutilTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
@@ -38,6 +39,8 @@ class BoardTwin:
             self.shell.tools["fpgautil"] = self.fpga.fpgautil
             if self.twin.fpga.loader == "xmutil":
                 self.shell.tools["xmutil"] = XmutilTwin(self.fpga).xmutil
+        if self.twin.jetson is not None:
+            self.shell.tools.update(JetsonTwin(sandbox, self.twin.jetson).tools)
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)

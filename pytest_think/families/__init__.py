@@ -27,6 +27,14 @@ class Family(Protocol):
 
     name: str
 
+    def check_options(self, board: Board) -> None:
+        """Validate the board file's `options` section; BoardConfigError naming the field."""
+        ...
+
+    def prepare(self, board: Board, transport: SshTransport) -> None:
+        """Bring a freshly connected board to the state its options ask for."""
+        ...
+
     def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
         """Facts about the board as it is now (OS, kernel, hardware), for reports."""
         ...
@@ -66,4 +74,5 @@ def load_family(board: Board) -> Family:
         )
     factory = families[board.family].load()
     family: Family = factory()
+    family.check_options(board)
     return family

@@ -5,8 +5,11 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from pytest_think.boards import Board
 from pytest_think.designs import Design
+from pytest_think.errors import BoardConfigError
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -19,8 +22,33 @@ def parse_os_release(text: str) -> dict[str, str]:
     return fields
 
 
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class GenericLinuxFamily:
     name = "generic"
+    Options: type[BaseModel] = NoOptions
+
+    def options(self, board: Board) -> Any:
+        """The board's `options`, validated by this family's Options model."""
+        try:
+            return self.Options.model_validate(board.options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in ("options", *err["loc"]))
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = f"not an option of family '{self.name}'"
+            raise BoardConfigError(
+                f"board file {board.source or board.name}: field '{field}': {message}"
+            ) from None
+
+    def check_options(self, board: Board) -> None:
+        self.options(board)
+
+    def prepare(self, board: Board, transport: SshTransport) -> None:
+        """A generic board needs nothing set up."""
 
     def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
         uname = transport.run(["uname", "-a"]).check(transport.where).out.strip()

@@ -1,0 +1,98 @@
+"""The L4T side of a Jetson twin: /etc/nvpmodel.conf, /etc/nv_tegra_release, the device-tree
+model, and the `nvpmodel` and `jetson_clocks` tools with the real tools' output."""
+
+from __future__ import annotations
+
+from pytest_think.boards import TwinJetson
+from pytest_think.emulator.sandbox import Sandbox
+from pytest_think.emulator.shell import Command, ShellIO
+
+# Per-core and GPU/EMC frequency ranges a module reports (Hz for GPU/EMC, kHz for CPUs).
+CPU_KHZ = (729_600, 1_510_400)
+GPU_HZ = (306_000_000, 624_750_000)
+EMC_HZ = (204_000_000, 2_133_000_000)
+CPUS = 6
+
+
+class JetsonTwin:
+    def __init__(self, sandbox: Sandbox, config: TwinJetson) -> None:
+        self.sandbox = sandbox
+        self.config = config
+        self.mode = config.default_mode
+        self.clocks_max = False
+        root = sandbox.root
+        (root / "etc" / "nv_tegra_release").write_text(config.l4t + "\n")
+        (root / "proc" / "device-tree").mkdir(parents=True, exist_ok=True)
+        # The device tree's model string is NUL-terminated, as on the module.
+        (root / "proc" / "device-tree" / "model").write_bytes(config.model.encode() + b"\0")
+        if config.power_modes is not None:
+            conf = "".join(
+                f"< POWER_MODEL ID={i} NAME={name} >\nCPU_ONLINE CORE_0 1\n\n"
+                for i, name in sorted(config.power_modes.items())
+            )
+            conf += f"< PM_CONFIG DEFAULT={config.default_mode} >\n"
+            (root / "etc" / "nvpmodel.conf").write_text(conf)
+
+    @property
+    def tools(self) -> dict[str, Command]:
+        tools: dict[str, Command] = {"jetson_clocks": self.jetson_clocks}
+        if self.config.power_modes is not None:
+            tools["nvpmodel"] = self.nvpmodel
+        return tools
+
+    async def nvpmodel(self, args: list[str], io: ShellIO) -> int:
+        modes = self.config.power_modes or {}
+        if args[:1] == ["-q"]:
+            io.out(f"NV Power Mode: {modes[self.mode]}\n{self.mode}\n".encode())
+            return 0
+        if len(args) == 2 and args[0] == "-m" and args[1].isdigit():
+            if int(args[1]) not in modes:
+                io.err(f"NVPM ERROR: Invalid mode index {args[1]}\n".encode())
+                return 1
+            self.mode = int(args[1])
+            return 0
+        io.err(b"Usage: nvpmodel [-m <mode id>] [-q] [-p --verbose] [-f <conf file>]\n")
+        return 1
+
+    def _show(self) -> str:
+        cur = 1 if self.clocks_max else 0
+        lines = [
+            f"SOC family:{self.config.soc}  Machine:{self.config.model}",
+            f"Online CPUs: 0-{CPUS - 1}",
+        ]
+        for cpu in range(CPUS):
+            lines.append(
+                f"cpu{cpu}: Online=1 Governor=schedutil MinFreq={CPU_KHZ[0]} MaxFreq={CPU_KHZ[1]} "
+                f"CurrentFreq={CPU_KHZ[cur]} IdleStates: WFI=1 cpuidle={0 if cur else 1}"
+            )
+        lines.append(f"GPU MinFreq={GPU_HZ[0]} MaxFreq={GPU_HZ[1]} CurrentFreq={GPU_HZ[cur]}")
+        lines.append(
+            f"EMC MinFreq={EMC_HZ[0]} MaxFreq={EMC_HZ[1]} CurrentFreq={EMC_HZ[1]} "
+            f"FreqOverride={cur}"
+        )
+        if self.config.power_modes is not None:
+            lines.append(f"NV Power Mode: {self.config.power_modes[self.mode]}")
+        return "\n".join(lines) + "\n"
+
+    async def jetson_clocks(self, args: list[str], io: ShellIO) -> int:
+        if not args:
+            self.clocks_max = True
+            return 0
+        if args == ["--show"]:
+            io.out(self._show().encode())
+            return 0
+        if len(args) == 2 and args[0] in ("--store", "--restore"):
+            path = self.sandbox.host_path(args[1])
+            if path is None:
+                io.err(f"Error: cannot access {args[1]}\n".encode())
+                return 1
+            if args[0] == "--store":
+                path.write_text(self._show())
+                return 0
+            if not path.is_file():
+                io.err(f"Error: file {args[1]} doesn't exist\n".encode())
+                return 1
+            self.clocks_max = "FreqOverride=1" in path.read_text()
+            return 0
+        io.err(b"usage: jetson_clocks [--show] [--store [file]] [--restore [file]] [--fan]\n")
+        return 1
