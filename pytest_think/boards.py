@@ -106,6 +106,7 @@ class TwinJetson(_Strict):
         description="nvpmodel modes by id; null: the module has no nvpmodel (TX1)",
     )
     default_mode: int = 0
+    tensorrt: str = Field("8602", description="TensorRT version as trtexec prints it (v8602)")
 
 
 class TwinConfig(_Strict):

@@ -20,6 +20,7 @@ from pytest_think.boards import Board
 from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError
 from pytest_think.families import Family, load_family
+from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
 from pytest_think.reference import accuracy
@@ -216,6 +217,24 @@ class DeviceUnderTest:
         if not isinstance(design, Design):
             design = load_design(Path(design))
         return ensure_design(self.conn, design, force=force)
+
+    def trtexec(
+        self, design: str | Path | Design, *, iterations: int = 200, warmup_ms: int = 200
+    ) -> TrtexecSummary:
+        """Bring the board to `design`, then benchmark its TensorRT engine with trtexec."""
+        if not isinstance(design, Design):
+            design = load_design(Path(design))
+        runner = getattr(self.conn.family, "trtexec", None)
+        if runner is None:
+            raise InputFileError(
+                f"design file {design.source}: board '{self.board.name}' (family "
+                f"'{self.board.family}') has no trtexec"
+            )
+        ensure_design(self.conn, design)
+        summary: TrtexecSummary = runner(
+            self.board, self.conn.transport, design, iterations, warmup_ms
+        )
+        return summary
 
     def close_agent(self) -> None:
         if self.agent is not None:

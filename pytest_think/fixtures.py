@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_think.dut import BoardConnection, DeviceUnderTest, Run
+from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
 from pytest_think.results import TestRecord
@@ -111,6 +112,12 @@ class TestDut:
         self.record.flashes.append(report.as_json())
         self.request.node.user_properties.append(("design_sha256", report.sha256))
         return report
+
+    def trtexec(self, design: str | Path, **options: Any) -> TrtexecSummary:
+        """Benchmark a design's TensorRT engine with trtexec (Jetson boards)."""
+        summary = self.device.trtexec(_path(self.request, design), **options)
+        self.record.trtexec.append(summary.as_json())
+        return summary
 
     def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
         return self.device.device_loop(

@@ -52,6 +52,7 @@ class TestRecord:
     nodeid: str
     runs: list[RunRecord] = field(default_factory=list)
     flashes: list[dict[str, Any]] = field(default_factory=list)
+    trtexec: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -74,6 +75,8 @@ class TestRecord:
             data["message"] = self.message
         if self.flashes:
             data["flash"] = self.flashes
+        if self.trtexec:
+            data["trtexec"] = self.trtexec
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(self.runs[-1].as_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -110,3 +111,75 @@ def test_tx1_runs_without_nvpmodel(pytester: pytest.Pytester) -> None:
     assert identity["power_mode"] is None
     assert identity["model"] == "NVIDIA Jetson TX1"
     assert identity["clocks_pinned"] is True
+
+
+SUMMARY = """&&&& RUNNING TensorRT.trtexec [TensorRT v8602] # trtexec --loadEngine=m.engine
+[11/22/2026-04:30:00] [I] Loading supplied engine
+[11/22/2026-04:30:02] [I] === Performance summary ===
+[11/22/2026-04:30:02] [I] Throughput: 1534.21 qps
+[11/22/2026-04:30:02] [I] Latency: min = 0.611 ms, max = 1.20 ms, mean = 0.65 ms, \
+median = 0.64 ms, percentile(90%) = 0.70 ms, percentile(95%) = 0.75 ms, percentile(99%) = 0.98 ms
+[11/22/2026-04:30:02] [I] GPU Compute Time: min = 0.5 ms, max = 1.1 ms, mean = 0.55 ms, \
+median = 0.54 ms, percentile(90%) = 0.6 ms, percentile(95%) = 0.65 ms, percentile(99%) = 0.9 ms
+[11/22/2026-04:30:02] [I] Total Host Walltime: 3.0 s
+&&&& PASSED TensorRT.trtexec [TensorRT v8602] # trtexec --loadEngine=m.engine
+"""
+
+
+def test_parse_trtexec_summary() -> None:
+    from pytest_think.errors import RemoteCommandError
+    from pytest_think.families.trtexec import parse_trtexec
+
+    summary = parse_trtexec(SUMMARY)
+    assert summary.throughput_qps == 1534.21
+    assert summary.metrics["Latency"] == {
+        "min": 0.611,
+        "max": 1.2,
+        "mean": 0.65,
+        "median": 0.64,
+        "p90": 0.7,
+        "p95": 0.75,
+        "p99": 0.98,
+    }
+    assert summary.metrics["GPU Compute Time"]["p99"] == 0.9
+    with pytest.raises(RemoteCommandError, match="no performance summary; last line: boom"):
+        parse_trtexec("[11/22/2026-04:30:00] [E] boom\n")
+
+
+def test_trtexec_on_the_orin_twin_follows_its_latency_model(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    from support import write_design
+
+    engine = tmp_path / "d" / "digits_fp16.engine"
+    engine.parent.mkdir()
+    engine.write_bytes(b"ftrt" + bytes(4096))
+    good = write_design(tmp_path / "d", "digits-trt", "nvidia-jetson", engine=engine)
+    empty = tmp_path / "e" / "empty.engine"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    bad = write_design(tmp_path / "e", "empty-trt", "nvidia-jetson", engine=empty)
+    _board(pytester, "jetson-orin-nano")
+    pytester.makepyfile(
+        f"""
+        def test_engine(dut):
+            summary = dut.trtexec({str(good)!r}, iterations=100, warmup_ms=10)
+            latency = summary.metrics["Latency"]
+            # The board file's twin: 120 us fixed + up to 15 us jitter per inference.
+            assert 0.120 <= latency["min"] <= latency["median"] <= latency["max"] <= 0.136
+            assert 7300 < summary.throughput_qps < 8400
+
+        def test_empty_engine(dut):
+            dut.trtexec({str(bad)!r}, iterations=10, warmup_ms=10)
+        """
+    )
+    result = pytester.runpytest("--board=jetson-orin-nano", "--emulate", "--think-json=o.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "RemoteCommandError: trtexec failed on board 'jetson-orin-nano' (127.0.0.1:*) "
+            "(exit 1): &&&& FAILED TensorRT.trtexec [[]TensorRT v8602] # trtexec *"
+        ]
+    )
+    tests = json.loads((pytester.path / "o.json").read_text())["tests"]
+    assert tests[0]["trtexec"][0]["throughput_qps"] > 7300

@@ -3,7 +3,13 @@ model, and the `nvpmodel` and `jetson_clocks` tools with the real tools' output.
 
 from __future__ import annotations
 
-from pytest_think.boards import TwinJetson
+import asyncio
+import shlex
+import time
+
+import numpy as np
+
+from pytest_think.boards import TwinJetson, TwinLatency
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import Command, ShellIO
 
@@ -15,9 +21,11 @@ CPUS = 6
 
 
 class JetsonTwin:
-    def __init__(self, sandbox: Sandbox, config: TwinJetson) -> None:
+    def __init__(self, sandbox: Sandbox, config: TwinJetson, latency: TwinLatency) -> None:
         self.sandbox = sandbox
         self.config = config
+        self.latency = latency
+        self.rng = np.random.default_rng(0)
         self.mode = config.default_mode
         self.clocks_max = False
         root = sandbox.root
@@ -35,7 +43,10 @@ class JetsonTwin:
 
     @property
     def tools(self) -> dict[str, Command]:
-        tools: dict[str, Command] = {"jetson_clocks": self.jetson_clocks}
+        tools: dict[str, Command] = {
+            "jetson_clocks": self.jetson_clocks,
+            "trtexec": self.trtexec,
+        }
         if self.config.power_modes is not None:
             tools["nvpmodel"] = self.nvpmodel
         return tools
@@ -96,3 +107,46 @@ class JetsonTwin:
             return 0
         io.err(b"usage: jetson_clocks [--show] [--store [file]] [--restore [file]] [--fan]\n")
         return 1
+
+    async def trtexec(self, args: list[str], io: ShellIO) -> int:
+        """trtexec --loadEngine=F --iterations=N --warmUp=MS: timings from the latency model."""
+        opts = dict(a.lstrip("-").split("=", 1) for a in args if "=" in a)
+        banner = f"TensorRT.trtexec [TensorRT v{self.config.tensorrt}] # trtexec {shlex.join(args)}"
+        stamp = time.strftime("[%m/%d/%Y-%H:%M:%S]")
+        io.out(f"&&&& RUNNING {banner}\n".encode())
+        engine = opts.get("loadEngine", "")
+        path = self.sandbox.host_path(engine) if engine else None
+        if path is None or not path.is_file() or path.stat().st_size == 0:
+            io.out(f"{stamp} [E] Error opening engine file: {engine}\n".encode())
+            io.out(f"&&&& FAILED {banner}\n".encode())
+            return 1
+        iterations = int(opts.get("iterations", "10"))
+        fixed, jitter = self.latency.fixed_us / 1e3, self.latency.jitter_us / 1e3
+        latency_ms = fixed + self.rng.uniform(0.0, jitter, iterations)  # ms per inference
+        await asyncio.sleep(float(latency_ms.sum()) / 1e3 + int(opts.get("warmUp", "200")) / 1e3)
+
+        def stats(name: str, ms: np.ndarray) -> str:
+            p90, p95, p99 = np.percentile(ms, [90, 95, 99])
+            return (
+                f"{stamp} [I] {name}: min = {ms.min():.5f} ms, max = {ms.max():.5f} ms, "
+                f"mean = {ms.mean():.5f} ms, median = {np.median(ms):.5f} ms, "
+                f"percentile(90%) = {p90:.5f} ms, percentile(95%) = {p95:.5f} ms, "
+                f"percentile(99%) = {p99:.5f} ms"
+            )
+
+        h2d = np.full(iterations, 0.012)
+        d2h = np.full(iterations, 0.006)
+        compute = latency_ms - h2d - d2h
+        lines = [
+            f"{stamp} [I] === Performance summary ===",
+            f"{stamp} [I] Throughput: {1e3 / latency_ms.mean():.4f} qps",
+            stats("Latency", latency_ms),
+            stats("Enqueue Time", np.full(iterations, 0.02)),
+            stats("H2D Latency", h2d),
+            stats("GPU Compute Time", compute),
+            stats("D2H Latency", d2h),
+            f"{stamp} [I] Total Host Walltime: {latency_ms.sum() / 1e3:.5f} s",
+            f"{stamp} [I] Total GPU Compute Time: {compute.sum() / 1e3:.5f} s",
+        ]
+        io.out(("\n".join(lines) + f"\n&&&& PASSED {banner}\n").encode())
+        return 0

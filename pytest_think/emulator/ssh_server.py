@@ -40,7 +40,8 @@ class BoardTwin:
             if self.twin.fpga.loader == "xmutil":
                 self.shell.tools["xmutil"] = XmutilTwin(self.fpga).xmutil
         if self.twin.jetson is not None:
-            self.shell.tools.update(JetsonTwin(sandbox, self.twin.jetson).tools)
+            jetson = JetsonTwin(sandbox, self.twin.jetson, self.twin.latency)
+            self.shell.tools.update(jetson.tools)
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)

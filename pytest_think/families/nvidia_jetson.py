@@ -3,14 +3,17 @@ through jetson_clocks, inference through onnxruntime with the TensorRT/CUDA prov
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from pytest_think.boards import Board
+from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, RemoteCommandError
 from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.families.trtexec import TrtexecSummary, parse_trtexec, trtexec_argv
 from pytest_think.transport.ssh import SshTransport
 
 NVPMODEL_CONF = "/etc/nvpmodel.conf"
@@ -85,6 +88,24 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             transport.run(["mkdir", "-p", "/run/think"]).check(where)
             transport.run(["jetson_clocks", "--store", CLOCKS_STORE]).check(where)
             transport.run(["jetson_clocks"]).check(where)
+
+    def trtexec(
+        self,
+        board: Board,
+        transport: SshTransport,
+        design: Design,
+        iterations: int = 200,
+        warmup_ms: int = 200,
+    ) -> TrtexecSummary:
+        """Benchmark the design's TensorRT engine with trtexec on the module."""
+        engine = posixpath.join(self.design_dir(board, design), design.file("engine").name)
+        result = transport.run(trtexec_argv(engine, iterations, warmup_ms))
+        if result.exit_status != 0:
+            tail = (result.err or result.out).strip().splitlines()[-1:] or ["no output"]
+            raise RemoteCommandError(
+                f"trtexec failed on {transport.where} (exit {result.exit_status}): {tail[0]}"
+            )
+        return parse_trtexec(result.out)
 
     def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
         facts = super().identify(board, transport)
