@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +51,23 @@ def write_design(directory: Path, name: str, family: str, **files: Path) -> Path
     return path
 
 
-def bench_board_files(base: Path, board_file: Path, name: str, **fpga: Any) -> tuple[Path, Path]:
-    """From a board file, write (twin spec, boards dir): the spec starts a twin with `fpga`
-    overrides; write_reached() then writes the board as a bench board reaching that twin."""
+@contextmanager
+def bench_twin(base: Path, board_file: Path, name: str, **fpga: Any) -> Iterator[tuple[Any, Path]]:
+    """A running twin of `board_file` (with `fpga` overrides) and a boards dir holding `name`,
+    a board file that reaches it as hardware: no --emulate, so several pytest sessions meet
+    the same board, as on a bench."""
+    from pytest_think.boards import load_board
+    from pytest_think.emulator.launcher import TwinProcess
+
     data = yaml.safe_load(board_file.read_text())
     data["name"] = name
     data["twin"]["fpga"] = {**data["twin"]["fpga"], **fpga}
     spec = base / f"{name}-twin.yaml"
     spec.write_text(yaml.safe_dump(data))
+    board = load_board(spec)
     boards = base / "boards"
     boards.mkdir(exist_ok=True)
-    return spec, boards
-
-
-def write_reached(boards: Path, reached: dict[str, Any]) -> None:
-    """A board file for a running twin, without a twin section: tests reach it as hardware,
-    so several pytest sessions meet the same board, as on a bench."""
-    reached = {**reached, "twin": None}
-    (boards / f"{reached['name']}.yaml").write_text(yaml.safe_dump(reached))
+    with TwinProcess.start(board, base / "twin") as twin:
+        reached = {**twin.board(board).model_dump(mode="json"), "twin": None}
+        (boards / f"{name}.yaml").write_text(yaml.safe_dump(reached))
+        yield twin, boards

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import REPO, bench_board_files, make_bitstream, write_design, write_reached
+from support import REPO, bench_twin, make_bitstream, write_design
 
-from pytest_think.boards import find_board, load_board
+from pytest_think.boards import find_board
 from pytest_think.emulator.launcher import TwinProcess
 
 SMALL = 2_000_000  # a small part keeps the tests quick; fpga-zcu102 itself uses the real size
@@ -21,13 +21,9 @@ def fpga_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TwinPr
     """A running xilinx-fpga twin and a board file that reaches it as hardware (no --emulate),
     so that several pytest sessions meet the same board, as on a bench."""
     base = tmp_path_factory.mktemp("fpga")
-    spec, boards = bench_board_files(
-        base, REPO / "boards" / "fpga-zcu102.yaml", "zcu-bench", bitstream_bytes=SMALL
-    )
-    board = load_board(spec)
-    with TwinProcess.start(board, base / "twin") as twin:
-        write_reached(boards, twin.board(board).model_dump(mode="json"))
-        yield twin, boards
+    board_file = REPO / "boards" / "fpga-zcu102.yaml"
+    with bench_twin(base, board_file, "zcu-bench", bitstream_bytes=SMALL) as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import REPO, bench_board_files, make_bitstream, write_design, write_reached
+from support import REPO, bench_twin, make_bitstream, write_design
 
-from pytest_think.boards import load_board
 from pytest_think.emulator.launcher import TwinProcess
 
 SMALL = 1_500_000
@@ -17,13 +16,9 @@ SMALL = 1_500_000
 @pytest.fixture(scope="module")
 def kria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TwinProcess, Path]]:
     base = tmp_path_factory.mktemp("kria")
-    spec, boards = bench_board_files(
-        base, REPO / "boards" / "kria-kv260.yaml", "kv260-bench", bitstream_bytes=SMALL
-    )
-    board = load_board(spec)
-    with TwinProcess.start(board, base / "twin") as twin:
-        write_reached(boards, twin.board(board).model_dump(mode="json"))
-        yield twin, boards
+    board_file = REPO / "boards" / "kria-kv260.yaml"
+    with bench_twin(base, board_file, "kv260-bench", bitstream_bytes=SMALL) as running:
+        yield running
 
 
 def _design(base: Path, name: str, size: int, *, sync: bool = True, overlay: bool = True) -> Path:
