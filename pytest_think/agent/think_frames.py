@@ -240,6 +240,62 @@ class FrameDecoder:
         return len(self._buf)
 
 
+class ResyncDecoder:
+    """Decoder for links that corrupt or drop bytes (UARTs): never raises on bad input.
+
+    A frame that fails its checks is reported as a FrameError (with its seq when the header
+    was readable, so the receiver can NAK it), then the decoder drops one byte and hunts for
+    the next magic. Frames that a corrupted length field had swallowed are found again, since
+    the hunt restarts right after the bad frame's first byte. `max_payload` bounds how long
+    it waits on a length field it cannot trust yet.
+    """
+
+    def __init__(self, max_payload: int = 1 << 20) -> None:
+        self._buf = bytearray()
+        self.max_payload = max_payload
+        self.bad_frames = 0
+        self.skipped_bytes = 0
+
+    def feed(self, data: Buffer) -> Tuple[List[Frame], List[FrameError]]:
+        self._buf += data
+        frames: List[Frame] = []
+        errors: List[FrameError] = []
+        while True:
+            start = self._buf.find(MAGIC)
+            if start < 0:
+                keep = 1 if self._buf.endswith(MAGIC[:1]) else 0
+                self.skipped_bytes += len(self._buf) - keep
+                del self._buf[: len(self._buf) - keep]
+                return frames, errors
+            if start:
+                self.skipped_bytes += start
+                del self._buf[:start]
+            if len(self._buf) < HEADER_SIZE:
+                return frames, errors
+            _, version, ftype, seq, length = HEADER.unpack_from(self._buf)
+            if version != PROTOCOL_VERSION or length > self.max_payload:
+                self._reject(errors, FrameError(f"bad header (version {version}, length {length})"))
+                continue
+            end = HEADER_SIZE + length + CRC.size
+            if len(self._buf) < end:
+                return frames, errors
+            head = bytes(self._buf[:HEADER_SIZE])
+            payload = bytes(self._buf[HEADER_SIZE : end - CRC.size])
+            try:
+                _check_crc(head, payload, bytes(self._buf[end - CRC.size : end]))
+            except FrameError as exc:
+                self._reject(errors, exc)
+                continue
+            del self._buf[:end]
+            frames.append(Frame(ftype, seq, payload))
+
+    def _reject(self, errors: List[FrameError], error: FrameError) -> None:
+        self.bad_frames += 1
+        errors.append(error)
+        self.skipped_bytes += 1
+        del self._buf[:1]  # hunt for the next magic from the next byte on
+
+
 def encode_tensors(tensors: List[Tensor]) -> bytes:
     parts: List[BytesView] = [_U16.pack(len(tensors))]
     for t in tensors:
