@@ -31,6 +31,10 @@ class AgentError(ThinkError):
     """The board-side agent refused a request, broke the protocol or died."""
 
 
+class AgentTimeout(AgentError):
+    """The agent did not answer in time."""
+
+
 class TwinError(ThinkError):
     """A digital twin could not be started."""
 

@@ -43,6 +43,7 @@ class RunRecord:
                 "vectors_per_frame": run.result.vectors_per_frame,
                 "window": run.result.window,
                 "wall_s": run.result.wall_s,
+                **({"link": run.result.link} if run.result.link else {}),
             },
         }
 

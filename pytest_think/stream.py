@@ -17,12 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from pytest_think.agent import think_frames as tf
-from pytest_think.errors import AgentError
+from pytest_think.errors import AgentError, AgentTimeout
 from pytest_think.vectors import VectorSet
 
 TARGET_FRAME_BYTES = 64 * 1024
 MAX_FRAME_VECTORS = 1024
 DEFAULT_WINDOW = 8
+HELLO_GRACE_S = 3.0  # on unreliable links, how long to wait for HELLO before asking for it
 
 
 class Link(Protocol):
@@ -58,6 +59,7 @@ class StreamResult:
     frames: int
     vectors_per_frame: int
     window: int
+    link: dict[str, int] = field(default_factory=dict)  # corruption and recovery counts
 
 
 @dataclass
@@ -125,7 +127,21 @@ class AgentClient:
     def __init__(self, link: Link, result_timeout: float = 60.0) -> None:
         self.link = link
         self.result_timeout = result_timeout
+        # Links that corrupt or drop bytes (UARTs) say so; frames on them are resynchronised,
+        # NAKed and retransmitted instead of failing the run (docs/protocol.md).
+        self.unreliable = bool(getattr(link, "unreliable", False))
+        self.retransmit_after = float(getattr(link, "retransmit_after", 1.0))
         self.decoder = tf.FrameDecoder()
+        self.resync = tf.ResyncDecoder()
+        self.unanswered: dict[int, bytes] = {}  # requests to repeat on NAK or silence
+        self.link_stats = {
+            "bad_frames": 0,
+            "naks_sent": 0,
+            "naks_received": 0,
+            "retransmits": 0,
+            "duplicates": 0,
+        }
+        self._send_lock = threading.Lock()
         self.pending: list[tf.Frame] = []
         self.seq = 0
         self.identity: dict[str, Any] = {}
@@ -137,6 +153,38 @@ class AgentClient:
     def _next_seq(self) -> int:
         self.seq = (self.seq + 1) & 0xFFFFFFFF
         return self.seq
+
+    def send(self, blob: bytes, request_seq: int | None = None) -> None:
+        """Send a frame; a request (with its seq) is kept for repeats until it is answered."""
+        with self._send_lock:
+            if self.unreliable and request_seq is not None:
+                self.unanswered[request_seq] = blob
+            self.link.send(blob)
+
+    def answered(self, seq: int) -> None:
+        with self._send_lock:
+            self.unanswered.pop(seq, None)
+
+    def _repeat(self, seqs: list[int]) -> None:
+        with self._send_lock:
+            blobs = [self.unanswered[s] for s in seqs if s in self.unanswered]
+            for blob in blobs:
+                self.link.send(blob)
+            self.link_stats["retransmits"] += len(blobs)
+
+    def _feed_unreliable(self, data: bytes, flush: bool = False) -> None:
+        frames, errors = self.resync.flush() if flush else self.resync.feed(data)
+        for error in errors:
+            self.link_stats["bad_frames"] += 1
+            if error.seq is not None:
+                self.link_stats["naks_sent"] += 1
+                self.send(tf.encode_frame(tf.NAK, error.seq))
+        for frame in frames:
+            if frame.type == tf.NAK:
+                self.link_stats["naks_received"] += 1
+                self._repeat([frame.seq])
+            else:
+                self.pending.append(frame)
 
     def _died(self, doing: str) -> AgentError:
         status = self.link.exit_status(timeout=2.0)
@@ -157,20 +205,29 @@ class AgentClient:
         while not self.pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AgentError(f"no answer from the agent within {timeout:g} s {doing}")
+                raise AgentTimeout(f"no answer from the agent within {timeout:g} s {doing}")
+            wait = min(remaining, self.retransmit_after) if self.unreliable else remaining
             try:
-                data = self.link.recv(1 << 20, remaining)
+                data = self.link.recv(1 << 20, wait)
             except TimeoutError:
+                if self.unreliable:  # silence: a request or its answer was lost, ask again
+                    self._feed_unreliable(b"", flush=True)
+                    self._repeat(sorted(self.unanswered))
                 continue
             except OSError:  # a reset link: the agent's end is gone
                 data = b""
             if not data:
                 raise self._died(doing)
+            if self.unreliable:
+                self._feed_unreliable(data)
+                continue
             try:
                 self.pending.extend(self.decoder.feed(data))
             except tf.FrameError as exc:
                 raise AgentError(f"corrupted frame from the agent {doing}: {exc}") from None
-        return self.pending.pop(0)
+        frame = self.pending.pop(0)
+        self.answered(frame.seq)
+        return frame
 
     def _expect(self, ftype: int, seq: int | None, timeout: float, doing: str) -> tf.Frame:
         frame = self.recv_frame(timeout, doing)
@@ -187,7 +244,19 @@ class AgentClient:
     # -- protocol --------------------------------------------------------------------------
 
     def hello(self, timeout: float) -> dict[str, Any]:
-        frame = self._expect(tf.HELLO, None, timeout, "while starting")
+        doing = "while starting"
+        if self.unreliable:
+            # HELLO comes unasked. If it does not come (lost, or sent before we listened, as
+            # by a microcontroller that booted long ago), a NAK for seq 0 asks for it again.
+            grace = min(timeout, HELLO_GRACE_S)
+            try:
+                frame = self._expect(tf.HELLO, None, grace, doing)
+            except AgentTimeout:
+                with self._send_lock:
+                    self.unanswered[0] = tf.encode_frame(tf.NAK, 0)
+                frame = self._expect(tf.HELLO, None, max(timeout - grace, 0.001), doing)
+        else:
+            frame = self._expect(tf.HELLO, None, timeout, doing)
         self.identity = frame.json()
         if self.identity.get("protocol") != tf.PROTOCOL_VERSION:
             raise AgentError(
@@ -204,7 +273,7 @@ class AgentClient:
             return self.loaded
         seq = self._next_seq()
         request = {"path": remote_path, "backend": backend, "options": options}
-        self.link.send(tf.encode_json(tf.LOAD, seq, request))
+        self.send(tf.encode_json(tf.LOAD, seq, request), seq)
         # A refused LOAD may leave the agent with no model: forget the previous one.
         self.loaded, self.loaded_key = None, None
         self.loaded = self._expect(tf.READY, seq, timeout, f"loading {remote_path}").json()
@@ -222,8 +291,10 @@ class AgentClient:
             raise AgentError("stream before a model was loaded")
         if window < 1:
             raise ValueError(f"window must be at least 1 frame in flight, got {window}")
+        # Short frames on noisy links: a frame's chance to arrive whole falls with its length.
+        frame_bytes = int(getattr(self.link, "frame_bytes", TARGET_FRAME_BYTES))
         per_frame = vectors_per_frame or max(
-            1, min(MAX_FRAME_VECTORS, TARGET_FRAME_BYTES // max(1, vectors.bytes_per_vector))
+            1, min(MAX_FRAME_VECTORS, frame_bytes // max(1, vectors.bytes_per_vector))
         )
         collector = _Collector(vectors.count, [o["name"] for o in self.loaded["outputs"]])
         in_flight: dict[int, _InFlight] = {}
@@ -246,7 +317,7 @@ class AgentClient:
                     blob = tf.encode_frame(tf.INFER, seq, payload)
                     with lock:
                         in_flight[seq] = _InFlight(start, stop_i, time.perf_counter_ns())
-                    self.link.send(blob)
+                    self.send(blob, seq)
             except BaseException as exc:  # reported by the receiving thread
                 send_error.append(exc)
 
@@ -270,8 +341,9 @@ class AgentClient:
         started = time.perf_counter()
         thread.start()
         received = 0
+        frames_done = 0
         try:
-            for _ in range(total_frames):
+            while frames_done < total_frames:
                 try:
                     frame = self.recv_frame(self.result_timeout, "during the stream")
                 except AgentError as exc:
@@ -279,6 +351,11 @@ class AgentClient:
                 now = time.perf_counter_ns()
                 with lock:
                     job = in_flight.pop(frame.seq, None)
+                if job is None and self.unreliable and frame.type == tf.RESULT:
+                    # The answer to a request repeated after a loss: already counted once.
+                    self.link_stats["duplicates"] += 1
+                    continue
+                frames_done += 1
                 if frame.type == tf.ERROR:
                     err = frame.json()
                     where = f"vectors {job.start}-{job.stop - 1}" if job else f"frame {frame.seq}"
@@ -316,6 +393,7 @@ class AgentClient:
             frames=total_frames,
             vectors_per_frame=per_frame,
             window=window,
+            link=dict(self.link_stats) if self.unreliable else {},
         )
 
     def loop(
@@ -325,7 +403,7 @@ class AgentClient:
         seq = self._next_seq()
         _, _, arrays = next(vectors.batches(count))
         payload = tf.encode_loop(options, [to_wire(k, v) for k, v in arrays.items()])
-        self.link.send(tf.encode_frame(tf.LOOP, seq, payload))
+        self.send(tf.encode_frame(tf.LOOP, seq, payload), seq)
         report: dict[str, Any] = self._expect(
             tf.LOOP_DONE, seq, timeout, "in the device loop"
         ).json()
@@ -333,7 +411,7 @@ class AgentClient:
 
     def bye(self, timeout: float = 5.0) -> None:
         try:
-            self.link.send(tf.encode_frame(tf.BYE, self._next_seq()))
+            self.send(tf.encode_frame(tf.BYE, self._next_seq()))
             self.recv_frame(timeout, "while closing")
         except (AgentError, OSError):
             pass

@@ -524,3 +524,16 @@ def test_resync_decoder_recovers_frames_swallowed_by_a_corrupt_length() -> None:
     frames, errors = tf.ResyncDecoder().feed(bytes(bad) + b"".join(blobs[1:]) + bytes(400))
     assert [f.seq for f in frames] == [2, 3, 4]
     assert len(errors) >= 1
+
+
+def test_resync_decoder_flush_gives_up_a_frame_cut_short() -> None:
+    blobs = _frames(3, size=64)
+    decoder = tf.ResyncDecoder()
+    frames, errors = decoder.feed(blobs[0] + blobs[1][:40])  # the link went quiet mid-frame
+    assert [f.seq for f in frames] == [1] and errors == []
+    assert decoder.pending == 40
+    frames, errors = decoder.flush()
+    assert frames == [] and len(errors) == 1 and errors[0].seq == 2
+    assert decoder.pending == 0
+    frames, errors = decoder.feed(blobs[2])
+    assert [f.seq for f in frames] == [3]

@@ -11,9 +11,11 @@ counter: it excludes the link, frame decoding and encoding. Runs on Python >= 3.
 """
 
 import argparse
+import collections
 import os
 import platform
 import queue
+import select
 import sys
 import threading
 import time
@@ -27,6 +29,10 @@ else:
     import think_frames as tf
 
 AGENT_VERSION = "0.1.0"
+# Serial links: answers kept for retransmission, requests remembered to drop duplicates.
+ANSWER_CACHE = 256
+MAX_SERIAL_PAYLOAD = 1 << 20
+SERIAL_IDLE_S = 0.05
 AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
 
 # Python 3.6 boards (JetPack 4) lack the *_ns clocks; 3.7+ uses them directly.
@@ -135,9 +141,15 @@ def to_wire(name: str, arr: np.ndarray) -> tf.Tensor:
 
 
 class Agent:
-    def __init__(self, instream: Any, outstream: Any) -> None:
+    def __init__(self, instream: Any, outstream: Any, serial: bool = False) -> None:
         self.instream = instream
         self.outstream = outstream
+        # On a serial link frames get corrupted or lost: answer NAKs and repeated requests from
+        # a cache of recent answers instead of failing (docs/protocol.md, "Serial links").
+        self.serial = serial
+        self.answers: "collections.OrderedDict[int, bytes]" = collections.OrderedDict()
+        self.accepted: "collections.OrderedDict[int, None]" = collections.OrderedDict()
+        self.cache_lock = threading.Lock()
         self.backend: Any = None
         self.signature: Dict[str, Any] = {}
         self.device_batch = 1
@@ -147,6 +159,9 @@ class Agent:
     # Reader and writer run on their own threads so that decoding the next frame and writing
     # the last result overlap with inference (the backends release the GIL while computing).
     def _reader(self) -> None:
+        if self.serial:
+            self._serial_reader()
+            return
         try:
             while True:
                 frame = tf.read_frame(self.instream)
@@ -155,6 +170,48 @@ class Agent:
                     return
         except Exception as exc:
             self.inbox.put(exc)
+
+    def _serial_reader(self) -> None:
+        decoder = tf.ResyncDecoder(max_payload=MAX_SERIAL_PAYLOAD)
+        try:
+            while True:
+                # A link quiet for SERIAL_IDLE_S inside a frame: that frame is lost.
+                quiet = not select.select([self.instream], [], [], SERIAL_IDLE_S)[0]
+                if quiet:
+                    if not decoder.pending:
+                        continue
+                    frames, errors = decoder.flush()
+                else:
+                    data = self.instream.read1(4096)
+                    if not data:
+                        self.inbox.put(None)
+                        return
+                    frames, errors = decoder.feed(data)
+                for error in errors:
+                    if error.seq is not None:
+                        self.outbox.put(tf.encode_frame(tf.NAK, error.seq))
+                for frame in frames:
+                    if self._answered_again(frame):
+                        continue
+                    self.inbox.put(frame)
+                    if frame.type == tf.BYE:
+                        return
+        except Exception as exc:
+            self.inbox.put(exc)
+
+    def _answered_again(self, frame: tf.Frame) -> bool:
+        """Serve a NAK or a repeated request from the cache; True when nothing else to do."""
+        with self.cache_lock:
+            cached = self.answers.get(frame.seq)
+            repeated = frame.seq in self.accepted
+            if frame.type != tf.NAK and not repeated:
+                self.accepted[frame.seq] = None
+                while len(self.accepted) > ANSWER_CACHE:
+                    self.accepted.popitem(last=False)
+        if cached is not None and (frame.type == tf.NAK or repeated):
+            self.outbox.put(cached)
+        # A NAK for nothing cached, or a request already being worked on, is dropped.
+        return frame.type == tf.NAK or repeated
 
     def _writer(self) -> None:
         while True:
@@ -167,6 +224,12 @@ class Agent:
                 self.outstream.flush()
 
     def send(self, blob: bytes) -> None:
+        if self.serial:
+            (seq,) = tf.HEADER.unpack_from(blob)[3:4]
+            with self.cache_lock:
+                self.answers[seq] = blob
+                while len(self.answers) > ANSWER_CACHE:
+                    self.answers.popitem(last=False)
         self.outbox.put(blob)
 
     def error(self, seq: int, code: str, message: str) -> None:
@@ -321,9 +384,14 @@ class Agent:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="THINK board-side agent (frames on stdin/stdout)")
     parser.add_argument("--version", action="version", version=f"think-agent {AGENT_VERSION}")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="the link may corrupt or drop bytes (UART): resynchronise, NAK, retransmit",
+    )
+    args = parser.parse_args(argv)
     log(f"{AGENT_VERSION} starting, pid {os.getpid()}")
-    return Agent(sys.stdin.buffer, sys.stdout.buffer).serve()
+    return Agent(sys.stdin.buffer, sys.stdout.buffer, serial=args.serial).serve()
 
 
 if __name__ == "__main__":

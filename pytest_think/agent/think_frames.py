@@ -289,6 +289,25 @@ class ResyncDecoder:
             del self._buf[:end]
             frames.append(Frame(ftype, seq, payload))
 
+    def flush(self) -> Tuple[List[Frame], List[FrameError]]:
+        """The link went quiet inside a frame: give that frame up and look again behind it.
+
+        A corrupted length field can make a frame look longer than it is; without this the
+        decoder would wait for bytes that never come, holding the real frames behind it."""
+        if not self._buf:
+            return [], []
+        errors: List[FrameError] = []
+        seq = None
+        if len(self._buf) >= HEADER_SIZE and self._buf.startswith(MAGIC):
+            seq = HEADER.unpack_from(self._buf)[3]
+        self._reject(errors, FrameError(f"frame cut short ({len(self._buf)} bytes)", seq))
+        frames, more = self.feed(b"")
+        return frames, errors + more
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
     def _reject(self, errors: List[FrameError], error: FrameError) -> None:
         self.bad_frames += 1
         errors.append(error)

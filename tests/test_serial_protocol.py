@@ -1,0 +1,150 @@
+"""The frame protocol over a link that corrupts and drops bytes, as a UART does: every vector
+completes exactly once with the right result, and the damage is counted."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from support import DIGITS_MODEL, DIGITS_VECTORS
+
+from pytest_think.dut import AGENT_DIR
+from pytest_think.stream import AgentClient
+from pytest_think.vectors import VectorSet
+
+
+class NoisyPipeLink:
+    """The agent's stdin/stdout as a wire with bit errors (rate `ber`) and dropped bytes."""
+
+    unreliable = True
+    retransmit_after = 0.2
+    frame_bytes = 512
+
+    def __init__(self, ber: float, drop: float, seed: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(AGENT_DIR / "think_agent.py"), "--serial"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.ber, self.drop = ber, drop
+        self.rng = np.random.default_rng(seed)
+        self.damaged_bytes = 0
+
+    def _wire(self, data: bytes) -> bytes:
+        buf = np.frombuffer(data, np.uint8).copy()
+        flips = self.rng.binomial(len(buf) * 8, self.ber) if self.ber else 0
+        for bit in self.rng.integers(0, len(buf) * 8, flips):
+            buf[bit // 8] ^= np.uint8(1 << (bit % 8))
+        keep = self.rng.random(len(buf)) >= self.drop if self.drop else np.ones(len(buf), bool)
+        self.damaged_bytes += flips + int((~keep).sum())
+        return buf[keep].tobytes()
+
+    def describe(self) -> str:
+        return "noisy pipe"
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.write(self._wire(data))
+        self.proc.stdin.flush()
+
+    def recv(self, n: int, timeout: float | None) -> bytes:
+        assert self.proc.stdout
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        data = os.read(fd, n)
+        return self._wire(data) if data else b""
+
+    def close_input(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        return ""
+
+    def exit_status(self, timeout: float = 2.0) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        self.close_input()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def vectors() -> VectorSet:
+    data = np.load(DIGITS_VECTORS)
+    x = np.tile(data["input"], (3, 1))  # 1350 vectors, ~130 frames each way
+    return VectorSet(Path("digits.npz"), {"input": x}, None)
+
+
+@pytest.fixture
+def expected(vectors: VectorSet) -> list[np.ndarray]:
+    session = ort.InferenceSession(str(DIGITS_MODEL), providers=["CPUExecutionProvider"])
+    return list(session.run(None, dict(vectors.inputs)))
+
+
+@pytest.fixture
+def link_factory() -> Iterator[object]:
+    links: list[NoisyPipeLink] = []
+
+    def make(ber: float, drop: float = 0.0, seed: int = 0) -> NoisyPipeLink:
+        links.append(NoisyPipeLink(ber, drop, seed))
+        return links[-1]
+
+    yield make
+    for link in links:
+        link.close()
+
+
+def _run(link: NoisyPipeLink, vectors: VectorSet) -> tuple[AgentClient, object]:
+    client = AgentClient(link, result_timeout=30)
+    client.hello(30)
+    model = os.path.relpath(DIGITS_MODEL, AGENT_DIR)
+    client.load(model, "digits", "onnxruntime", {"device_batch": 1}, 30)
+    return client, client.stream(vectors, window=4)
+
+
+@pytest.mark.parametrize(("ber", "drop", "seed"), [(1e-4, 0.0, 1), (2e-4, 1e-5, 2)])
+def test_every_vector_once_and_right_through_noise(
+    link_factory, vectors: VectorSet, expected: list[np.ndarray], ber: float, drop: float, seed: int
+) -> None:
+    link = link_factory(ber, drop, seed)
+    client, result = _run(link, vectors)
+    for name, want in zip(result.output_names, expected):
+        np.testing.assert_array_equal(result.outputs[name], want)
+    assert link.damaged_bytes > 0
+    stats = result.link
+    assert stats["bad_frames"] > 0
+    assert stats["naks_sent"] + stats["retransmits"] > 0
+    assert len(result.device_ns) == vectors.count and (result.device_ns > 0).all()
+    client.bye()
+
+
+def test_clean_serial_link_needs_no_recovery(
+    link_factory, vectors: VectorSet, expected: list[np.ndarray]
+) -> None:
+    link = link_factory(0.0)
+    client, result = _run(link, vectors)
+    np.testing.assert_array_equal(result.outputs["logits"], expected[0])
+    assert result.link == {
+        "bad_frames": 0,
+        "naks_sent": 0,
+        "naks_received": 0,
+        "retransmits": 0,
+        "duplicates": 0,
+    }
+    client.bye()
