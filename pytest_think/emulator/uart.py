@@ -1,0 +1,109 @@
+"""A microcontroller on a UART, as a twin: the agent (--serial) behind a pseudo-terminal,
+paced at the line rate and with the line's faults (bit errors, dropped bytes).
+
+    python -m pytest_think.emulator.uart --baud 921600 [--ber 1e-4] [--drop 0] STATE_DIR MODEL...
+
+Prints one JSON line {"port": "/dev/pts/N", "pid": …} once the line is up; the host opens
+that port with pyserial like a USB-UART. Models listed are the "firmware's" models, placed
+beside the agent so LOAD finds them by file name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tty
+from pathlib import Path
+
+import numpy as np
+
+from pytest_think.dut import AGENT_DIR, AGENT_FILES
+
+
+class Line:
+    """One direction of the wire: paced at baud/10 bytes per second, with faults."""
+
+    def __init__(self, baud: int, ber: float, drop: float, seed: int) -> None:
+        self.bytes_per_s = baud / 10
+        self.ber, self.drop = ber, drop
+        self.rng = np.random.default_rng(seed)
+        self.next_free = time.perf_counter()
+
+    def damage(self, data: bytes) -> bytes:
+        buf = np.frombuffer(data, np.uint8).copy()
+        if self.ber:
+            for bit in self.rng.integers(
+                0, len(buf) * 8, self.rng.binomial(len(buf) * 8, self.ber)
+            ):
+                buf[bit // 8] ^= np.uint8(1 << (bit % 8))
+        if self.drop:
+            buf = buf[self.rng.random(len(buf)) >= self.drop]
+        damaged: bytes = buf.tobytes()
+        return damaged
+
+    def pace(self, nbytes: int) -> None:
+        now = time.perf_counter()
+        self.next_free = max(self.next_free, now) + nbytes / self.bytes_per_s
+        delay = self.next_free - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+    def pump(self, read_fd: int, write_fd: int) -> None:
+        while True:
+            data = os.read(read_fd, 256)
+            if not data:
+                return
+            self.pace(len(data))
+            data = self.damage(data)
+            while data:
+                data = data[os.write(write_fd, data) :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_think.emulator.uart")
+    parser.add_argument("state_dir", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--baud", type=int, default=921600)
+    parser.add_argument("--ber", type=float, default=0.0)
+    parser.add_argument("--drop", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    firmware = args.state_dir / "firmware"
+    firmware.mkdir(parents=True, exist_ok=True)
+    for name in AGENT_FILES:
+        shutil.copy(AGENT_DIR / name, firmware / name)
+    for model in args.models:
+        shutil.copy(model, firmware / model.name)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    agent = subprocess.Popen(
+        [sys.executable, str(firmware / "think_agent.py"), "--serial"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(args.state_dir / "agent.log").open("wb"),
+    )
+    assert agent.stdin and agent.stdout
+    to_mcu = Line(args.baud, args.ber, args.drop, args.seed)
+    from_mcu = Line(args.baud, args.ber, args.drop, args.seed + 1)
+    threads = [
+        threading.Thread(target=to_mcu.pump, args=(master, agent.stdin.fileno()), daemon=True),
+        threading.Thread(target=from_mcu.pump, args=(agent.stdout.fileno(), master), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    print(json.dumps({"port": os.ttyname(slave), "pid": os.getpid()}), flush=True)
+    try:
+        sys.stdin.read()  # serve until the launcher goes away
+    finally:
+        agent.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
