@@ -50,6 +50,14 @@ class SshConfig(_Strict):
         return self
 
 
+class SerialConfig(_Strict):
+    """A board reached over a serial line: any pyserial URL (/dev/ttyUSB0, rfc2217://…)."""
+
+    url: str
+    baud: int = Field(115200, gt=0)
+    frame_bytes: int = Field(512, ge=64, description="frame size on the line (noise vs overhead)")
+
+
 class AgentConfig(_Strict):
     interpreter: str = "python3"
     workdir: str = "/tmp/think-agent"
@@ -109,6 +117,17 @@ class TwinJetson(_Strict):
     tensorrt: str = Field("8602", description="TensorRT version as trtexec prints it (v8602)")
 
 
+class TwinUart(_Strict):
+    """A microcontroller twin's serial line and firmware."""
+
+    ber: float = Field(0.0, ge=0, lt=0.01, description="bit-error rate injected on the line")
+    drop: float = Field(0.0, ge=0, lt=0.01, description="share of bytes lost on the line")
+    seed: int = 0
+    models: list[Path] = Field(
+        default_factory=list, description="models built into the firmware (relative paths)"
+    )
+
+
 class TwinConfig(_Strict):
     only: bool = Field(False, description="the board exists only as a twin (--emulate implied)")
     hostname: str | None = None
@@ -120,13 +139,15 @@ class TwinConfig(_Strict):
     faults: TwinFaults = TwinFaults()
     fpga: TwinFpga | None = None
     jetson: TwinJetson | None = None
+    uart: TwinUart | None = None
 
 
 class Board(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     family: str = "generic"
     description: str = ""
-    ssh: SshConfig
+    ssh: SshConfig | None = None
+    serial: SerialConfig | None = None
     agent: AgentConfig = AgentConfig()
     options: dict[str, Any] = Field(
         default_factory=dict, description="family settings, checked by the board's family"
@@ -134,10 +155,22 @@ class Board(_Strict):
     twin: TwinConfig | None = None
     source: Path | None = Field(None, exclude=True)
 
+    @model_validator(mode="after")
+    def _reachable(self) -> Board:
+        if self.ssh is None and self.serial is None:
+            raise ValueError("a board needs an 'ssh' or a 'serial' section to be reached")
+        return self
+
+    def with_serial_port(self, url: str) -> Board:
+        """The same board on another serial port (a twin's pty)."""
+        assert self.serial is not None
+        return self.model_copy(update={"serial": self.serial.model_copy(update={"url": url})})
+
     def with_endpoint(
         self, *, host: str, port: int, user: str, key_file: Path, host_key: str
     ) -> Board:
         """The same board reached elsewhere: what --emulate does, and nothing more."""
+        assert self.ssh is not None
         ssh = self.ssh.model_copy(
             update={
                 "host": host,
@@ -165,6 +198,13 @@ def _find_secrets(data: Any, path: str = "") -> str | None:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    twin = data.get("twin")
+    uart = twin.get("uart") if isinstance(twin, dict) else None
+    if isinstance(uart, dict) and isinstance(uart.get("models"), list):
+        uart["models"] = [
+            base / m if isinstance(m, str) and not Path(m).is_absolute() else m
+            for m in uart["models"]
+        ]
     ssh = data.get("ssh")
     if not isinstance(ssh, dict):
         return

@@ -7,7 +7,6 @@ and streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_think.agent import think_frames
 from pytest_think.boards import Board
 from pytest_think.designs import Design, load_design
-from pytest_think.errors import InputFileError
+from pytest_think.errors import InputFileError, LinkError
 from pytest_think.families import Family, load_family
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
@@ -29,33 +27,39 @@ from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
 from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
 
-AGENT_DIR = Path(think_frames.__file__).resolve().parent
-AGENT_FILES = ("think_agent.py", "think_frames.py")
-
 
 @dataclass
 class BoardConnection:
     board: Board
     emulated: bool
     family: Family
-    transport: SshTransport
+    ssh: SshTransport | None  # None: a board reached only over its serial line
     identity: dict[str, Any]
 
     @classmethod
     def open(cls, board: Board, emulated: bool) -> BoardConnection:
         family = load_family(board)
-        transport = SshTransport(board.ssh, board.name).connect()
+        ssh = SshTransport(board.ssh, board.name).connect() if board.ssh else None
         try:
             # Bring the board to the state its file asks for (power mode …), then describe it.
-            family.prepare(board, transport)
-            identity = family.identify(board, transport)
+            family.prepare(board, ssh)
+            identity = family.identify(board, ssh)
         except Exception:
-            transport.close()
+            if ssh is not None:
+                ssh.close()
             raise
-        return cls(board, emulated, family, transport, identity)
+        return cls(board, emulated, family, ssh, identity)
+
+    @property
+    def transport(self) -> SshTransport:
+        """The SSH transport; an error for boards that have none."""
+        if self.ssh is None:
+            raise LinkError(f"board '{self.board.name}' has no SSH access (serial only)")
+        return self.ssh
 
     def close(self) -> None:
-        self.transport.close()
+        if self.ssh is not None:
+            self.ssh.close()
 
 
 @dataclass
@@ -128,32 +132,21 @@ class DeviceUnderTest:
     def ensure_agent(self) -> AgentClient:
         if self.agent is not None:
             return self.agent
-        transport = self.conn.transport
-        files = [(AGENT_DIR / f, posixpath.join(self.workdir, f)) for f in AGENT_FILES]
-        transport.upload(files)
-        argv = self.conn.family.agent_command(
-            self.board, posixpath.join(self.workdir, AGENT_FILES[0])
-        )
-        process = transport.start(argv, timeout=self.board.agent.start_timeout)
-        agent = AgentClient(process)
+        link = self.conn.family.start_agent(self.board, self.conn.ssh)
+        agent = AgentClient(link)
         try:
             agent.hello(self.board.agent.start_timeout)
         except Exception:
-            process.close()
+            link.close()
             raise
         self.agent = agent
         self.agent_identity = agent.identity
         return agent
 
     def deploy_model(self, model: Path) -> tuple[str, str]:
-        """Upload `model` (skipped when the board has it already).
-
-        Returns its path relative to the agent's work directory (as LOAD wants it) and sha256.
-        """
+        """Put `model` where the agent can load it; returns (path for LOAD, sha256)."""
         sha = _model_sha256(model)
-        relative = posixpath.join("models", f"{sha[:16]}-{model.name}")
-        self.conn.transport.upload([(model, posixpath.join(self.workdir, relative))])
-        return relative, sha
+        return self.conn.family.deploy_model(self.board, self.conn.ssh, model, sha), sha
 
     def run(
         self,

@@ -14,8 +14,8 @@ import pytest
 from onnx import TensorProto, helper
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
+from pytest_think.agent import AGENT_DIR, AGENT_FILES
 from pytest_think.agent import think_frames as tf
-from pytest_think.dut import AGENT_DIR, AGENT_FILES
 from pytest_think.stream import from_wire, to_wire
 
 

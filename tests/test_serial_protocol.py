@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
-from pytest_think.dut import AGENT_DIR
+from pytest_think.agent import AGENT_DIR
 from pytest_think.stream import AgentClient
 from pytest_think.vectors import VectorSet
 

@@ -23,7 +23,8 @@ class Sandbox:
         """Lay out a fresh board root: /etc identity files, the user's home, /tmp."""
         if root.exists():
             shutil.rmtree(root)
-        sandbox = cls(root.resolve(), f"/home/{board.ssh.user}")
+        user = board.ssh.user if board.ssh else "root"
+        sandbox = cls(root.resolve(), f"/home/{user}")
         twin = board.twin
         hostname = (twin.hostname if twin else None) or board.name
         os_release = (twin.os_release if twin else None) or f'PRETTY_NAME="{board.name} twin"'

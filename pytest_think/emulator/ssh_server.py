@@ -125,6 +125,7 @@ def uname_for(board: Board) -> Uname:
 
 async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
     """Start the twin's SSH server; return it and what a client needs to reach it."""
+    assert board.ssh is not None, "an SSH twin serves boards with an 'ssh' section"
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519", comment="think-twin-client")
     client_key_file = state / "client_ed25519"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_think.dut import AGENT_DIR, AGENT_FILES
+from pytest_think.agent import AGENT_DIR, AGENT_FILES
 
 
 class Line:

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pytest_think.errors import BoardConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_think.boards import Board
     from pytest_think.designs import Design
+    from pytest_think.stream import Link
     from pytest_think.transport.ssh import SshTransport
 
 GROUP = "pytest_think.families"
@@ -31,16 +34,20 @@ class Family(Protocol):
         """Validate the board file's `options` section; BoardConfigError naming the field."""
         ...
 
-    def prepare(self, board: Board, transport: SshTransport) -> None:
+    def prepare(self, board: Board, transport: SshTransport | None) -> None:
         """Bring a freshly connected board to the state its options ask for."""
         ...
 
-    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
         """Facts about the board as it is now (OS, kernel, hardware), for reports."""
         ...
 
-    def agent_command(self, board: Board, agent_path: str) -> list[str]:
-        """argv that starts the uploaded agent on the board."""
+    def start_agent(self, board: Board, ssh: SshTransport | None) -> Link:
+        """Start the board-side agent (or reach the firmware that speaks its protocol)."""
+        ...
+
+    def deploy_model(self, board: Board, ssh: SshTransport | None, model: Path, sha: str) -> str:
+        """Make `model` loadable by the agent; returns the path to name in LOAD."""
         ...
 
     def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:

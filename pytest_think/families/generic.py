@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pytest_think.agent import AGENT_DIR, AGENT_FILES
 from pytest_think.boards import Board
 from pytest_think.designs import Design
-from pytest_think.errors import BoardConfigError
+from pytest_think.errors import BoardConfigError, LinkError
+
+if TYPE_CHECKING:
+    from pytest_think.stream import Link
+
+
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -47,10 +54,11 @@ class GenericLinuxFamily:
     def check_options(self, board: Board) -> None:
         self.options(board)
 
-    def prepare(self, board: Board, transport: SshTransport) -> None:
+    def prepare(self, board: Board, transport: SshTransport | None) -> None:
         """A generic board needs nothing set up."""
 
-    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+        transport = self._ssh(board, transport)
         uname = transport.run(["uname", "-a"]).check(transport.where).out.strip()
         release = transport.run(["cat", "/etc/os-release"])
         os_name = (
@@ -60,6 +68,26 @@ class GenericLinuxFamily:
 
     def agent_command(self, board: Board, agent_path: str) -> list[str]:
         return [board.agent.interpreter, agent_path]
+
+    @staticmethod
+    def _ssh(board: Board, ssh: SshTransport | None) -> SshTransport:
+        if ssh is None:
+            raise LinkError(f"board '{board.name}' (family generic) needs an 'ssh' section")
+        return ssh
+
+    def start_agent(self, board: Board, ssh: SshTransport | None) -> Link:
+        """Upload the agent and its codec (skipped when unchanged) and start it over SSH."""
+        ssh = self._ssh(board, ssh)
+        workdir = board.agent.workdir
+        ssh.upload([(AGENT_DIR / f, posixpath.join(workdir, f)) for f in AGENT_FILES])
+        argv = self.agent_command(board, posixpath.join(workdir, AGENT_FILES[0]))
+        return ssh.start(argv, timeout=board.agent.start_timeout)
+
+    def deploy_model(self, board: Board, ssh: SshTransport | None, model: Path, sha: str) -> str:
+        """Upload the model under its hash; returns its path relative to the agent's directory."""
+        relative = posixpath.join("models", f"{sha[:16]}-{model.name}")
+        self._ssh(board, ssh).upload([(model, posixpath.join(board.agent.workdir, relative))])
+        return relative
 
     def design_dir(self, board: Board, design: Design) -> str:
         return posixpath.join(board.agent.workdir, "designs", design.sha256[:16])

@@ -70,7 +70,8 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             f"{field}: mode {wanted!r} is not on this module; {NVPMODEL_CONF} lists {listed}"
         )
 
-    def prepare(self, board: Board, transport: SshTransport) -> None:
+    def prepare(self, board: Board, transport: SshTransport | None) -> None:
+        transport = self._ssh(board, transport)
         options: JetsonOptions = self.options(board)
         where = transport.where
         if options.power_mode is not None:
@@ -107,8 +108,9 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             )
         return parse_trtexec(result.out)
 
-    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
+        transport = self._ssh(board, transport)
         model = transport.run(["cat", "/proc/device-tree/model"])
         facts["model"] = model.out.strip("\0\n ") if model.exit_status == 0 else None
         release = transport.run(["cat", "/etc/nv_tegra_release"])

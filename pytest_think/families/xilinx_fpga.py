@@ -54,8 +54,9 @@ class FpgaManagerFlasher:
 class XilinxFpgaFamily(GenericLinuxFamily):
     name = "xilinx-fpga"
 
-    def identify(self, board: Board, transport: SshTransport) -> dict[str, Any]:
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
+        transport = self._ssh(board, transport)
         manager = transport.run(["cat", f"{FPGA_MANAGER}/name"])
         facts["fpga_manager"] = manager.out.strip() if manager.exit_status == 0 else None
         facts["fpga_state"] = FpgaManagerFlasher(transport, transport.where).state()
