@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import yaml
 
-from pytest_think.boards import Board
+from pytest_think.boards import Board, TwinUart
 from pytest_think.errors import TwinError
 
 
@@ -29,9 +29,13 @@ class TwinProcess:
         board_file = state_dir / "board.yaml"
         board_file.write_text(yaml.safe_dump(board.model_dump(mode="json"), sort_keys=False))
         log = state_dir / "twin.log"
+        if board.ssh is not None:
+            argv = [sys.executable, "-m", "pytest_think.emulator", str(board_file), str(state_dir)]
+        else:  # a board on a serial line only: a microcontroller behind a pty
+            argv = _uart_argv(board, state_dir)
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pytest_think.emulator", str(board_file), str(state_dir)],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_fh,
@@ -48,6 +52,8 @@ class TwinProcess:
     def board(self, board: Board) -> Board:
         """The board as reached through this twin: only the endpoint changes."""
         e = self.endpoint
+        if "port" in e and isinstance(e["port"], str):  # a serial twin: its pty
+            return board.with_serial_port(e["port"])
         return board.with_endpoint(
             host=e["host"],
             port=int(e["port"]),
@@ -78,6 +84,26 @@ class TwinProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _uart_argv(board: Board, state_dir: Path) -> list[str]:
+    assert board.serial is not None and board.twin is not None
+    uart = board.twin.uart or TwinUart()
+    return [
+        sys.executable,
+        "-m",
+        "pytest_think.emulator.uart",
+        str(state_dir),
+        *(str(m) for m in uart.models),
+        "--baud",
+        str(board.serial.baud),
+        "--ber",
+        str(uart.ber),
+        "--drop",
+        str(uart.drop),
+        "--seed",
+        str(uart.seed),
+    ]
 
 
 def _readline_with_timeout(stream: IO[bytes], timeout: float) -> bytes:
