@@ -1,0 +1,49 @@
+"""Every board file in boards/ runs the test suites on its twin, as a lab would run them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+BOARDS = sorted(p.stem for p in (REPO / "boards").glob("*.yaml"))
+
+
+def test_there_are_boards_for_every_family() -> None:
+    import yaml
+
+    families = {
+        yaml.safe_load((REPO / "boards" / f"{b}.yaml").read_text())["family"] for b in BOARDS
+    }
+    assert {"generic", "xilinx-fpga", "xilinx-kria", "nvidia-jetson", "mcu-uart"} <= families
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_suites",
+            f"--board={board}",
+            "--emulate",
+            "-p",
+            "no:cacheprovider",
+            f"--think-json={results}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert f"think: board {board} (family " in proc.stdout and "digital twin" in proc.stdout
+    doc = json.loads(results.read_text())
+    assert doc["board"]["name"] == board and doc["board"]["twin"] is True
+    assert doc["tests"] and all(t["outcome"] == "passed" for t in doc["tests"])
