@@ -24,7 +24,9 @@ test: lint
 	$(BIN)/pytest tests
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_link.py --json reports/bench.json
+	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
+	$(BIN)/python bench/bench_flash.py --json reports/bench-flash.json
+	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml
