@@ -88,14 +88,18 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     e = twin.endpoint
-    click.echo(
-        f"twin of '{config.name}' listening on {e['host']}:{e['port']} (host key {e['host_key']})"
-    )
-    click.echo(
-        f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
-        f"{e['user']}@{e['host']} uname -a"
-    )
-    click.echo(f"  board filesystem: {e['root']}")
+    if "host" not in e:  # a board on a serial line: its twin is a pty
+        click.echo(f"twin of '{config.name}' on serial port {e['port']}")
+    else:
+        click.echo(
+            f"twin of '{config.name}' listening on {e['host']}:{e['port']} "
+            f"(host key {e['host_key']})"
+        )
+        click.echo(
+            f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
+            f"{e['user']}@{e['host']} uname -a"
+        )
+        click.echo(f"  board filesystem: {e['root']}")
     click.echo("Ctrl-C stops it.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

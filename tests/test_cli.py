@@ -77,3 +77,19 @@ def test_version_and_help(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0
     assert result.output.startswith(("think, version", "Usage: think"))
+
+
+def test_twin_command_for_a_serial_board(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_think.cli", "twin", "mcu-uart", "--state", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("twin of 'mcu-uart' on serial port /dev/pts/")
+    finally:
+        proc.send_signal(subprocess.signal.SIGINT)
+        proc.wait(timeout=20)
