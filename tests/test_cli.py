@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 import yaml
@@ -40,9 +44,11 @@ def test_check_reports_one_line_per_bad_file(tmp_path: Path) -> None:
     ]
 
 
-def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
+@contextmanager
+def think_twin(board: str, state: Path) -> Iterator[IO[str]]:
+    """`think twin BOARD` running; yields its stdout; Ctrl-C (SIGINT) on the way out."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_think.cli", "twin", "sim", "--state", str(tmp_path)],
+        [sys.executable, "-m", "pytest_think.cli", "twin", board, "--state", str(state)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -50,12 +56,16 @@ def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.startswith("twin of 'sim' listening on 127.0.0.1:")
-        assert "ssh -i" in proc.stdout.readline()
+        yield proc.stdout
     finally:
-        proc.send_signal(subprocess.signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
+    with think_twin("sim", tmp_path) as out:
+        assert out.readline().startswith("twin of 'sim' listening on 127.0.0.1:")
+        assert "ssh -i" in out.readline()
     # The twin process it started is gone too.
     time.sleep(0.2)
     twin_pids = subprocess.run(
@@ -80,16 +90,5 @@ def test_version_and_help(args: list[str]) -> None:
 
 
 def test_twin_command_for_a_serial_board(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_think.cli", "twin", "mcu-uart", "--state", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("twin of 'mcu-uart' on serial port /dev/pts/")
-    finally:
-        proc.send_signal(subprocess.signal.SIGINT)
-        proc.wait(timeout=20)
+    with think_twin("mcu-uart", tmp_path) as out:
+        assert out.readline().startswith("twin of 'mcu-uart' on serial port /dev/pts/")

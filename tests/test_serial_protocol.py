@@ -16,6 +16,7 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR
+from pytest_think.emulator.uart import Line
 from pytest_think.stream import AgentClient
 from pytest_think.vectors import VectorSet
 
@@ -34,18 +35,15 @@ class NoisyPipeLink:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self.ber, self.drop = ber, drop
-        self.rng = np.random.default_rng(seed)
-        self.damaged_bytes = 0
+        # The UART twin's own wire model; pacing is not used here, only its faults.
+        self.wire = Line(baud=10**9, ber=ber, drop=drop, seed=seed)
+
+    @property
+    def damaged_bytes(self) -> int:
+        return self.wire.damaged_bytes
 
     def _wire(self, data: bytes) -> bytes:
-        buf = np.frombuffer(data, np.uint8).copy()
-        flips = self.rng.binomial(len(buf) * 8, self.ber) if self.ber else 0
-        for bit in self.rng.integers(0, len(buf) * 8, flips):
-            buf[bit // 8] ^= np.uint8(1 << (bit % 8))
-        keep = self.rng.random(len(buf)) >= self.drop if self.drop else np.ones(len(buf), bool)
-        self.damaged_bytes += flips + int((~keep).sum())
-        return buf[keep].tobytes()
+        return self.wire.damage(data)
 
     def describe(self) -> str:
         return "noisy pipe"

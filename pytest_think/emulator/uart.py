@@ -34,16 +34,19 @@ class Line:
         self.ber, self.drop = ber, drop
         self.rng = np.random.default_rng(seed)
         self.next_free = time.perf_counter()
+        self.damaged_bytes = 0  # bits flipped plus bytes dropped so far
 
     def damage(self, data: bytes) -> bytes:
         buf = np.frombuffer(data, np.uint8).copy()
         if self.ber:
-            for bit in self.rng.integers(
-                0, len(buf) * 8, self.rng.binomial(len(buf) * 8, self.ber)
-            ):
+            flips = self.rng.binomial(len(buf) * 8, self.ber)
+            for bit in self.rng.integers(0, len(buf) * 8, flips):
                 buf[bit // 8] ^= np.uint8(1 << (bit % 8))
+            self.damaged_bytes += flips
         if self.drop:
+            kept = len(buf)
             buf = buf[self.rng.random(len(buf)) >= self.drop]
+            self.damaged_bytes += kept - len(buf)
         damaged: bytes = buf.tobytes()
         return damaged
 
