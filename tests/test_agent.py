@@ -95,7 +95,7 @@ def test_hello_identifies_agent_device_and_versions(agent: AgentProcess) -> None
     assert hello.type == tf.HELLO and hello.seq == 0
     info = hello.json()
     assert info["agent"] == "think-agent" and info["protocol"] == tf.PROTOCOL_VERSION
-    assert info["backends"] == ["onnxruntime"]
+    assert {"onnxruntime", "exec"} <= set(info["backends"])
     assert {"hostname", "kernel", "machine", "cpu_count"} <= set(info["device"])
     assert {"python", "numpy", "onnxruntime"} <= set(info["versions"])
 

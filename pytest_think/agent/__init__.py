@@ -5,4 +5,5 @@ from __future__ import annotations
 from pathlib import Path
 
 AGENT_DIR = Path(__file__).resolve().parent
-AGENT_FILES = ("think_agent.py", "think_frames.py")  # the agent, then the codec beside it
+# The agent first, then what it imports from beside it (the codec, the backends).
+AGENT_FILES = ("think_agent.py", "think_frames.py", "think_backends.py")

@@ -25,8 +25,10 @@ import numpy as np
 
 if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
     from pytest_think.agent import think_frames as tf
+    from pytest_think.agent.think_backends import BACKENDS, AgentError, backend_versions
 else:
     import think_frames as tf
+    from think_backends import BACKENDS, AgentError, backend_versions
 
 AGENT_VERSION = "0.1.0"
 # Serial links: answers kept for retransmission, requests remembered to drop duplicates.
@@ -45,58 +47,6 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
-class AgentError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class OnnxRuntimeBackend:
-    """onnxruntime on the board's CPU (or the providers named in the LOAD options)."""
-
-    name = "onnxruntime"
-
-    def __init__(self) -> None:
-        import onnxruntime as ort
-
-        self._ort = ort
-        self.session: Any = None
-
-    @staticmethod
-    def version() -> Optional[str]:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            return None
-        return str(ort.__version__)
-
-    def load(self, path: str, options: Dict[str, Any]) -> Dict[str, Any]:
-        so = self._ort.SessionOptions()
-        if "intra_op_threads" in options:
-            so.intra_op_num_threads = int(options["intra_op_threads"])
-        wanted = options.get("providers") or ["CPUExecutionProvider"]
-        available = set(self._ort.get_available_providers())
-        providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
-        missing = [p for p in wanted if p not in available]
-        if missing:
-            log(f"providers {missing} are not on this board; using {providers}")
-        try:
-            self.session = self._ort.InferenceSession(path, so, providers=providers)
-        except Exception as exc:
-            raise AgentError("load_failed", f"{path}: {exc}") from None
-
-        return {**tf.ort_signature(self.session), "providers": self.session.get_providers()}
-
-    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        try:
-            return list(self.session.run(None, feeds))
-        except Exception as exc:
-            raise AgentError("infer_failed", f"onnxruntime: {exc}") from None
-
-
-BACKENDS = {"onnxruntime": OnnxRuntimeBackend}
-
-
 def identity(backend_names: List[str]) -> Dict[str, Any]:
     uname = platform.uname()
     mem_total_kb = None
@@ -108,9 +58,7 @@ def identity(backend_names: List[str]) -> Dict[str, Any]:
     except OSError:
         pass
     versions = {"python": platform.python_version(), "numpy": np.__version__}
-    ort_version = OnnxRuntimeBackend.version()
-    if ort_version:
-        versions["onnxruntime"] = ort_version
+    versions.update({k: v for k, v in backend_versions().items() if k != "exec"})
     return {
         "agent": "think-agent",
         "version": AGENT_VERSION,
@@ -241,7 +189,7 @@ class Agent:
         writer = threading.Thread(target=self._writer, name="think-writer")
         reader.start()
         writer.start()
-        self.send(tf.encode_json(tf.HELLO, 0, identity(sorted(BACKENDS))))
+        self.send(tf.encode_json(tf.HELLO, 0, identity(sorted(backend_versions()))))
         status = 0
         try:
             while True:
@@ -331,6 +279,8 @@ class Agent:
             t0 = clock()
             outs = run(sub)
             elapsed = clock() - t0
+            if self.backend.device_ns is not None:  # the device's own count (e.g. cycles)
+                elapsed = self.backend.device_ns
             device_ns.extend([elapsed // (stop - start)] * (stop - start))
             chunks.append(outs if batched_model else [o[None, ...] for o in outs])
         outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]

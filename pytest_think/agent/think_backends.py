@@ -1,0 +1,379 @@
+"""Inference backends of the THINK agent, uploaded beside think_agent.py.
+
+A backend loads one model file and runs batches of inputs. Three kinds of board are covered:
+
+* ``onnxruntime``: ONNX on the CPU or on the execution providers the board has (TensorRT and
+  CUDA on a Jetson, Vitis AI on a DPU design …);
+* ``tflite``: TensorFlow Lite models, optionally through a delegate such as the Edge TPU's
+  ``libedgetpu.so.1``; a model compiled in segments runs as a pipeline, one delegate per TPU;
+* ``exec``: the design's own runner, a command that reads inputs from files and writes
+  outputs to files (KaNN's ``kann_opencl_cnn``, a FINN ``driver.py`` …), its device time taken
+  from a line it prints (``Total: <cycles>`` at the clock the board reports).
+
+A backend may set ``device_ns`` after ``run``: the device's own account of the time taken,
+used instead of the agent's clock around the call. Runs on Python >= 3.6 with numpy only
+(plus the backend's own runtime).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+import numpy as np
+
+if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
+    from pytest_think.agent import think_frames as tf
+else:
+    import think_frames as tf
+
+AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
+
+
+class AgentError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def log(message: str) -> None:
+    sys.stderr.write("think-agent: {}\n".format(message))
+    sys.stderr.flush()
+
+
+class OnnxRuntimeBackend:
+    """onnxruntime on the board's CPU (or the providers named in the LOAD options)."""
+
+    name = "onnxruntime"
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.session: Any = None
+        self.device_ns: Optional[int] = None
+
+    @staticmethod
+    def version() -> Optional[str]:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return None
+        return str(ort.__version__)
+
+    def load(self, path: str, options: Dict[str, Any]) -> Dict[str, Any]:
+        so = self._ort.SessionOptions()
+        if "intra_op_threads" in options:
+            so.intra_op_num_threads = int(options["intra_op_threads"])
+        wanted = options.get("providers") or ["CPUExecutionProvider"]
+        available = set(self._ort.get_available_providers())
+        providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            log("providers {} are not on this board; using {}".format(missing, providers))
+        try:
+            self.session = self._ort.InferenceSession(path, so, providers=providers)
+        except Exception as exc:
+            raise AgentError("load_failed", "{}: {}".format(path, exc)) from None
+        signature = tf.ort_signature(self.session)
+        return dict(signature, providers=self.session.get_providers())
+
+    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        try:
+            return list(self.session.run(None, feeds))
+        except Exception as exc:
+            raise AgentError("infer_failed", "onnxruntime: {}".format(exc)) from None
+
+
+def _tflite_module() -> Any:
+    """The TensorFlow Lite interpreter module: tflite_runtime (Coral's) or ai_edge_litert."""
+    try:
+        from tflite_runtime import interpreter  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            from ai_edge_litert import interpreter  # type: ignore[import-untyped,import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            return None
+    return interpreter
+
+
+class TfliteBackend:
+    """TensorFlow Lite, optionally through a delegate; segments run as a pipeline.
+
+    LOAD options: ``segments`` (further model files, run after the first in order, outputs
+    feeding inputs by tensor name), ``delegate`` (a shared library, e.g. ``libedgetpu.so.1``)
+    and ``devices`` (one per segment, e.g. ``usb:0``, ``usb:1``: the delegate's ``device``).
+    Float inputs are quantized and integer outputs dequantized with each tensor's scale and
+    zero point, so the host always sees float tensors; the pipeline between segments stays
+    integer, so a segmented model gives exactly the unsegmented model's results.
+    """
+
+    name = "tflite"
+
+    def __init__(self) -> None:
+        self.module = _tflite_module()
+        if self.module is None:
+            raise AgentError("no_backend", "neither tflite_runtime nor ai_edge_litert is installed")
+        self.stages: List[Any] = []
+        self.device_ns: Optional[int] = None
+
+    @staticmethod
+    def version() -> Optional[str]:
+        module = _tflite_module()
+        if module is None:
+            return None
+        return str(getattr(module, "__version__", "") or "present")
+
+    def _interpreter(self, path: str, delegate: Optional[str], device: Optional[str]) -> Any:
+        delegates = []
+        if delegate:
+            opts = {"device": device} if device else {}
+            try:
+                delegates.append(self.module.load_delegate(delegate, opts))
+            except (ValueError, OSError) as exc:
+                where = " on device {}".format(device) if device else ""
+                raise AgentError(
+                    "load_failed", "delegate {}{} failed to load: {}".format(delegate, where, exc)
+                ) from None
+        try:
+            interp = self.module.Interpreter(model_path=path, experimental_delegates=delegates)
+            interp.allocate_tensors()
+        except Exception as exc:
+            raise AgentError("load_failed", "{}: {}".format(path, exc)) from None
+        return interp
+
+    def load(self, path: str, options: Dict[str, Any]) -> Dict[str, Any]:
+        paths = [path] + [os.path.join(AGENT_HOME, p) for p in options.get("segments") or []]
+        devices = list(options.get("devices") or [])
+        if devices and len(devices) < len(paths):
+            raise AgentError(
+                "load_failed",
+                "{} segments need {} devices, the board has {}: {}".format(
+                    len(paths), len(paths), len(devices), devices
+                ),
+            )
+        self.stages = []
+        for i, p in enumerate(paths):
+            if not os.path.isfile(p):
+                raise AgentError("no_model", "model file {} not found on the board".format(p))
+            device = devices[i] if devices else None
+            self.stages.append(self._interpreter(p, options.get("delegate"), device))
+        first, last = self.stages[0], self.stages[-1]
+
+        def describe(details: List[Dict[str, Any]], dtype_as_float: bool) -> List[Dict[str, Any]]:
+            out = []
+            for d in details:
+                dtype = np.dtype(d["dtype"]).name
+                scale = d.get("quantization", (0.0, 0))[0]
+                if dtype_as_float and scale:
+                    dtype = "float32"
+                out.append(
+                    {"name": d["name"], "dtype": dtype, "shape": [None, *list(d["shape"][1:])]}
+                )
+            return out
+
+        return {
+            "inputs": describe(first.get_input_details(), True),
+            "outputs": describe(last.get_output_details(), True),
+            "segments": len(self.stages),
+        }
+
+    @staticmethod
+    def _quantize(arr: np.ndarray, detail: Dict[str, Any]) -> np.ndarray:
+        scale, zero = detail["quantization"]
+        dtype = np.dtype(detail["dtype"])
+        if not scale or arr.dtype == dtype:
+            return np.asarray(arr, dtype=dtype)
+        info = np.iinfo(dtype)
+        q = np.round(arr / scale) + zero
+        return np.asarray(np.clip(q, info.min, info.max), dtype=dtype)
+
+    @staticmethod
+    def _dequantize(arr: np.ndarray, detail: Dict[str, Any]) -> np.ndarray:
+        scale, zero = detail["quantization"]
+        if not scale:
+            return arr
+        return np.asarray(scale * (arr.astype(np.float32) - zero), dtype=np.float32)
+
+    def _run_one(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        tensors = dict(feeds)
+        for k, interp in enumerate(self.stages):
+            for d in interp.get_input_details():
+                if d["name"] not in tensors:
+                    raise AgentError(
+                        "infer_failed", "segment {} wants input {!r}".format(k, d["name"])
+                    )
+                value = tensors[d["name"]]
+                if k == 0:
+                    value = self._quantize(value, d)
+                interp.set_tensor(d["index"], value.reshape(d["shape"]))
+            interp.invoke()
+            for d in interp.get_output_details():
+                tensors[d["name"]] = interp.get_tensor(d["index"]).copy()
+        return tensors
+
+    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        # Edge TPU models are compiled for batch 1: vectors go through one at a time.
+        n = next(iter(feeds.values())).shape[0]
+        rows = [self._run_one({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(n)]
+        outputs = []
+        for d in self.stages[-1].get_output_details():
+            stacked = np.concatenate([r[d["name"]] for r in rows])
+            outputs.append(self._dequantize(stacked, d))
+        return outputs
+
+
+class ExecBackend:
+    """The design's runner: a command that reads inputs from files and writes outputs.
+
+    LOAD path: the file the runner executes (a KaNN serialized network, a bitstream …).
+    LOAD options:
+
+    * ``argv``: the command, with ``{model}`` (the loaded file), ``{iodir}`` and ``{batch}``
+      replaced; it reads ``{iodir}/input_<i>.bin`` and writes ``{iodir}/output_<j>.bin``, raw
+      little-endian tensors in the order of ``inputs`` / ``outputs``;
+    * ``inputs`` / ``outputs``: the model's signature (name, dtype, shape), from the host;
+    * ``device_time``: ``{"pattern": regex with one group, "unit": "cycles" | "ms" | "us" |
+      "ns", "clock_khz_file": path}``; cycles are converted with the clock read from the file;
+    * ``timeout_s``, ``env`` (extra environment), ``cwd`` (default: the model's directory).
+    """
+
+    name = "exec"
+
+    def __init__(self) -> None:
+        self.argv: List[str] = []
+        self.options: Dict[str, Any] = {}
+        self.model = ""
+        self.clock_khz: Optional[float] = None
+        self.pattern: Optional[Any] = None
+        self.device_ns: Optional[int] = None
+
+    @staticmethod
+    def version() -> Optional[str]:
+        return "1"
+
+    def load(self, path: str, options: Dict[str, Any]) -> Dict[str, Any]:
+        self.argv = [str(a) for a in options.get("argv") or []]
+        if not self.argv:
+            raise AgentError("load_failed", "exec backend needs the runner's argv")
+        for key in ("inputs", "outputs"):
+            if not options.get(key):
+                raise AgentError("load_failed", "exec backend needs the model's {}".format(key))
+        self.options = options
+        self.model = path
+        timing = options.get("device_time") or {}
+        self.unit = timing.get("unit", "ns")
+        self.pattern = re.compile(timing["pattern"]) if timing.get("pattern") else None
+        if self.unit == "cycles":
+            clock_file = str(timing.get("clock_khz_file"))
+            try:
+                with open(clock_file) as fh:
+                    self.clock_khz = float(fh.read().split()[0])
+            except (OSError, TypeError, ValueError, IndexError) as exc:
+                raise AgentError(
+                    "load_failed",
+                    "cannot read the clock in kHz from {}: {}".format(clock_file, exc),
+                ) from None
+        return {"inputs": options["inputs"], "outputs": options["outputs"]}
+
+    def _device_ns(self, text: str) -> Optional[int]:
+        if self.pattern is None:
+            return None
+        found = self.pattern.findall(text)
+        if not found:
+            raise AgentError(
+                "infer_failed",
+                "runner {} printed no line matching {!r}".format(
+                    self.argv[0], self.pattern.pattern
+                ),
+            )
+        value = sum(float(v) for v in found)
+        if self.unit == "cycles":
+            assert self.clock_khz
+            return int(value / self.clock_khz * 1e6)  # cycles / kHz = ms
+        scale = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}[self.unit]
+        return int(value * scale)
+
+    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        n = next(iter(feeds.values())).shape[0]
+        iodir = tempfile.mkdtemp(prefix="think-io-", dir=AGENT_HOME)
+        try:
+            for i, spec in enumerate(self.options["inputs"]):
+                arr = np.ascontiguousarray(feeds[spec["name"]], dtype=np.dtype(spec["dtype"]))
+                arr.astype(arr.dtype.newbyteorder("<")).tofile(
+                    os.path.join(iodir, "input_{}.bin".format(i))
+                )
+            fields = {"model": self.model, "iodir": iodir, "batch": str(n)}
+            argv = [a.format(**fields) for a in self.argv]
+            env = dict(os.environ, **(self.options.get("env") or {}))
+            try:
+                proc = subprocess.run(
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=self.options.get("cwd") or os.path.dirname(self.model),
+                    env=env,
+                    timeout=float(self.options.get("timeout_s", 600)),
+                )
+            except FileNotFoundError:
+                raise AgentError(
+                    "infer_failed", "runner {} not found on the board".format(argv[0])
+                ) from None
+            except subprocess.TimeoutExpired as exc:
+                raise AgentError(
+                    "infer_failed",
+                    "runner {} did not finish in {:.0f} s".format(argv[0], exc.timeout),
+                ) from None
+            text = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+            if proc.returncode != 0:
+                last = [line for line in text.splitlines() if line.strip()][-1:] or ["(no output)"]
+                raise AgentError(
+                    "runner_failed",
+                    "runner {} exited with status {}: {}".format(
+                        argv[0], proc.returncode, last[0].strip()
+                    ),
+                )
+            outputs = [
+                self._read_output(iodir, j, spec, n)
+                for j, spec in enumerate(self.options["outputs"])
+            ]
+            self.device_ns = self._device_ns(text)
+            return outputs
+        finally:
+            shutil.rmtree(iodir, ignore_errors=True)
+
+    def _read_output(self, iodir: str, j: int, spec: Dict[str, Any], n: int) -> np.ndarray:
+        path = os.path.join(iodir, "output_{}.bin".format(j))
+        dtype = np.dtype(spec["dtype"]).newbyteorder("<")
+        shape = [n] + [int(d) for d in spec["shape"][1:]]
+        want = int(np.prod(shape)) * dtype.itemsize
+        size = os.path.getsize(path) if os.path.isfile(path) else None
+        if size != want:
+            got = "no file" if size is None else "{} bytes".format(size)
+            raise AgentError(
+                "runner_failed",
+                "runner {} wrote {} for output {!r} ({}), expected {} bytes".format(
+                    self.argv[0], got, spec["name"], os.path.basename(path), want
+                ),
+            )
+        return np.fromfile(path, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+BACKENDS: Dict[str, Any] = {
+    "onnxruntime": OnnxRuntimeBackend,
+    "tflite": TfliteBackend,
+    "exec": ExecBackend,
+}
+
+
+def backend_versions() -> Dict[str, str]:
+    """Backends whose runtime is installed on this board, with its version."""
+    versions = {}
+    for name, backend in BACKENDS.items():
+        version = backend.version()
+        if version:
+            versions[name] = version
+    return versions
