@@ -117,6 +117,21 @@ class TwinJetson(_Strict):
     tensorrt: str = Field("8602", description="TensorRT version as trtexec prints it (v8602)")
 
 
+class TwinMppa(_Strict):
+    """A Kalray board twin: what /mppa/board0 shows and how many cycles KaNN reports."""
+
+    board_type: str = "k200"
+    freq_khz: int = Field(1_100_000, gt=0, description="cluster clock, /mppa/board0/mppa0/freq")
+    fixed_cycles: int = Field(30_000, ge=0, description="per-inference overhead (DMA, sync)")
+    macs_per_cycle: float = Field(256.0, gt=0, description="sustained MACs per cycle on 5 clusters")
+
+
+class TwinCoral(_Strict):
+    """An Edge TPU twin: the TPUs the host sees (``pci:0`` on a Dev Board, ``usb:N`` sticks)."""
+
+    devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
+
+
 class TwinUart(_Strict):
     """A microcontroller twin's serial line and firmware."""
 
@@ -139,6 +154,8 @@ class TwinConfig(_Strict):
     faults: TwinFaults = TwinFaults()
     fpga: TwinFpga | None = None
     jetson: TwinJetson | None = None
+    mppa: TwinMppa | None = None
+    coral: TwinCoral | None = None
     uart: TwinUart | None = None
 
 

@@ -10,6 +10,9 @@ A design file (``design.yaml``)::
     files:                         # role -> file, relative to the design file
       bitstream: digits_mlp.bit.bin
       overlay: digits_mlp.dtbo
+      model: digits_mlp_int8.onnx  # what the agent loads (the DPU runs it through Vitis AI)
+    runtime:                       # how inference is invoked; read by the board's family
+      providers: [VitisAIExecutionProvider, CPUExecutionProvider]
 
 The design's identity is the sha256 over its files (roles, names and contents), so a board
 that already runs the same design is not flashed again.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +39,8 @@ class Design(BaseModel):
     description: str = ""
     reference: Path | None = None
     files: dict[str, Path] = Field(default_factory=dict)
+    # How inference is invoked (backend options, runner argv …); each family says what it reads.
+    runtime: dict[str, Any] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 
     @property

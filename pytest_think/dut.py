@@ -21,7 +21,7 @@ from pytest_think.families import Family, load_family
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
-from pytest_think.reference import accuracy
+from pytest_think.reference import ReferenceModel, accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
 from pytest_think.transport.ssh import SshTransport
@@ -179,6 +179,45 @@ class DeviceUnderTest:
             self.close_agent()
             raise
         return Run(self.board.name, model, sha, vset, result, signature)
+
+    def run_design(
+        self,
+        design: str | Path | Design,
+        vectors: str | Path | VectorSet,
+        *,
+        force_flash: bool = False,
+        window: int = DEFAULT_WINDOW,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[Run, FlashReport]:
+        """Bring the board to `design`, then stream `vectors` through it.
+
+        The family says how the loaded design is run (its runtime); the run is checked against
+        the design's `reference` model, so `Run.model` is that reference."""
+        if not isinstance(design, Design):
+            design = load_design(Path(design))
+        if design.reference is None:
+            raise InputFileError(
+                f"design file {design.source}: field 'reference' is missing; a design is run "
+                "to be checked against the model it implements"
+            )
+        flash = ensure_design(self.conn, design, force=force_flash)
+        signature = ReferenceModel(design.reference).signature
+        runtime = self.conn.family.design_runtime(self.board, self.conn.ssh, design, signature)
+        agent = self.ensure_agent()
+        loaded = agent.load(
+            runtime.path,
+            design.sha256,
+            runtime.backend,
+            runtime.options,
+            self.board.agent.start_timeout,
+        )
+        vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), loaded)
+        try:
+            result = agent.stream(vset, window=window, progress=progress)
+        except Exception:
+            self.close_agent()
+            raise
+        return Run(self.board.name, design.reference, design.sha256, vset, result, loaded), flash
 
     def device_loop(
         self,

@@ -102,6 +102,23 @@ class TestDut:
         node.user_properties.append(("model_sha256", run.model_sha256))
         return run
 
+    def run_design(
+        self, design: str | Path, vectors: str | Path | VectorSet, **options: Any
+    ) -> Run:
+        """Load a design (design.yaml) unless already loaded, then stream `vectors` through it.
+
+        ``reference.check(run)`` then compares with the model the design implements."""
+        if not isinstance(vectors, VectorSet):
+            vectors = _path(self.request, vectors)
+        options.setdefault("force_flash", bool(self.request.config.getoption("--force-flash")))
+        run, flash = self.device.run_design(_path(self.request, design), vectors, **options)
+        self.record.flashes.append(flash.as_json())
+        self.record.record_for(run)
+        node = self.request.node
+        node.user_properties.append(("think_board", run.board))
+        node.user_properties.append(("design_sha256", run.model_sha256))
+        return run
+
     def flash(self, design: str | Path, *, force: bool | None = None) -> FlashReport:
         """Load a design (design.yaml) onto the board unless it already runs it.
 
@@ -154,12 +171,18 @@ class ReferenceChecker:
         topk: int = 5,
         min_top1_agreement: float | None = None,
         min_cosine: float | None = None,
+        max_mismatch_fraction: float = 0.0,
         worst: int = 10,
     ) -> CompareReport:
-        """Compare every output of every vector; raise AssertionError (with a table) on mismatch."""
+        """Compare every output of every vector; raise AssertionError (with a table) on mismatch.
+
+        For quantized hardware, allow a share of elements outside rtol/atol
+        (`max_mismatch_fraction`) and judge on `min_top1_agreement` and `min_cosine`."""
         __tracebackhide__ = True
         model = _session(self.request).reference_model(run.model)
-        tolerance = Tolerance(rtol, atol, lsb, topk, min_top1_agreement, min_cosine)
+        tolerance = Tolerance(
+            rtol, atol, lsb, topk, min_top1_agreement, min_cosine, max_mismatch_fraction
+        )
         report = compare(model, run.vectors, run.outputs, tolerance, worst)
         record = self.record.record_for(run)
         record.compare = report.as_json()

@@ -135,8 +135,9 @@ class TfliteBackend:
                 delegates.append(self.module.load_delegate(delegate, opts))
             except (ValueError, OSError) as exc:
                 where = " on device {}".format(device) if device else ""
+                why = ": ".join(line for line in str(exc).splitlines() if line.strip())
                 raise AgentError(
-                    "load_failed", "delegate {}{} failed to load: {}".format(delegate, where, exc)
+                    "load_failed", "delegate {}{} failed to load: {}".format(delegate, where, why)
                 ) from None
         try:
             interp = self.module.Interpreter(model_path=path, experimental_delegates=delegates)
@@ -171,7 +172,11 @@ class TfliteBackend:
                 if dtype_as_float and scale:
                     dtype = "float32"
                 out.append(
-                    {"name": d["name"], "dtype": dtype, "shape": [None, *list(d["shape"][1:])]}
+                    {
+                        "name": d["name"],
+                        "dtype": dtype,
+                        "shape": [None, *[int(x) for x in d["shape"][1:]]],
+                    }
                 )
             return out
 
@@ -237,8 +242,9 @@ class ExecBackend:
       little-endian tensors in the order of ``inputs`` / ``outputs``;
     * ``inputs`` / ``outputs``: the model's signature (name, dtype, shape), from the host;
     * ``device_time``: ``{"pattern": regex with one group, "unit": "cycles" | "ms" | "us" |
-      "ns", "clock_khz_file": path}``; cycles are converted with the clock read from the file;
-    * ``timeout_s``, ``env`` (extra environment), ``cwd`` (default: the model's directory).
+      "ns", "clock_khz": the device clock}``; cycles are converted with that clock;
+    * ``timeout_s``; ``path`` (directories searched first for the runner, e.g. the SDK's
+      ``bin``); ``env`` (extra environment); ``cwd`` (default: the model's directory).
     """
 
     name = "exec"
@@ -268,15 +274,9 @@ class ExecBackend:
         self.unit = timing.get("unit", "ns")
         self.pattern = re.compile(timing["pattern"]) if timing.get("pattern") else None
         if self.unit == "cycles":
-            clock_file = str(timing.get("clock_khz_file"))
-            try:
-                with open(clock_file) as fh:
-                    self.clock_khz = float(fh.read().split()[0])
-            except (OSError, TypeError, ValueError, IndexError) as exc:
-                raise AgentError(
-                    "load_failed",
-                    "cannot read the clock in kHz from {}: {}".format(clock_file, exc),
-                ) from None
+            self.clock_khz = float(timing.get("clock_khz") or 0) or None
+            if self.clock_khz is None:
+                raise AgentError("load_failed", "device time in cycles needs the clock in kHz")
         return {"inputs": options["inputs"], "outputs": options["outputs"]}
 
     def _device_ns(self, text: str) -> Optional[int]:
@@ -309,6 +309,8 @@ class ExecBackend:
             fields = {"model": self.model, "iodir": iodir, "batch": str(n)}
             argv = [a.format(**fields) for a in self.argv]
             env = dict(os.environ, **(self.options.get("env") or {}))
+            path = [*list(self.options.get("path") or []), env.get("PATH", "/usr/bin:/bin")]
+            env["PATH"] = os.pathsep.join(path)
             try:
                 proc = subprocess.run(
                     argv,

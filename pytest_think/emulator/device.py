@@ -88,9 +88,16 @@ async def run_agent(
     stdin_read: Callable[[int], Any],
     stdout_write: Callable[[bytes], Any],
     stderr_write: Callable[[bytes], Any],
+    board_env: dict[str, str] | None = None,
 ) -> int:
-    """Run the uploaded agent; return its exit status (negative: killed by that signal)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    """Run the uploaded agent; return its exit status (negative: killed by that signal).
+
+    `board_env` is what the twin's board adds to a process's environment (the PATH to its
+    SDK's tools, the loader path to its libraries …)."""
+    board_env = dict(board_env or {})
+    path = [p for p in board_env.pop("PATH", "").split(os.pathsep) if p]
+    path.append(os.environ.get("PATH", "/usr/bin:/bin"))
+    env = {**board_env, "PATH": os.pathsep.join(path), "LANG": "C.UTF-8"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),

@@ -4,6 +4,7 @@ command set, and the uploaded agent run as a real process."""
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import posixpath
 import signal
@@ -14,9 +15,11 @@ from typing import Any
 import asyncssh
 
 from pytest_think.boards import Board, TwinConfig
+from pytest_think.emulator.coral import CoralTwin
 from pytest_think.emulator.device import run_agent
 from pytest_think.emulator.fpga import FpgaTwin
 from pytest_think.emulator.jetson import JetsonTwin
+from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
@@ -42,6 +45,12 @@ class BoardTwin:
         if self.twin.jetson is not None:
             jetson = JetsonTwin(sandbox, self.twin.jetson, self.twin.latency)
             self.shell.tools.update(jetson.tools)
+        # What the board adds to its processes' environment (SDK tools, native libraries).
+        self.process_env: dict[str, str] = {}
+        if self.twin.mppa is not None:
+            self.process_env["PATH"] = os.pathsep.join(MppaTwin(sandbox, self.twin.mppa).path)
+        if self.twin.coral is not None:
+            self.process_env.update(CoralTwin(sandbox, self.twin.coral).env)
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)
@@ -108,7 +117,13 @@ class BoardTwin:
             process.stderr.write(data)
 
         return await run_agent(
-            script, args[1:], self.twin, process.stdin.read, write_out, write_err
+            script,
+            args[1:],
+            self.twin,
+            process.stdin.read,
+            write_out,
+            write_err,
+            self.process_env,
         )
 
 

@@ -9,6 +9,7 @@ adds one in its own package without touching pytest-think::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
     from pytest_think.transport.ssh import SshTransport
 
 GROUP = "pytest_think.families"
+
+
+@dataclass(frozen=True)
+class DesignRuntime:
+    """What the agent is asked to LOAD to run a design."""
+
+    path: str  # on the board, relative to the agent's work directory or absolute
+    backend: str  # onnxruntime | tflite | exec
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 class Family(Protocol):
@@ -59,6 +69,18 @@ class Family(Protocol):
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:
         """Whether the last design loaded is still what the board runs."""
+        ...
+
+    def design_runtime(
+        self,
+        board: Board,
+        transport: SshTransport | None,
+        design: Design,
+        signature: dict[str, Any],
+    ) -> DesignRuntime:
+        """How the agent runs a loaded design: the file to LOAD, the backend, its options.
+
+        `signature` is the reference model's (inputs and outputs), for runners that need it."""
         ...
 
     def design_record(self, board: Board) -> str:

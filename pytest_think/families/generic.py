@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pytest_think.agent import AGENT_DIR, AGENT_FILES
 from pytest_think.boards import Board
 from pytest_think.designs import Design
-from pytest_think.errors import BoardConfigError, LinkError
+from pytest_think.errors import BoardConfigError, InputFileError, LinkError
+from pytest_think.families import DesignRuntime
 
 if TYPE_CHECKING:
     from pytest_think.stream import Link
@@ -27,6 +28,10 @@ def parse_os_release(text: str) -> dict[str, str]:
         if sep:
             fields[key.strip()] = value.strip().strip('"')
     return fields
+
+
+# The backend that runs a design's `model` file, by suffix.
+MODEL_BACKENDS = {".onnx": "onnxruntime", ".tflite": "tflite"}
 
 
 class NoOptions(BaseModel):
@@ -90,14 +95,51 @@ class GenericLinuxFamily:
         return relative
 
     def design_dir(self, board: Board, design: Design) -> str:
-        return posixpath.join(board.agent.workdir, "designs", design.sha256[:16])
+        return posixpath.join(board.agent.workdir, self.design_subdir(design))
+
+    @staticmethod
+    def design_subdir(design: Design) -> str:
+        """The design's directory relative to the agent's work directory (as LOAD names it)."""
+        return posixpath.join("designs", design.sha256[:16])
+
+    def upload_design_files(
+        self, transport: SshTransport, board: Board, design: Design, skip: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Copy the design's files (but the `skip` roles) to its directory; names uploaded."""
+        target = self.design_dir(board, design)
+        files = [
+            (path, posixpath.join(target, path.name))
+            for role, path in sorted(design.files.items())
+            if role not in skip
+        ]
+        return transport.upload(files).uploaded
+
+    def design_runtime(
+        self,
+        board: Board,
+        transport: SshTransport | None,
+        design: Design,
+        signature: dict[str, Any],
+    ) -> DesignRuntime:
+        """Run the design's `model` file with the backend its suffix calls for."""
+        model = design.file("model")
+        backend = MODEL_BACKENDS.get(model.suffix)
+        if backend is None:
+            known = ", ".join(sorted(MODEL_BACKENDS))
+            raise InputFileError(
+                f"design file {design.source}: files.model: no backend runs "
+                f"'{model.suffix}' files on family '{self.name}' (known: {known})"
+            )
+        options = dict(design.runtime)
+        if backend == "onnxruntime" and board.agent.providers:
+            options.setdefault("providers", board.agent.providers)
+        return DesignRuntime(
+            posixpath.join(self.design_subdir(design), model.name), backend, options
+        )
 
     def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
         """A CPU board has nothing to configure: loading a design is copying its files."""
-        target = self.design_dir(board, design)
-        files = [(path, posixpath.join(target, path.name)) for path in design.files.values()]
-        report = transport.upload(files)
-        return [f"uploaded {name}" for name in report.uploaded]
+        return [f"uploaded {name}" for name in self.upload_design_files(transport, board, design)]
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:
         return True

@@ -63,16 +63,14 @@ class XilinxFpgaFamily(GenericLinuxFamily):
         return facts
 
     def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
-        bitstream = design.file("bitstream")
         target = self.design_dir(board, design)
-        files = [(bitstream, posixpath.join(target, bitstream.name))]
+        bitstream = posixpath.join(target, design.file("bitstream").name)
         overlay = design.files.get("overlay")
-        if overlay is not None:
-            files.append((overlay, posixpath.join(target, overlay.name)))
-        transport.upload(files)
+        # Bitstream, overlay and what the CPU side runs (the model the DPU executes …).
+        self.upload_design_files(transport, board, design)
         flasher = FpgaManagerFlasher(transport, transport.where)
         return flasher.load(
-            files[0][1], files[1][1] if overlay is not None else None, partial=False
+            bitstream, posixpath.join(target, overlay.name) if overlay else None, partial=False
         )
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:

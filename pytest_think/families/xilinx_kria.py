@@ -57,6 +57,8 @@ class XilinxKriaFamily(XilinxFpgaFamily):
         # An app directory holds exactly one bitstream and overlay: start from an empty one.
         transport.run(["rm", "-rf", app_dir]).check(transport.where)
         transport.upload(uploads)
+        # What the CPU side runs (the model the DPU executes …) goes to the design directory.
+        self.upload_design_files(transport, board, design, skip=("bitstream", "overlay", "shell"))
         if "shell" not in design.files:
             shell = json.dumps(DEFAULT_SHELL).encode()
             transport.write_file(posixpath.join(app_dir, "shell.json"), shell)

@@ -1,0 +1,65 @@
+"""An Edge TPU host's twin: the ``libedgetpu.so.1`` the TFLite delegate loads.
+
+The twin's library is a real TFLite external delegate (native/edgetpu_twin.c, built with the
+machine's C compiler on first use and cached): it opens only the devices the twin declares
+(``pci:0``, ``usb:0`` …) and fails like the real one otherwise, then leaves every node to
+TFLite's int8 kernels, so the twin computes the quantized model the TPU computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from pytest_think.boards import TwinCoral
+from pytest_think.emulator.sandbox import Sandbox
+from pytest_think.errors import TwinError
+from pytest_think.hashing import cache_file
+
+SOURCE = Path(__file__).resolve().parent / "native" / "edgetpu_twin.c"
+LIB_DIR = "usr/lib/aarch64-linux-gnu"
+
+
+def build_delegate() -> Path:
+    """The twin's libedgetpu.so.1, compiled once per source version into the cache."""
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    target = cache_file().parent / f"edgetpu-twin-{digest}" / "libedgetpu.so.1"
+    if target.is_file():
+        return target
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise TwinError("the Edge TPU twin needs a C compiler (cc or gcc) to build its delegate")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.part")
+    result = subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-o", str(partial), str(SOURCE)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise TwinError(f"building the Edge TPU twin delegate failed: {result.stderr.strip()}")
+    partial.replace(target)
+    return target
+
+
+class CoralTwin:
+    def __init__(self, sandbox: Sandbox, config: TwinCoral) -> None:
+        self.config = config
+        self.lib_dir = sandbox.root / LIB_DIR
+        self.lib_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(build_delegate(), self.lib_dir / "libedgetpu.so.1")
+        for device in config.devices:
+            if device.startswith("pci:"):  # the Dev Board's TPU is a PCIe device, /dev/apex_N
+                (sandbox.root / "dev").mkdir(exist_ok=True)
+                (sandbox.root / "dev" / f"apex_{device.split(':')[1]}").touch()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the twin's processes see: the loader path and the TPUs present."""
+        return {
+            "LD_LIBRARY_PATH": str(self.lib_dir),
+            "THINK_TWIN_EDGETPU_DEVICES": ",".join(self.config.devices),
+        }

@@ -1,0 +1,97 @@
+"""The coral-edgetpu family: Coral Dev Board (PCIe TPU, Mendel Linux) and USB Accelerator hosts.
+
+Designs are TFLite models compiled for the Edge TPU (``*_edgetpu.tflite``), whole or in N
+segments (``*_segment_<i>_of_<N>_edgetpu.tflite``). The agent runs them with tflite_runtime
+through ``libedgetpu.so.1``, one delegate per TPU; segments run as a pipeline, one TPU each,
+and their integer tensors pass between stages untouched, so the result must equal the
+unsegmented model's exactly. Inputs are quantized and outputs dequantized with each tensor's
+scale and zero point.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pytest_think.boards import Board
+from pytest_think.designs import Design
+from pytest_think.errors import InputFileError
+from pytest_think.families import DesignRuntime
+from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.transport.ssh import SshTransport
+
+SEGMENT_ROLE = re.compile(r"^segment_(\d+)$")
+
+
+class CoralOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delegate: str = Field("libedgetpu.so.1", description="the Edge TPU runtime library")
+    devices: list[str] = Field(
+        default_factory=lambda: [":0"],
+        min_length=1,
+        description="TPUs in pipeline order: 'pci:0' (Dev Board), 'usb:0', 'usb:1' …",
+    )
+
+
+def segment_roles(design: Design) -> list[str]:
+    """The design's model files in pipeline order: `model`, or `segment_0` … `segment_<N-1>`."""
+    segments = sorted(
+        (int(m.group(1)), role) for role in design.files if (m := SEGMENT_ROLE.match(role))
+    )
+    if not segments:
+        design.file("model")  # one clear line when neither is there
+        return ["model"]
+    if "model" in design.files:
+        raise InputFileError(
+            f"design file {design.source}: has both 'files.model' and segments; keep one"
+        )
+    numbers = [n for n, _ in segments]
+    if numbers != list(range(len(numbers))):
+        raise InputFileError(
+            f"design file {design.source}: segments must be segment_0 … segment_"
+            f"{len(numbers) - 1}, found {', '.join(r for _, r in segments)}"
+        )
+    return [role for _, role in segments]
+
+
+class CoralEdgeTpuFamily(GenericLinuxFamily):
+    name = "coral-edgetpu"
+    Options = CoralOptions
+
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+        facts = super().identify(board, transport)
+        facts["edgetpu_devices"] = self.options(board).devices
+        return facts
+
+    def design_runtime(
+        self,
+        board: Board,
+        transport: SshTransport | None,
+        design: Design,
+        signature: dict[str, Any],
+    ) -> DesignRuntime:
+        opts: CoralOptions = self.options(board)
+        roles = segment_roles(design)
+        for role in roles:
+            if design.files[role].suffix != ".tflite":
+                raise InputFileError(
+                    f"design file {design.source}: files.{role}: {design.files[role].name} is "
+                    "not a .tflite model"
+                )
+        if len(roles) > len(opts.devices):
+            raise InputFileError(
+                f"design file {design.source}: {len(roles)} segments need {len(roles)} TPUs; "
+                f"board '{board.name}' lists {len(opts.devices)} in options.devices"
+            )
+        paths = [posixpath.join(self.design_subdir(design), design.files[r].name) for r in roles]
+        options = {
+            **design.runtime,
+            "delegate": opts.delegate,
+            "devices": opts.devices[: len(roles)],
+            "segments": paths[1:],
+        }
+        return DesignRuntime(paths[0], "tflite", options)

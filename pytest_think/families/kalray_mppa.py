@@ -1,0 +1,98 @@
+"""The kalray-mppa family: a host with a Kalray Coolidge MPPA (K200 PCIe board, dev kits).
+
+Designs are KaNN-generated networks, run by ``kann_opencl_cnn <serialized.bin> <iodir>``
+from the AccessCore SDK. The agent hands it a batch of inputs as files and takes the device
+time from the ``Total: <cycles>`` line it logs, at the clock /mppa/board0/mppa0/freq reports
+(kHz, so ms = cycles / kHz). Loading a design is copying it: KaNN loads the network onto the
+clusters each time it runs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pytest_think.boards import Board
+from pytest_think.designs import Design
+from pytest_think.errors import LinkError
+from pytest_think.families import DesignRuntime
+from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.transport.ssh import SshTransport
+
+TOTAL_CYCLES = r"Total: (\d+)"
+
+
+class KalrayOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accesscore: str = Field("/opt/kalray/accesscore", description="AccessCore SDK prefix")
+    firmware: str = Field("ocl_fw_l2_d_1m.elf", description="POCL_MPPA_FIRMWARE_NAME")
+    pocl_file: str | None = Field(None, description="KANN_POCL_FILE, when the SDK needs it set")
+    mppa: str = Field("/mppa/board0", description="the board's sysfs-like directory")
+    batch: int = Field(32, ge=1, description="vectors per kann_opencl_cnn run")
+    runner_timeout_s: float = Field(600.0, gt=0)
+
+
+class KalrayMppaFamily(GenericLinuxFamily):
+    name = "kalray-mppa"
+    Options = KalrayOptions
+
+    def _read(self, transport: SshTransport, path: str) -> str:
+        result = transport.run(["cat", path])
+        if result.exit_status != 0:
+            raise LinkError(
+                f"{transport.where}: cannot read {path} ({result.err.strip() or 'no output'}); "
+                "is the MPPA driver loaded (lsmod | grep mppa)?"
+            )
+        return result.out.strip()
+
+    def clock_khz(self, board: Board, transport: SshTransport) -> int:
+        opts: KalrayOptions = self.options(board)
+        path = posixpath.join(opts.mppa, "mppa0", "freq")
+        text = self._read(transport, path)
+        try:
+            return int(text.split()[0])
+        except (ValueError, IndexError):
+            raise LinkError(
+                f"{transport.where}: {path} reads {text!r}, not a clock in kHz"
+            ) from None
+
+    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+        facts = super().identify(board, transport)
+        transport = self._ssh(board, transport)
+        opts: KalrayOptions = self.options(board)
+        facts["mppa_board"] = self._read(transport, posixpath.join(opts.mppa, "type"))
+        facts["mppa_clock_khz"] = self.clock_khz(board, transport)
+        return facts
+
+    def design_runtime(
+        self,
+        board: Board,
+        transport: SshTransport | None,
+        design: Design,
+        signature: dict[str, Any],
+    ) -> DesignRuntime:
+        transport = self._ssh(board, transport)
+        opts: KalrayOptions = self.options(board)
+        network = design.file("network")
+        env = {"POCL_MPPA_FIRMWARE_NAME": opts.firmware}
+        if opts.pocl_file:
+            env["KANN_POCL_FILE"] = opts.pocl_file
+        options = {
+            "argv": ["kann_opencl_cnn", "{model}", "{iodir}"],
+            "path": [posixpath.join(opts.accesscore, "bin")],
+            "env": env,
+            "inputs": signature["inputs"],
+            "outputs": signature["outputs"],
+            "device_time": {
+                "pattern": TOTAL_CYCLES,
+                "unit": "cycles",
+                "clock_khz": self.clock_khz(board, transport),
+            },
+            "device_batch": int(design.runtime.get("batch", opts.batch)),
+            "timeout_s": opts.runner_timeout_s,
+        }
+        path = posixpath.join(self.design_subdir(design), network.name)
+        return DesignRuntime(path, "exec", options)
