@@ -13,6 +13,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 # The digits MLP as each family's hardware runs it (fixtures/make_designs.py).
 DIGITS_DESIGNS = {
+    "generic": "digits-cpu/design.yaml",
+    "nvidia-jetson": "digits-jetson/design.yaml",
     "xilinx-fpga": "digits-dpu-zcu102/design.yaml",
     "xilinx-kria": "digits-dpu-kv260/design.yaml",
     "kalray-mppa": "digits-kann/design.yaml",

@@ -61,7 +61,8 @@ def bench_twin(base: Path, board_file: Path, name: str, **fpga: Any) -> Iterator
 
     data = yaml.safe_load(board_file.read_text())
     data["name"] = name
-    data["twin"]["fpga"] = {**data["twin"]["fpga"], **fpga}
+    if fpga:
+        data["twin"]["fpga"] = {**data["twin"]["fpga"], **fpga}
     spec = base / f"{name}-twin.yaml"
     spec.write_text(yaml.safe_dump(data))
     board = load_board(spec)

@@ -19,7 +19,15 @@ def test_there_are_boards_for_every_family() -> None:
     families = {
         yaml.safe_load((REPO / "boards" / f"{b}.yaml").read_text())["family"] for b in BOARDS
     }
-    assert {"generic", "xilinx-fpga", "xilinx-kria", "nvidia-jetson", "mcu-uart"} <= families
+    assert {
+        "generic",
+        "xilinx-fpga",
+        "xilinx-kria",
+        "kalray-mppa",
+        "nvidia-jetson",
+        "coral-edgetpu",
+        "mcu-uart",
+    } <= families
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -46,4 +54,10 @@ def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
     assert f"think: board {board} (family " in proc.stdout and "digital twin" in proc.stdout
     doc = json.loads(results.read_text())
     assert doc["board"]["name"] == board and doc["board"]["twin"] is True
-    assert doc["tests"] and all(t["outcome"] == "passed" for t in doc["tests"])
+    outcomes = {t["nodeid"]: t["outcome"] for t in doc["tests"]}
+    # Every family but the serial-only one has a digits design (test_suites/conftest.py).
+    expected = {
+        nodeid: "skipped" if board == "mcu-uart" and "_design" in nodeid else "passed"
+        for nodeid in outcomes
+    }
+    assert outcomes and outcomes == expected
