@@ -58,6 +58,26 @@ class SerialConfig(_Strict):
     frame_bytes: int = Field(512, ge=64, description="frame size on the line (noise vs overhead)")
 
 
+class ConsoleLogin(_Strict):
+    """How to log in on the console: the user, and the variable holding the password."""
+
+    user: str = "root"
+    password_env: str | None = Field(
+        None, description="environment variable with the password, if the board asks for one"
+    )
+    login_prompt: str = Field(r"login: $", description="regex the getty prints")
+    prompt: str = Field(r"[#$] $", description="regex ending the shell's prompt")
+
+
+class ConsoleConfig(_Strict):
+    """The board's serial console (kernel log, getty): captured per test, usable as a shell."""
+
+    url: str
+    baud: int = Field(115200, gt=0)
+    login: ConsoleLogin = ConsoleLogin()
+    timeout: float = Field(30.0, gt=0, description="seconds to wait for a prompt")
+
+
 class AgentConfig(_Strict):
     interpreter: str = "python3"
     workdir: str = "/tmp/think-agent"
@@ -132,6 +152,13 @@ class TwinCoral(_Strict):
     devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
 
 
+class TwinConsole(_Strict):
+    """A twin's serial console: its getty, and a fault (a console that stays silent)."""
+
+    tty: str = "ttyPS0"
+    silent: bool = Field(False, description="never prints a login prompt (a hung or dead board)")
+
+
 class TwinUart(_Strict):
     """A microcontroller twin's serial line and firmware."""
 
@@ -157,6 +184,7 @@ class TwinConfig(_Strict):
     mppa: TwinMppa | None = None
     coral: TwinCoral | None = None
     uart: TwinUart | None = None
+    console: TwinConsole = TwinConsole()
 
 
 class Board(_Strict):
@@ -165,6 +193,7 @@ class Board(_Strict):
     description: str = ""
     ssh: SshConfig | None = None
     serial: SerialConfig | None = None
+    console: ConsoleConfig | None = None
     agent: AgentConfig = AgentConfig()
     options: dict[str, Any] = Field(
         default_factory=dict, description="family settings, checked by the board's family"
@@ -182,6 +211,11 @@ class Board(_Strict):
         """The same board on another serial port (a twin's pty)."""
         assert self.serial is not None
         return self.model_copy(update={"serial": self.serial.model_copy(update={"url": url})})
+
+    def with_console_port(self, url: str) -> Board:
+        """The same board with its console on another port (a twin's pty)."""
+        assert self.console is not None
+        return self.model_copy(update={"console": self.console.model_copy(update={"url": url})})
 
     def with_endpoint(
         self, *, host: str, port: int, user: str, key_file: Path, host_key: str

@@ -24,6 +24,7 @@ from pytest_think.hashing import sha256_file
 from pytest_think.reference import ReferenceModel, accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
+from pytest_think.transport.console import SerialConsole
 from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
 
@@ -35,6 +36,7 @@ class BoardConnection:
     family: Family
     ssh: SshTransport | None  # None: a board reached only over its serial line
     identity: dict[str, Any]
+    _console: SerialConsole | None = None
 
     @classmethod
     def open(cls, board: Board, emulated: bool) -> BoardConnection:
@@ -57,7 +59,20 @@ class BoardConnection:
             raise LinkError(f"board '{self.board.name}' has no SSH access (serial only)")
         return self.ssh
 
+    @property
+    def console(self) -> SerialConsole:
+        """The board's serial console, opened on first use (its capture starts then)."""
+        if self.board.console is None:
+            raise LinkError(
+                f"board '{self.board.name}' has no 'console' section in {self.board.source}"
+            )
+        if self._console is None:
+            self._console = SerialConsole(self.board.console, self.board.name)
+        return self._console
+
     def close(self) -> None:
+        if self._console is not None:
+            self._console.close()
         if self.ssh is not None:
             self.ssh.close()
 

@@ -1,4 +1,5 @@
-"""The fixtures tests use: board_spec, emulate, think_json, board, dut, reference, vectors.
+"""The fixtures tests use: board_spec, emulate, think_json, board, console, dut, reference,
+vectors.
 
 Every command-line option is also a session fixture (`board_spec`, `emulate`, `think_json`),
 so a test module can parametrize them, e.g. to run one test on two boards::
@@ -21,6 +22,7 @@ from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
 from pytest_think.results import TestRecord
+from pytest_think.transport.console import SerialConsole
 from pytest_think.vectors import VectorSet, load_vectors
 
 
@@ -66,9 +68,12 @@ def think_json(request: pytest.FixtureRequest) -> Path | None:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> BoardConnection:
-    """The connected board: config, SSH transport and identity (one per session and board)."""
+    """The connected board: config, SSH transport and identity (one per session and board).
+
+    Function-scoped on purpose: the connection itself is kept for the session, and a test that
+    parametrizes `board_spec` must get its own board, which a cached session value is not."""
     conn: BoardConnection = _session(request).connection(board_spec, emulate)
     return conn
 
@@ -140,6 +145,18 @@ class TestDut:
         return self.device.device_loop(
             _path(self.request, model), _path(self.request, vectors), **options
         )
+
+
+@pytest.fixture
+def console(request: pytest.FixtureRequest, board: BoardConnection) -> SerialConsole:
+    """The board's serial console; what it prints during the test goes into the report.
+
+    ``console.expect(r"login: $")``, ``console.login()``, ``console.run(["uname", "-r"])``."""
+    from pytest_think.plugin import CONSOLE_KEY
+
+    port = board.console
+    request.node.stash[CONSOLE_KEY] = (port, port.mark())
+    return port
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,27 @@ from pytest_think.families import load_family
 from pytest_think.reference import ReferenceModel
 from pytest_think.report.summary import summary_lines
 from pytest_think.results import TestRecord, board_json, results_document, write_results
+from pytest_think.transport.console import ConsoleLine, SerialConsole
 
 pytest_plugins = ("pytest_think.fixtures",)
 
 DEFAULT_BOARD = "sim"
 SESSION_KEY = pytest.StashKey["ThinkSession"]()
 RECORD_KEY = pytest.StashKey[TestRecord]()
+# The console a test watches and where its window starts (set by the `console` fixture).
+CONSOLE_KEY = pytest.StashKey[tuple[SerialConsole, int]]()
+
+
+def format_console(lines: list[ConsoleLine]) -> str:
+    """Console lines with the wall-clock time each arrived (UTC, milliseconds)."""
+    out = []
+    for line in lines:
+        stamp = (
+            time.strftime("%H:%M:%S", time.gmtime(line.time))
+            + f".{int(line.time * 1000) % 1000:03d}"
+        )
+        out.append(f"[{stamp}] {line.text}")
+    return "\n".join(out) + "\n"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -177,6 +193,14 @@ class ThinkSession:
             path, lineno, _ = item.location
             report.longrepr = OneLineError(path, lineno or 0, f"{type(exc).__name__}: {exc}")
         record = item.stash.get(RECORD_KEY, None)
+        watch = item.stash.get(CONSOLE_KEY, None)
+        if watch is not None and report.when == "call":
+            console, mark = watch
+            lines = console.lines_since(mark)
+            if lines:
+                report.sections.append(("think console", format_console(lines)))
+            if record is not None:
+                record.console = [{"time": ln.time, "text": ln.text} for ln in lines]
         if record is not None:
             record.duration_s += report.duration
             if report.failed:

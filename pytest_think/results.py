@@ -54,6 +54,7 @@ class TestRecord:
     runs: list[RunRecord] = field(default_factory=list)
     flashes: list[dict[str, Any]] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
+    console: list[dict[str, Any]] = field(default_factory=list)  # lines with their time
     outcome: str = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -78,6 +79,8 @@ class TestRecord:
             data["flash"] = self.flashes
         if self.trtexec:
             data["trtexec"] = self.trtexec
+        if self.console:
+            data["console"] = self.console
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(self.runs[-1].as_json())

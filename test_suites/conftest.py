@@ -22,7 +22,7 @@ DIGITS_DESIGNS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def digits_design(board: BoardConnection) -> Path:
     """The digits design for this board's family; skipped for families that have none."""
     name = DIGITS_DESIGNS.get(board.board.family)

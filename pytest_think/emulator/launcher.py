@@ -54,13 +54,14 @@ class TwinProcess:
         e = self.endpoint
         if "port" in e and isinstance(e["port"], str):  # a serial twin: its pty
             return board.with_serial_port(e["port"])
-        return board.with_endpoint(
+        reached = board.with_endpoint(
             host=e["host"],
             port=int(e["port"]),
             user=e["user"],
             key_file=Path(e["key_file"]),
             host_key=e["host_key"],
         )
+        return reached.with_console_port(e["console"]) if "console" in e else reached
 
     @property
     def sandbox_root(self) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncssh
 
 from pytest_think.boards import Board, TwinConfig
+from pytest_think.emulator.console import ConsoleTwin
 from pytest_think.emulator.coral import CoralTwin
 from pytest_think.emulator.device import run_agent
 from pytest_think.emulator.fpga import FpgaTwin
@@ -45,6 +46,7 @@ class BoardTwin:
         if self.twin.jetson is not None:
             jetson = JetsonTwin(sandbox, self.twin.jetson, self.twin.latency)
             self.shell.tools.update(jetson.tools)
+        self.console_task: asyncio.Task[None] | None = None
         # What the board adds to its processes' environment (SDK tools, native libraries).
         self.process_env: dict[str, str] = {}
         if self.twin.mppa is not None:
@@ -178,6 +180,11 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
         "host_key": host_key.get_fingerprint("sha256"),
         "root": str(sandbox.root),
     }
+    if board.console is not None:
+        # The board's serial console, on a pty beside the SSH server (same shell, same files).
+        console = ConsoleTwin(board, twin.shell, twin.twin.console)
+        twin.console_task = console.start()
+        ready["console"] = console.path
     return server, ready
 
 
