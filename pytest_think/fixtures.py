@@ -121,6 +121,8 @@ class TestDut:
         self.record.record_for(run)
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
+        # What ran is the design: its sha256 identifies the run, as a model's does.
+        node.user_properties.append(("model_sha256", run.model_sha256))
         node.user_properties.append(("design_sha256", run.model_sha256))
         return run
 

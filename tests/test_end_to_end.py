@@ -72,7 +72,8 @@ def test_suites_on_sim_write_junit_and_results_json(tmp_path: Path) -> None:
         # A vector's round trip on the host includes its time on the device.
         assert test["latency"]["host_ns"]["p50"] > test["latency"]["device_ns"]["p50"]
         assert test["throughput_per_s"] > 0
-        assert test["accuracy"]["device"] == pytest.approx(test["accuracy"]["reference"])
+        if compare is not None:
+            assert test["accuracy"]["device"] == pytest.approx(test["accuracy"]["reference"])
 
     cases = ET.parse(junit).getroot().findall(".//testcase")
     assert len(cases) == len(doc["tests"])
