@@ -96,3 +96,41 @@ def test_design_without_network_names_the_field(
     result.stdout.fnmatch_lines(
         [f"*InputFileError: design file {design}: field 'files.network' is missing (has: none)"]
     )
+
+
+def test_cluster_program_over_jtag_prints_prefixed_lines(
+    pytester: pytest.Pytester, mppa: tuple[TwinProcess, Path], tmp_path: Path
+) -> None:
+    twin, boards = mppa
+    design = tmp_path / "jtag"
+    design.mkdir()
+    shutil.copy(DESIGN.parent / "digits_mlp_fp16_network.bin", design / "digits_mlp.elf")
+    (design / "design.yaml").write_text(
+        "name: digits-jtag\nfamily: kalray-mppa\n"
+        f"reference: {REPO / 'fixtures/models/digits_mlp.onnx'}\n"
+        "files:\n  elf: digits_mlp.elf\n"
+    )
+    pytester.makepyfile(
+        f"""
+        def test_jtag(dut, reference):
+            run = dut.run_design({str(design / "design.yaml")!r}, {str(VECTORS)!r})
+            assert set(run.result.device_ns) == {{int((30000 + 6464 // 256) / 1100000 * 1e6)}}
+            reference.check(run, rtol=1e-2, atol=1e-2, min_top1_agreement=1.0)
+        """
+    )
+    pytester.runpytest("--board=k200-bench", f"--board-dir={boards}").assert_outcomes(passed=1)
+    # What the cluster printed, as the JTAG runner shows it on the host.
+    tool = twin.sandbox_root / "opt/kalray/accesscore/bin/kvx-jtag-runner"
+    iodir = tmp_path / "io"
+    iodir.mkdir()
+    (iodir / "input_0.bin").write_bytes(bytes(4 * 64))
+    import subprocess
+
+    shown = subprocess.run(
+        [str(tool), f"--exec-file=Cluster0:{design / 'digits_mlp.elf'}", "--", str(iodir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert shown[-1] == f"Cluster0@0.0: Total: {30000 + 6464 // 256} cycles"
+    assert all(line.startswith("Cluster0@0.0: ") for line in shown)

@@ -1,14 +1,16 @@
 """A Kalray MPPA (Coolidge) host's twin: /mppa/board0 and KaNN's ``kann_opencl_cnn``.
 
-``kann_opencl_cnn <serialized.bin> <iodir>`` is installed as a real executable in the
+``kann_opencl_cnn <serialized.bin> <iodir>`` and ``kvx-jtag-runner
+--exec-file=Cluster0:<app.elf> -- <iodir>`` are installed as real executables in the
 sandbox's AccessCore ``bin`` directory, because on a real host it is the agent, not the shell,
-that runs it. It reads ``input_<i>.bin`` from the I/O directory, computes the serialized
-network, writes ``output_<j>.bin`` and logs a ``Total: <cycles>`` line.
+that runs them. Both read ``input_<i>.bin`` from the I/O directory, compute the network,
+write ``output_<j>.bin`` and log a ``Total: <cycles>`` line; the JTAG runner prefixes what
+the cluster prints with ``Cluster0@0.0: `` unless given ``--no-printf-prefix``.
 
-The network file a twin reads is an ONNX model at the MPPA's precision (fp16 weights and
-activations, fp32 accumulation); it stands where KaNN's serialized network stands on
-hardware. Cycles follow a latency model: a fixed per-inference cost plus the model's
-multiply-accumulates at the cluster's sustained rate.
+The network file a twin reads (KaNN's serialized network, the cluster ELF) is an ONNX model
+at the MPPA's precision (fp16 weights and activations, fp32 accumulation), standing where the
+real file stands on hardware. Cycles follow a latency model: a fixed per-inference cost plus
+the model's multiply-accumulates at the cluster's sustained rate.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,14 +38,15 @@ class MppaTwin:
         (board / "mppa0" / "freq").write_text(f"{config.freq_khz}\n")
         self.bin_dir = sandbox.root / ACCESSCORE_BIN
         self.bin_dir.mkdir(parents=True, exist_ok=True)
-        tool = self.bin_dir / "kann_opencl_cnn"
-        tool.write_text(
-            f"#!{sys.executable}\n"
-            "import sys\n"
-            "from pytest_think.emulator.kalray import kann_main\n"
-            f"sys.exit(kann_main(sys.argv[1:], {json.dumps(config.model_dump())!r}))\n"
-        )
-        tool.chmod(tool.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        for name, main in (("kann_opencl_cnn", "kann_main"), ("kvx-jtag-runner", "jtag_main")):
+            tool = self.bin_dir / name
+            tool.write_text(
+                f"#!{sys.executable}\n"
+                "import sys\n"
+                f"from pytest_think.emulator.kalray import {main}\n"
+                f"sys.exit({main}(sys.argv[1:], {json.dumps(config.model_dump())!r}))\n"
+            )
+            tool.chmod(tool.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     @property
     def path(self) -> list[str]:
@@ -65,15 +69,10 @@ def _macs(model_bytes: bytes) -> int:
     return total
 
 
-def kann_main(argv: list[str], config_json: str) -> int:
-    """``kann_opencl_cnn <serialized.bin> <iodir>`` as the twin's host runs it."""
+def _run_network(network: Path, iodir: Path, config: TwinMppa, say: Any) -> int:
+    """Compute `network` over the I/O directory's inputs; print as the cluster does."""
     import onnxruntime as ort
 
-    config = TwinMppa.model_validate_json(config_json)
-    if len(argv) != 2:
-        print("usage: kann_opencl_cnn <serialized.bin> <iodir>", file=sys.stderr)
-        return 2
-    network, iodir = Path(argv[0]), Path(argv[1])
     try:
         blob = network.read_bytes()
         session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
@@ -81,10 +80,10 @@ def kann_main(argv: list[str], config_json: str) -> int:
         print(f"[KaNN] error: cannot deserialize network {network}: {exc}", file=sys.stderr)
         return 1
     feeds = {}
-    batch = None
+    batch = 0
     for i, spec in enumerate(session.get_inputs()):
         path = iodir / f"input_{i}.bin"
-        per_vector = int(np.prod([d for d in spec.shape[1:]]))
+        per_vector = int(np.prod(list(spec.shape[1:])))
         try:
             data = np.fromfile(path, dtype="<f4")
         except OSError:
@@ -103,9 +102,41 @@ def kann_main(argv: list[str], config_json: str) -> int:
     for j, out in enumerate(outputs):
         np.ascontiguousarray(out, dtype="<f4").tofile(iodir / f"output_{j}.bin")
     per_inference = config.fixed_cycles + int(_macs(blob) / config.macs_per_cycle)
-    print(f"[KaNN] network {network.name}: {len(feeds)} input(s), {len(outputs)} output(s)")
-    print(f"[KaNN] batch {batch} on Cluster0..4 at {config.freq_khz} kHz")
-    for k in range(batch or 0):
-        print(f"Cluster0@0.0: inference {k} done in {per_inference} cycles")
-    print(f"Total: {per_inference * (batch or 0)} cycles")
+    say(f"[KaNN] network {network.name}: {len(feeds)} input(s), {len(outputs)} output(s)")
+    say(f"[KaNN] batch {batch} on Cluster0..4 at {config.freq_khz} kHz")
+    for k in range(batch):
+        say(f"inference {k} done in {per_inference} cycles")
+    say(f"Total: {per_inference * batch} cycles")
     return 0
+
+
+def kann_main(argv: list[str], config_json: str) -> int:
+    """``kann_opencl_cnn <serialized.bin> <iodir>`` as the twin's host runs it."""
+    config = TwinMppa.model_validate_json(config_json)
+    if len(argv) != 2:
+        print("usage: kann_opencl_cnn <serialized.bin> <iodir>", file=sys.stderr)
+        return 2
+    return _run_network(Path(argv[0]), Path(argv[1]), config, print)
+
+
+def jtag_main(argv: list[str], config_json: str) -> int:
+    """``kvx-jtag-runner --exec-file=Cluster0:<elf> [--timeout=S] [--no-printf-prefix] -- ARGS``"""
+    config = TwinMppa.model_validate_json(config_json)
+    own, _, program_args = (
+        (argv[: argv.index("--")], None, argv[argv.index("--") + 1 :])
+        if ("--" in argv)
+        else (argv, None, [])
+    )
+    exec_file = next((a.split("=", 1)[1] for a in own if a.startswith("--exec-file=")), None)
+    if exec_file is None or ":" not in exec_file:
+        print("kvx-jtag-runner: missing --exec-file=<Cluster>:<elf>", file=sys.stderr)
+        return 2
+    cluster, elf = exec_file.split(":", 1)
+    prefix = "" if "--no-printf-prefix" in own else f"{cluster}@0.0: "
+    if not Path(elf).is_file():
+        print(f"kvx-jtag-runner: cannot open {elf}: No such file or directory", file=sys.stderr)
+        return 1
+    if len(program_args) != 1:
+        print(f"{prefix}usage: {Path(elf).name} <iodir>")
+        return 1
+    return _run_network(Path(elf), Path(program_args[0]), config, lambda s: print(prefix + s))

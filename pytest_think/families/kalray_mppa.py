@@ -1,10 +1,12 @@
 """The kalray-mppa family: a host with a Kalray Coolidge MPPA (K200 PCIe board, dev kits).
 
-Designs are KaNN-generated networks, run by ``kann_opencl_cnn <serialized.bin> <iodir>``
-from the AccessCore SDK. The agent hands it a batch of inputs as files and takes the device
-time from the ``Total: <cycles>`` line it logs, at the clock /mppa/board0/mppa0/freq reports
-(kHz, so ms = cycles / kHz). Loading a design is copying it: KaNN loads the network onto the
-clusters each time it runs.
+Designs are KaNN-generated networks (role ``network``), run by ``kann_opencl_cnn
+<serialized.bin> <iodir>`` from the AccessCore SDK, or bare-metal cluster programs (role
+``elf``) run by ``kvx-jtag-runner --exec-file=Cluster0:app.elf -- <iodir>``, which prefixes
+their output with ``Cluster0@0.0: ``. The agent hands either a batch of inputs as files and
+takes the device time from the ``Total: <cycles>`` line it logs, at the clock
+/mppa/board0/mppa0/freq reports (kHz, so ms = cycles / kHz). Loading a design is copying
+it: the runner loads the clusters each time it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class KalrayOptions(BaseModel):
     pocl_file: str | None = Field(None, description="KANN_POCL_FILE, when the SDK needs it set")
     mppa: str = Field("/mppa/board0", description="the board's sysfs-like directory")
     batch: int = Field(32, ge=1, description="vectors per kann_opencl_cnn run")
+    cluster: str = Field("Cluster0", description="where kvx-jtag-runner loads a design's ELF")
     runner_timeout_s: float = Field(600.0, gt=0)
 
 
@@ -76,12 +79,18 @@ class KalrayMppaFamily(GenericLinuxFamily):
     ) -> DesignRuntime:
         transport = self._ssh(board, transport)
         opts: KalrayOptions = self.options(board)
-        network = design.file("network")
+        # A KaNN network (kann_opencl_cnn), or a bare-metal cluster program run over JTAG.
+        if "elf" in design.files:
+            network = design.file("elf")
+            argv = ["kvx-jtag-runner", f"--exec-file={opts.cluster}:{{model}}", "--", "{iodir}"]
+        else:
+            network = design.file("network")
+            argv = ["kann_opencl_cnn", "{model}", "{iodir}"]
         env = {"POCL_MPPA_FIRMWARE_NAME": opts.firmware}
         if opts.pocl_file:
             env["KANN_POCL_FILE"] = opts.pocl_file
         options = {
-            "argv": ["kann_opencl_cnn", "{model}", "{iodir}"],
+            "argv": argv,
             "path": [posixpath.join(opts.accesscore, "bin")],
             "env": env,
             "inputs": signature["inputs"],
