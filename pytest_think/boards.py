@@ -152,6 +152,23 @@ class TwinCoral(_Strict):
     devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
 
 
+class TwinRail(_Strict):
+    """One onboard power rail of a twin: where its monitor sits and what it reads at idle."""
+
+    label: str
+    device: str = Field("1-0040", pattern=r"^\d+-[0-9a-f]{4}$", description="I2C bus-address")
+    channel: int = Field(1, ge=0, le=3, description="monitor channel (INA3221: 1-3 / 0-2)")
+    volts: float = Field(5.0, gt=0)
+    idle_w: float = Field(1.0, ge=0)
+
+
+class TwinPower(_Strict):
+    """A twin's onboard power monitors, in the sysfs layout of its kernel."""
+
+    layout: Literal["ina2xx", "ina3221", "ina3221x"]
+    rails: list[TwinRail] = Field(min_length=1)
+
+
 class TwinConsole(_Strict):
     """A twin's serial console: its getty, and a fault (a console that stays silent)."""
 
@@ -185,6 +202,7 @@ class TwinConfig(_Strict):
     coral: TwinCoral | None = None
     uart: TwinUart | None = None
     console: TwinConsole = TwinConsole()
+    power: TwinPower | None = None
 
 
 class Board(_Strict):

@@ -22,6 +22,7 @@ from pytest_think.emulator.fpga import FpgaTwin
 from pytest_think.emulator.jetson import JetsonTwin
 from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
+from pytest_think.emulator.power import OnboardPowerTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 
@@ -53,6 +54,8 @@ class BoardTwin:
             self.process_env["PATH"] = os.pathsep.join(MppaTwin(sandbox, self.twin.mppa).path)
         if self.twin.coral is not None:
             self.process_env.update(CoralTwin(sandbox, self.twin.coral).env)
+        if self.twin.power is not None:
+            OnboardPowerTwin(sandbox, self.twin.power)
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)

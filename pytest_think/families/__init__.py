@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from pytest_think.boards import Board
     from pytest_think.designs import Design
+    from pytest_think.power.onboard import PowerSensor
     from pytest_think.stream import Link
     from pytest_think.transport.ssh import SshTransport
 
@@ -81,6 +82,10 @@ class Family(Protocol):
         """How the agent runs a loaded design: the file to LOAD, the backend, its options.
 
         `signature` is the reference model's (inputs and outputs), for runners that need it."""
+        ...
+
+    def power_sensors(self, board: Board, transport: SshTransport | None) -> list[PowerSensor]:
+        """The board's onboard power monitors (empty when it has none or no SSH)."""
         ...
 
     def design_record(self, board: Board) -> str:

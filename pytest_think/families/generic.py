@@ -13,6 +13,7 @@ from pytest_think.boards import Board
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, InputFileError, LinkError
 from pytest_think.families import DesignRuntime
+from pytest_think.power.onboard import PowerSensor, discover
 
 if TYPE_CHECKING:
     from pytest_think.stream import Link
@@ -69,7 +70,8 @@ class GenericLinuxFamily:
         os_name = (
             parse_os_release(release.out).get("PRETTY_NAME") if release.exit_status == 0 else None
         )
-        return {"uname": uname, "os": os_name}
+        rails = [s.rail for s in self.power_sensors(board, transport)]
+        return {"uname": uname, "os": os_name, "power_rails": rails}
 
     def agent_command(self, board: Board, agent_path: str) -> list[str]:
         return [board.agent.interpreter, agent_path]
@@ -93,6 +95,15 @@ class GenericLinuxFamily:
         relative = posixpath.join("models", f"{sha[:16]}-{model.name}")
         self._ssh(board, ssh).upload([(model, posixpath.join(board.agent.workdir, relative))])
         return relative
+
+    def power_rail_names(self, board: Board) -> dict[str, str]:
+        """Names for monitors that carry no label, by I2C device ("3-0040": "VCCINT")."""
+        return {}
+
+    def power_sensors(self, board: Board, transport: SshTransport | None) -> list[PowerSensor]:
+        if transport is None:
+            return []
+        return discover(transport, self.power_rail_names(board))
 
     def design_dir(self, board: Board, design: Design) -> str:
         return posixpath.join(board.agent.workdir, self.design_subdir(design))

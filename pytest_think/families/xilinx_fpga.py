@@ -6,6 +6,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from pytest_think.boards import Board
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
@@ -51,8 +53,22 @@ class FpgaManagerFlasher:
         )
 
 
+class FpgaOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    power_rails: dict[str, str] = Field(
+        default_factory=dict,
+        description="INA226 monitors by I2C device, named as on the schematic ('3-0040': 'VCCINT')",
+    )
+
+
 class XilinxFpgaFamily(GenericLinuxFamily):
     name = "xilinx-fpga"
+    Options = FpgaOptions
+
+    def power_rail_names(self, board: Board) -> dict[str, str]:
+        opts: FpgaOptions = self.options(board)
+        return opts.power_rails
 
     def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)

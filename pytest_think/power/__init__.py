@@ -1,0 +1,1 @@
+"""Power: onboard sensors (`onboard`); meters and energy integration join them."""
