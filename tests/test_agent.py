@@ -280,3 +280,81 @@ def test_agent_and_codec_run_on_python_3_6(tmp_path: Path) -> None:
     proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok (3, 6)"
+
+
+FINN_DRIVER = """
+import argparse, sys
+import numpy as np
+p = argparse.ArgumentParser()
+p.add_argument("--exec_mode"); p.add_argument("--batchsize", type=int)
+p.add_argument("--bitfile"); p.add_argument("--inputfile"); p.add_argument("--outputfile")
+a = p.parse_args()
+if a.bitfile != "digits.bit":
+    print("ERROR: cannot open bitfile " + a.bitfile); sys.exit(3)
+x = np.load(a.inputfile)
+assert x.shape[0] == a.batchsize
+np.save(a.outputfile, (x[:, :10] * 2).astype(np.float32))
+print("runtime[ms]: 0.5")
+"""
+
+EXEC_SIGNATURE = {
+    "inputs": [{"name": "input", "dtype": "float32", "shape": [None, 64]}],
+    "outputs": [{"name": "scores", "dtype": "float32", "shape": [None, 10]}],
+}
+
+
+def _exec_load(agent: AgentProcess, workdir: Path, script: str, **options: object) -> tf.Frame:
+    (workdir / "driver.py").write_text(script)
+    agent.recv()  # HELLO
+    request = {"argv": [sys.executable, "driver.py"], **EXEC_SIGNATURE}
+    request.update(options)
+    agent.send_json(tf.LOAD, {"path": "driver.py", "backend": "exec", "options": request})
+    return agent.recv()
+
+
+def test_exec_runner_in_finn_driver_shape(agent: AgentProcess, workdir: Path) -> None:
+    argv = [
+        sys.executable, "driver.py", "--exec_mode=execute", "--batchsize", "{batch}",
+        "--bitfile", "digits.bit", "--inputfile", "{input}", "--outputfile", "{output}",
+    ]  # fmt: skip
+    ready = _exec_load(
+        agent,
+        workdir,
+        FINN_DRIVER,
+        argv=argv,
+        io="npy",
+        device_batch=4,
+        device_time={"pattern": r"runtime\[ms\]: ([0-9.]+)", "unit": "ms"},
+    )
+    assert ready.type == tf.READY, ready.json()
+    x = digits(10)
+    frame = agent.infer(input=x)
+    assert frame.type == tf.RESULT, frame.payload
+    device_ns, (scores,) = tf.decode_result(frame.payload)
+    np.testing.assert_array_equal(from_wire(scores), x[:, :10] * 2)
+    # Batches of 4, 4 and 2 vectors, 0.5 ms each, shared among their vectors.
+    assert device_ns == [125_000] * 8 + [250_000] * 2
+
+
+def test_exec_runner_failures_are_errors_naming_the_runner(
+    agent: AgentProcess, workdir: Path
+) -> None:
+    script = "import sys\nprint('loading bitfile...')\nprint('ERROR: DMA timeout'); sys.exit(3)\n"
+    assert _exec_load(agent, workdir, script).type == tf.READY
+    frame = agent.infer(input=digits(2))
+    assert frame.type == tf.ERROR
+    error = frame.json()
+    assert error["code"] == "runner_failed"
+    assert error["message"] == f"runner {sys.executable} exited with status 3: ERROR: DMA timeout"
+    # A runner that writes a short output file; the agent goes on serving.
+    (workdir / "driver.py").write_text(
+        "import sys\nopen(sys.argv[1] + '/output_0.bin', 'wb').write(bytes(12))\n"
+    )
+    agent.send_json(tf.LOAD, {"path": "driver.py", "backend": "exec", "options": {
+        "argv": [sys.executable, "driver.py", "{iodir}"], **EXEC_SIGNATURE}})  # fmt: skip
+    assert agent.recv().type == tf.READY
+    frame = agent.infer(input=digits(2))
+    assert frame.json()["message"] == (
+        f"runner {sys.executable} wrote 12 bytes for output 'scores' (output_0.bin), "
+        "expected 40 bytes"
+    )

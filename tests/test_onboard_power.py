@@ -14,9 +14,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("board_name", sorted(CASES))
-def test_rails_are_discovered_and_read_in_watts(
-    pytester: pytest.Pytester, board_name: str
-) -> None:
+def test_rails_are_discovered_and_read_in_watts(pytester: pytest.Pytester, board_name: str) -> None:
     pytester.makepyfile(
         f"""
         import pytest

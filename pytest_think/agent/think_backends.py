@@ -237,9 +237,12 @@ class ExecBackend:
     LOAD path: the file the runner executes (a KaNN serialized network, a bitstream …).
     LOAD options:
 
-    * ``argv``: the command, with ``{model}`` (the loaded file), ``{iodir}`` and ``{batch}``
-      replaced; it reads ``{iodir}/input_<i>.bin`` and writes ``{iodir}/output_<j>.bin``, raw
-      little-endian tensors in the order of ``inputs`` / ``outputs``;
+    * ``argv``: the command, with ``{model}`` (the loaded file), ``{iodir}``, ``{batch}``,
+      ``{input}`` and ``{output}`` (the first input and output file) replaced;
+    * ``io``: ``raw`` (default): it reads ``{iodir}/input_<i>.bin`` and writes
+      ``{iodir}/output_<j>.bin``, raw little-endian tensors in the order of ``inputs`` /
+      ``outputs``; ``npy``: the same as ``.npy`` files (``input_0.npy`` …), the shape FINN's
+      ``driver.py --exec_mode=execute --inputfile {input} --outputfile {output}`` takes;
     * ``inputs`` / ``outputs``: the model's signature (name, dtype, shape), from the host;
     * ``device_time``: ``{"pattern": regex with one group, "unit": "cycles" | "ms" | "us" |
       "ns", "clock_khz": the device clock}``; cycles are converted with that clock;
@@ -270,6 +273,9 @@ class ExecBackend:
                 raise AgentError("load_failed", "exec backend needs the model's {}".format(key))
         self.options = options
         self.model = path
+        self.io = options.get("io", "raw")
+        if self.io not in ("raw", "npy"):
+            raise AgentError("load_failed", "exec io must be raw or npy, not {!r}".format(self.io))
         timing = options.get("device_time") or {}
         self.unit = timing.get("unit", "ns")
         self.pattern = re.compile(timing["pattern"]) if timing.get("pattern") else None
@@ -301,12 +307,21 @@ class ExecBackend:
         n = next(iter(feeds.values())).shape[0]
         iodir = tempfile.mkdtemp(prefix="think-io-", dir=AGENT_HOME)
         try:
+            suffix = "." + ("npy" if self.io == "npy" else "bin")
             for i, spec in enumerate(self.options["inputs"]):
                 arr = np.ascontiguousarray(feeds[spec["name"]], dtype=np.dtype(spec["dtype"]))
-                arr.astype(arr.dtype.newbyteorder("<")).tofile(
-                    os.path.join(iodir, "input_{}.bin".format(i))
-                )
-            fields = {"model": self.model, "iodir": iodir, "batch": str(n)}
+                target = os.path.join(iodir, "input_{}{}".format(i, suffix))
+                if self.io == "npy":
+                    np.save(target, arr)
+                else:
+                    arr.astype(arr.dtype.newbyteorder("<")).tofile(target)
+            fields = {
+                "model": self.model,
+                "iodir": iodir,
+                "batch": str(n),
+                "input": os.path.join(iodir, "input_0" + suffix),
+                "output": os.path.join(iodir, "output_0" + suffix),
+            }
             argv = [a.format(**fields) for a in self.argv]
             env = dict(os.environ, **(self.options.get("env") or {}))
             path = [*list(self.options.get("path") or []), env.get("PATH", "/usr/bin:/bin")]
@@ -348,9 +363,28 @@ class ExecBackend:
             shutil.rmtree(iodir, ignore_errors=True)
 
     def _read_output(self, iodir: str, j: int, spec: Dict[str, Any], n: int) -> np.ndarray:
+        shape = [n] + [int(d) for d in spec["shape"][1:]]
+        if self.io == "npy":
+            path = os.path.join(iodir, "output_{}.npy".format(j))
+            try:
+                arr = np.load(path)
+            except (OSError, ValueError) as exc:
+                raise AgentError(
+                    "runner_failed",
+                    "runner {} wrote no readable {}: {}".format(
+                        self.argv[0], os.path.basename(path), exc
+                    ),
+                ) from None
+            if list(arr.shape) != shape:
+                raise AgentError(
+                    "runner_failed",
+                    "runner {} wrote {} of shape {} for output {!r}, expected {}".format(
+                        self.argv[0], os.path.basename(path), list(arr.shape), spec["name"], shape
+                    ),
+                )
+            return np.asarray(arr, dtype=np.dtype(spec["dtype"]))
         path = os.path.join(iodir, "output_{}.bin".format(j))
         dtype = np.dtype(spec["dtype"]).newbyteorder("<")
-        shape = [n] + [int(d) for d in spec["shape"][1:]]
         want = int(np.prod(shape)) * dtype.itemsize
         size = os.path.getsize(path) if os.path.isfile(path) else None
         if size != want:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import platform
 import posixpath
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -49,13 +50,25 @@ class BoardTwin:
             self.shell.tools.update(jetson.tools)
         self.console_task: asyncio.Task[None] | None = None
         # What the board adds to its processes' environment (SDK tools, native libraries).
-        self.process_env: dict[str, str] = {}
+        self.process_env: dict[str, str] = {"PATH": self._interpreter_shims(sandbox)}
         if self.twin.mppa is not None:
-            self.process_env["PATH"] = os.pathsep.join(MppaTwin(sandbox, self.twin.mppa).path)
+            paths = [*MppaTwin(sandbox, self.twin.mppa).path, self.process_env["PATH"]]
+            self.process_env["PATH"] = os.pathsep.join(paths)
         if self.twin.coral is not None:
             self.process_env.update(CoralTwin(sandbox, self.twin.coral).env)
         if self.twin.power is not None:
             OnboardPowerTwin(sandbox, self.twin.power)
+
+    def _interpreter_shims(self, sandbox: Sandbox) -> str:
+        """A bin directory where the board's interpreter names run this twin's Python, for the
+        processes the agent starts (a design's runner script); returns its path."""
+        bin_dir = sandbox.root / "usr" / "local" / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        for name in self.shell.interpreters:
+            shim = bin_dir / name
+            shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+            shim.chmod(0o755)
+        return str(bin_dir)
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         status = await self._dispatch(process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +133,10 @@ class GenericLinuxFamily:
         design: Design,
         signature: dict[str, Any],
     ) -> DesignRuntime:
-        """Run the design's `model` file with the backend its suffix calls for."""
+        """Run the design's `runner` command if it names one, else its `model` file with the
+        backend the file's suffix calls for."""
+        if "runner" in design.runtime:
+            return self.runner_runtime(board, design, signature)
         model = design.file("model")
         backend = MODEL_BACKENDS.get(model.suffix)
         if backend is None:
@@ -154,6 +158,48 @@ class GenericLinuxFamily:
 
     def design_active(self, board: Board, transport: SshTransport) -> bool:
         return True
+
+    def runner_runtime(
+        self, board: Board, design: Design, signature: dict[str, Any]
+    ) -> DesignRuntime:
+        """A design run by its own command (a FINN ``driver.py``, a vendor runner …).
+
+        ``runtime.runner`` is the argv, run in the design's directory; ``{<role>}`` names a
+        design file (``{bitstream}``), and ``{input}``, ``{output}``, ``{iodir}``, ``{batch}``
+        are the agent's (see the `exec` backend in docs/protocol.md). Other runtime keys
+        (``io``, ``device_time``, ``device_batch``, ``timeout_s``) go to the agent as they are."""
+        runtime = dict(design.runtime)
+        runner = runtime.pop("runner")
+        if (
+            not isinstance(runner, list)
+            or not runner
+            or not all(isinstance(a, str) for a in runner)
+        ):
+            raise InputFileError(
+                f"design file {design.source}: field 'runtime.runner': expected a command as a "
+                "list of strings"
+            )
+        roles = {role: path.name for role, path in design.files.items()}
+        agent_fields = {"input", "output", "iodir", "batch", "model"}
+        argv = []
+        for arg in runner:
+            for name in re.findall(r"{(\w+)}", arg):
+                if name not in roles and name not in agent_fields:
+                    raise InputFileError(
+                        f"design file {design.source}: field 'runtime.runner': '{{{name}}}' is "
+                        f"neither a file role ({', '.join(sorted(roles)) or 'none'}) nor one of "
+                        f"{', '.join(sorted(agent_fields))}"
+                    )
+                if name in roles:
+                    arg = arg.replace(f"{{{name}}}", roles[name])
+            argv.append(arg)
+        first = design.files.get("model") or next(iter(design.files.values()), None)
+        if first is None:
+            raise InputFileError(f"design file {design.source}: a runner design needs its files")
+        options = {**runtime, "argv": argv, **{k: signature[k] for k in ("inputs", "outputs")}}
+        return DesignRuntime(
+            posixpath.join(self.design_subdir(design), first.name), "exec", options
+        )
 
     def design_record(self, board: Board) -> str:
         # Copied files survive a reboot, so the record lives beside them.
