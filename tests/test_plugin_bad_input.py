@@ -284,6 +284,37 @@ def test_agent_crash_mid_run_fails_with_stderr_tail_and_vectors_in_flight(
     assert "compare" not in test
 
 
+def test_after_an_agent_crash_the_next_test_gets_a_fresh_agent(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
+    write_board("crashy", twin={"faults": {"crash_after_vectors": 300}})
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        from pathlib import Path
+        from pytest_think.vectors import VectorSet
+
+        MODEL = {str(DIGITS_MODEL)!r}
+        VECTORS = {str(DIGITS_VECTORS)!r}
+        crashed = []
+
+        def test_crash(dut):
+            try:
+                dut.run(MODEL, VECTORS)
+            finally:
+                crashed.append(dut.device.agent_identity["pid"])
+
+        def test_after(dut, reference):
+            x = np.load(VECTORS)["input"][:200]
+            run = dut.run(MODEL, VectorSet(Path(VECTORS), {{"input": x}}, None))
+            reference.check(run)
+            assert dut.device.agent_identity["pid"] != crashed[0]
+        """
+    )
+    result = pytester.runpytest("--board=crashy")
+    result.assert_outcomes(failed=1, passed=1)
+
+
 def test_wrong_outputs_fail_with_worst_mismatch_table(
     pytester: pytest.Pytester, write_board: Callable[..., Path]
 ) -> None:
