@@ -78,6 +78,15 @@ class ConsoleConfig(_Strict):
     timeout: float = Field(30.0, gt=0, description="seconds to wait for a prompt")
 
 
+class MeterConfig(_Strict):
+    """The power meter that supplies or measures the board, over VISA."""
+
+    driver: str = Field(description="keysight-n6705 (more with the energy work)")
+    resource: str = Field(description="VISA resource, e.g. TCPIP::10.0.0.7::5025::SOCKET")
+    channel: int = Field(1, ge=1, le=4, description="the output or element the board is on")
+    timeout_s: float = Field(10.0, gt=0)
+
+
 class AgentConfig(_Strict):
     interpreter: str = "python3"
     workdir: str = "/tmp/think-agent"
@@ -169,6 +178,24 @@ class TwinPower(_Strict):
     rails: list[TwinRail] = Field(min_length=1)
 
 
+class TwinPowerModel(_Strict):
+    """What the twin board draws from its supply: idle, and while its device computes."""
+
+    idle_w: float = Field(ge=0)
+    active_w: float = Field(ge=0)
+    noise_w: float = Field(0.0, ge=0, description="std-dev of the meter's reading noise")
+    seed: int = 0
+
+
+class TwinMeter(_Strict):
+    """The twin of the board's meter: the supply it imitates."""
+
+    volts: float = Field(12.0, gt=0, description="the supply voltage the board runs from")
+    current_range_a: float = Field(
+        3.06, gt=0, description="readings above it overflow (9.91E37), as on the instrument"
+    )
+
+
 class TwinConsole(_Strict):
     """A twin's serial console: its getty, and a fault (a console that stays silent)."""
 
@@ -203,6 +230,8 @@ class TwinConfig(_Strict):
     uart: TwinUart | None = None
     console: TwinConsole = TwinConsole()
     power: TwinPower | None = None
+    power_model: TwinPowerModel | None = None
+    meter: TwinMeter = TwinMeter()
 
 
 class Board(_Strict):
@@ -212,6 +241,7 @@ class Board(_Strict):
     ssh: SshConfig | None = None
     serial: SerialConfig | None = None
     console: ConsoleConfig | None = None
+    meter: MeterConfig | None = None
     agent: AgentConfig = AgentConfig()
     options: dict[str, Any] = Field(
         default_factory=dict, description="family settings, checked by the board's family"
@@ -234,6 +264,13 @@ class Board(_Strict):
         """The same board with its console on another port (a twin's pty)."""
         assert self.console is not None
         return self.model_copy(update={"console": self.console.model_copy(update={"url": url})})
+
+    def with_meter_resource(self, resource: str) -> Board:
+        """The same board measured by another instrument (a twin's SCPI server)."""
+        assert self.meter is not None
+        return self.model_copy(
+            update={"meter": self.meter.model_copy(update={"resource": resource})}
+        )
 
     def with_endpoint(
         self, *, host: str, port: int, user: str, key_file: Path, host_key: str

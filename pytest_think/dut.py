@@ -21,6 +21,7 @@ from pytest_think.families import Family, load_family
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
+from pytest_think.power.meters import PowerMeter, open_meter
 from pytest_think.reference import ReferenceModel, accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
@@ -37,6 +38,7 @@ class BoardConnection:
     ssh: SshTransport | None  # None: a board reached only over its serial line
     identity: dict[str, Any]
     _console: SerialConsole | None = None
+    _meter: PowerMeter | None = None
 
     @classmethod
     def open(cls, board: Board, emulated: bool) -> BoardConnection:
@@ -70,7 +72,20 @@ class BoardConnection:
             self._console = SerialConsole(self.board.console, self.board.name)
         return self._console
 
+    @property
+    def meter(self) -> PowerMeter:
+        """The board's power meter, connected and identified on first use."""
+        if self.board.meter is None:
+            raise LinkError(
+                f"board '{self.board.name}' has no 'meter' section in {self.board.source}"
+            )
+        if self._meter is None:
+            self._meter = open_meter(self.board)
+        return self._meter
+
     def close(self) -> None:
+        if self._meter is not None:
+            self._meter.close()
         if self._console is not None:
             self._console.close()
         if self.ssh is not None:

@@ -6,6 +6,7 @@ board is connected once however many tests use it, and everything is closed at t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ import pytest
 
 from pytest_think.boards import Board, board_dirs, find_board
 from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
 from pytest_think.families import load_family
@@ -26,7 +28,7 @@ from pytest_think.report.summary import summary_lines
 from pytest_think.results import TestRecord, board_json, results_document, write_results
 from pytest_think.transport.console import ConsoleLine, SerialConsole
 
-pytest_plugins = ("pytest_think.fixtures",)
+pytest_plugins = ("pytest_think.fixtures", "pytest_think.energy_fixture")
 
 DEFAULT_BOARD = "sim"
 SESSION_KEY = pytest.StashKey["ThinkSession"]()
@@ -73,6 +75,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="flash designs even when the board already runs the same one (same sha256)",
+    )
+    group.addoption(
+        "--energy-window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds of inference per energy trial (default 10, or the test's energy marker)",
+    )
+    group.addoption(
+        "--energy-trials",
+        type=int,
+        default=None,
+        metavar="N",
+        help="energy trials per measurement, median reported (default 5)",
+    )
+    group.addoption(
+        "--require-power",
+        action="store_true",
+        default=False,
+        help="fail, rather than skip, energy tests on boards without a power meter",
     )
     group.addoption(
         "--think-json",
@@ -158,6 +180,14 @@ class ThinkSession:
         if ep.dut is None:
             ep.dut = DeviceUnderTest(ep.conn)
         return ep.dut
+
+    def twin_truth(self, spec: str, emulate: bool) -> list[dict[str, Any]]:
+        """What the board's twin knows really happened (energy per loop); [] for hardware."""
+        twin = self.endpoint(spec, emulate).twin
+        path = twin.log.parent / TRUTH_FILE if twin is not None else None
+        if path is None or not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def reference_model(self, path: Path) -> ReferenceModel:
         key = str(path.resolve())
@@ -302,6 +332,11 @@ def _first_line(report: pytest.TestReport) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "energy(window_s=10, trials=5, idle_s=None, min_samples=100, max_alignment_error=0.01):"
+        " defaults for the `energy` fixture's measurements in this test",
+    )
     try:
         session = ThinkSession(config)
     except BoardConfigError as exc:

@@ -55,6 +55,7 @@ class TestRecord:
     flashes: list[dict[str, Any]] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
     console: list[dict[str, Any]] = field(default_factory=list)  # lines with their time
+    energy: dict[str, Any] | None = None
     outcome: str = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -81,6 +82,8 @@ class TestRecord:
             data["trtexec"] = self.trtexec
         if self.console:
             data["console"] = self.console
+        if self.energy is not None:
+            data["energy"] = self.energy
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(self.runs[-1].as_json())

@@ -399,14 +399,21 @@ class AgentClient:
     def loop(
         self, vectors: VectorSet, count: int, options: dict[str, Any], timeout: float
     ) -> dict[str, Any]:
-        """Run the model on-device in a loop over the first `count` vectors (no link involved)."""
+        """Run the model on-device in a loop over the first `count` vectors (no link involved).
+
+        The report is the agent's LOOP_DONE, plus the host's wall clock just before the LOOP
+        went out and just after the answer came back (`host_sent_unix_ns`,
+        `host_received_unix_ns`): the device's loop ran between the two."""
         seq = self._next_seq()
         _, _, arrays = next(vectors.batches(count))
         payload = tf.encode_loop(options, [to_wire(k, v) for k, v in arrays.items()])
+        sent = time.time_ns()
         self.send(tf.encode_frame(tf.LOOP, seq, payload), seq)
         report: dict[str, Any] = self._expect(
             tf.LOOP_DONE, seq, timeout, "in the device loop"
         ).json()
+        report["host_sent_unix_ns"] = sent
+        report["host_received_unix_ns"] = time.time_ns()
         return report
 
     def bye(self, timeout: float = 5.0) -> None:

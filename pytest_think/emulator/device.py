@@ -19,6 +19,7 @@ import numpy as np
 
 from pytest_think.agent import think_frames as tf
 from pytest_think.boards import TwinConfig
+from pytest_think.emulator.activity import DeviceActivity
 
 CHUNK = 256 * 1024
 
@@ -89,6 +90,7 @@ async def run_agent(
     stdout_write: Callable[[bytes], Any],
     stderr_write: Callable[[bytes], Any],
     board_env: dict[str, str] | None = None,
+    activity: DeviceActivity | None = None,
 ) -> int:
     """Run the uploaded agent; return its exit status (negative: killed by that signal).
 
@@ -112,11 +114,15 @@ async def run_agent(
     model = DeviceModel(twin)
     crash_after = twin.faults.crash_after_vectors
     counter = VectorCounter() if crash_after is not None else None
+    host_frames = tf.FrameDecoder() if activity is not None else None
 
     async def host_to_agent() -> None:
         assert proc.stdin
         try:
             while data := await stdin_read(CHUNK):
+                if host_frames is not None and activity is not None:
+                    for frame in host_frames.feed(data):
+                        activity.host_frame(frame)
                 if counter is not None and crash_after is not None:
                     counter.feed(data)
                     if counter.vectors_in > crash_after:
@@ -131,19 +137,21 @@ async def run_agent(
 
     async def agent_to_host() -> None:
         assert proc.stdout
-        decoder = tf.FrameDecoder() if model.rewrites_results else None
+        decoder = tf.FrameDecoder() if model.rewrites_results or activity else None
         while data := await proc.stdout.read(CHUNK):
             if decoder is None:
                 await stdout_write(data)
                 continue
             for frame in decoder.feed(data):
-                if frame.type == tf.RESULT:
+                if frame.type == tf.RESULT and model.rewrites_results:
                     blob, extra_s = model.rewrite(frame)
                     if extra_s:
                         await asyncio.sleep(extra_s)
-                    await stdout_write(blob)
                 else:
-                    await stdout_write(tf.encode_frame(frame.type, frame.seq, frame.payload))
+                    blob = tf.encode_frame(frame.type, frame.seq, frame.payload)
+                if activity is not None:
+                    activity.agent_frame(frame)
+                await stdout_write(blob)
 
     async def agent_stderr() -> None:
         assert proc.stderr

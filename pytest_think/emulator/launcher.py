@@ -61,7 +61,11 @@ class TwinProcess:
             key_file=Path(e["key_file"]),
             host_key=e["host_key"],
         )
-        return reached.with_console_port(e["console"]) if "console" in e else reached
+        if "console" in e:
+            reached = reached.with_console_port(e["console"])
+        if "meter" in e:
+            reached = reached.with_meter_resource(e["meter"])
+        return reached
 
     @property
     def sandbox_root(self) -> Path:

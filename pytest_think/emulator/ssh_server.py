@@ -16,6 +16,8 @@ from typing import Any
 import asyncssh
 
 from pytest_think.boards import Board, TwinConfig
+from pytest_think.emulator import scpi
+from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.console import ConsoleTwin
 from pytest_think.emulator.coral import CoralTwin
 from pytest_think.emulator.device import run_agent
@@ -23,9 +25,11 @@ from pytest_think.emulator.fpga import FpgaTwin
 from pytest_think.emulator.jetson import JetsonTwin
 from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
+from pytest_think.emulator.meter_n6705 import N6705Twin
 from pytest_think.emulator.power import OnboardPowerTwin
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
+from pytest_think.errors import TwinError
 
 
 class TwinSSHServer(asyncssh.SSHServer):
@@ -49,6 +53,7 @@ class BoardTwin:
             jetson = JetsonTwin(sandbox, self.twin.jetson, self.twin.latency)
             self.shell.tools.update(jetson.tools)
         self.console_task: asyncio.Task[None] | None = None
+        self.meter_server: asyncio.Server | None = None
         # What the board adds to its processes' environment (SDK tools, native libraries).
         self.process_env: dict[str, str] = {"PATH": self._interpreter_shims(sandbox)}
         if self.twin.mppa is not None:
@@ -58,6 +63,11 @@ class BoardTwin:
             self.process_env.update(CoralTwin(sandbox, self.twin.coral).env)
         if self.twin.power is not None:
             OnboardPowerTwin(sandbox, self.twin.power)
+        # What the device does, for the power model behind the board's meter.
+        self.activity: DeviceActivity | None = None
+        if self.twin.power_model is not None:
+            truth = sandbox.root.parent / TRUTH_FILE
+            self.activity = DeviceActivity(self.twin.power_model, truth)
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -142,6 +152,7 @@ class BoardTwin:
             write_out,
             write_err,
             self.process_env,
+            self.activity,
         )
 
 
@@ -196,12 +207,36 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
         "host_key": host_key.get_fingerprint("sha256"),
         "root": str(sandbox.root),
     }
+    if board.meter is not None:
+        ready["meter"] = await start_meter(board, twin)
     if board.console is not None:
         # The board's serial console, on a pty beside the SSH server (same shell, same files).
         console = ConsoleTwin(board, twin.shell, twin.twin.console)
         twin.console_task = console.start()
         ready["console"] = console.path
     return server, ready
+
+
+METER_TWINS = {"keysight-n6705": N6705Twin}
+
+
+async def start_meter(board: Board, twin: BoardTwin) -> str:
+    """Serve the twin of the board's meter on loopback; return its VISA resource."""
+    assert board.meter is not None
+    if twin.activity is None:
+        raise TwinError(
+            f"board '{board.name}' has a meter but its twin has no 'power_model' to measure"
+        )
+    factory = METER_TWINS.get(board.meter.driver)
+    if factory is None:
+        raise TwinError(
+            f"board '{board.name}': no twin for meter driver '{board.meter.driver}' "
+            f"(twins: {', '.join(sorted(METER_TWINS))})"
+        )
+    instrument = factory(twin.activity, twin.twin.meter, board.meter.channel)
+    twin.meter_server = await scpi.serve(instrument)
+    port = twin.meter_server.sockets[0].getsockname()[1]
+    return f"TCPIP::127.0.0.1::{port}::SOCKET"
 
 
 async def serve_until_parent_exits(board: Board, state: Path, announce: Any) -> None:

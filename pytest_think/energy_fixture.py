@@ -1,0 +1,106 @@
+"""The `energy` fixture: energy per inference of a model on the board, from its power meter.
+
+    def test_energy(energy):
+        report = energy.measure(MODEL, VECTORS)      # invalid measurements fail, with why
+        assert report.mj_per_inference < 0.5
+
+Defaults come from, in order: the call's arguments, the test's ``@pytest.mark.energy(...)``,
+``--energy-window`` / ``--energy-trials``, then the method's (10 s, 5 trials). Boards without a
+``meter`` section skip energy tests, or fail them under ``--require-power``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_think.dut import BoardConnection
+from pytest_think.errors import ThinkError
+from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
+
+
+class EnergyInvalid(ThinkError):
+    """The measurement does not meet the method's validity rules; no number is reported."""
+
+
+class EnergyMeasurer:
+    def __init__(self, request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> None:
+        from pytest_think.fixtures import _path, _record, _session
+
+        self.request = request
+        self.session = _session(request)
+        self.board_spec, self.emulate = board_spec, emulate
+        self.device = self.session.device(board_spec, emulate)
+        self.record = _record(request)
+        self._path = _path
+
+    def __repr__(self) -> str:
+        return f"<energy on board '{self.device.board.name}'>"
+
+    def settings(self, **overrides: Any) -> EnergySettings:
+        values: dict[str, Any] = {}
+        config = self.request.config
+        if config.getoption("--energy-window") is not None:
+            values["window_s"] = config.getoption("--energy-window")
+        if config.getoption("--energy-trials") is not None:
+            values["trials"] = config.getoption("--energy-trials")
+        marker = self.request.node.get_closest_marker("energy")
+        if marker is not None:
+            values.update(marker.kwargs)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return EnergySettings(**values)
+        except TypeError as exc:
+            raise pytest.UsageError(f"energy settings: {exc}") from None
+
+    def measure(
+        self, model: str | Path, vectors: str | Path, *, count: int = 64, **settings: Any
+    ) -> EnergyReport:
+        """Idle baseline, then trials of the model looping on the device; see docs/energy.md."""
+        __tracebackhide__ = True
+        chosen = self.settings(**settings)
+        model_path = self._path(self.request, model)
+        vectors_path = self._path(self.request, vectors)
+
+        def run_loop(min_seconds: float, warmup: int) -> dict[str, Any]:
+            done: dict[str, Any] = self.device.device_loop(
+                model_path, vectors_path, count=count, min_seconds=min_seconds, warmup=warmup
+            )
+            return done
+
+        report = measure_energy(self.device.conn.meter, run_loop, chosen)
+        truth = {
+            t["start_unix_ns"]: t for t in self.session.twin_truth(self.board_spec, self.emulate)
+        }
+        known = [
+            truth[t.start_unix_ns]["mj_per_inference"]
+            for t in report.trials
+            if t.start_unix_ns in truth
+        ]
+        if known and len(known) == len(report.trials):
+            report.twin_truth_mj_per_inference = statistics.median(known)
+        self.record.energy = report.as_json()
+        if not report.valid:
+            raise EnergyInvalid(
+                f"energy on board '{self.device.board.name}' is invalid: {report.reason}"
+            )
+        return report
+
+
+@pytest.fixture
+def energy(
+    request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool
+) -> EnergyMeasurer:
+    """Measures energy per inference with the board's power meter (``meter`` in its file)."""
+    if board.board.meter is None:
+        reason = (
+            f"board '{board.board.name}' has no power meter (no 'meter' section in "
+            f"{board.board.source})"
+        )
+        if request.config.getoption("--require-power"):
+            pytest.fail(reason + " and --require-power is set", pytrace=False)
+        pytest.skip(reason)
+    return EnergyMeasurer(request, board_spec, emulate)

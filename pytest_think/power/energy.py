@@ -1,0 +1,191 @@
+"""Energy per inference, measured as MLPerf Tiny and MLPerf Power do (docs/energy.md).
+
+1. Idle baseline: the meter acquires while the board does nothing.
+2. Each trial: the meter starts acquiring, then the agent runs the model in a loop on the
+   device for at least the window, after warm-up, and reports the loop's exact start and end
+   on the device's clock. Only samples inside that window count; energy = average power in
+   the window × its length, per inference. Trials' median is reported.
+3. Clocks: the device's loop lies inside the host's [send LOOP, receive LOOP_DONE], which
+   bounds the device-host offset to the slack (warm-up and link time); the meter's trigger
+   lies inside the ``*TRG;*OPC?`` round trip. Those bounds are the alignment uncertainty.
+
+A measurement is invalid, and says why, when a window holds too few samples, the meter's
+range overflowed, or the alignment uncertainty could move the energy by more than allowed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pytest_think.power.meters import PowerMeter, Trace
+
+
+@dataclass(frozen=True)
+class EnergySettings:
+    window_s: float = 10.0  # MLPerf Tiny: at least 10 s of inference per trial
+    trials: int = 5
+    idle_s: float | None = None  # default: the window, up to 5 s
+    warmup: int = 10
+    min_samples: int = 100
+    max_alignment_error: float = 0.01  # share of the window's energy alignment may move
+
+
+@dataclass
+class Trial:
+    inferences: int
+    window_s: float
+    samples: int
+    avg_power_w: float
+    energy_j: float
+    mj_per_inference: float
+    dynamic_mj_per_inference: float
+    alignment_s: float  # ± on each window edge
+    alignment_error: float  # share of the energy that alignment could move
+    start_unix_ns: int  # on the device's clock, as LOOP_DONE reports it
+    invalid: str | None = None
+
+
+@dataclass
+class EnergyReport:
+    valid: bool
+    reason: str | None
+    meter: str
+    settings: EnergySettings
+    idle_power_w: float
+    trials: list[Trial] = field(default_factory=list)
+    sample_rate_hz: float = 0.0
+    twin_truth_mj_per_inference: float | None = None
+
+    def _median(self, key: str) -> float | None:
+        values = [getattr(t, key) for t in self.trials if t.invalid is None]
+        return statistics.median(values) if values and self.valid else None
+
+    @property
+    def mj_per_inference(self) -> float | None:
+        return self._median("mj_per_inference")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "reason": self.reason,
+            "mj_per_inference": self.mj_per_inference,
+            "dynamic_mj_per_inference": self._median("dynamic_mj_per_inference"),
+            "avg_power_w": self._median("avg_power_w"),
+            "idle_power_w": self.idle_power_w,
+            "samples": self._median("samples"),
+            "sample_rate_hz": self.sample_rate_hz,
+            "window_s": self._median("window_s"),
+            "trials": [asdict(t) for t in self.trials],
+            "meter": self.meter,
+            "settings": asdict(self.settings),
+            **(
+                {"twin_truth_mj_per_inference": self.twin_truth_mj_per_inference}
+                if self.twin_truth_mj_per_inference is not None
+                else {}
+            ),
+        }
+
+
+def samples_in(trace: Trace, start_ns: float, end_ns: float) -> np.ndarray:
+    """Indices of samples whose whole interval lies inside [start, end]."""
+    interval = trace.interval_s * 1e9
+    inside = (trace.times_ns - interval >= start_ns) & (trace.times_ns <= end_ns)
+    return np.flatnonzero(inside)
+
+
+def evaluate_trial(
+    trace: Trace,
+    loop: dict[str, Any],
+    host_window: tuple[int, int],
+    idle_w: float,
+    settings: EnergySettings,
+) -> Trial:
+    """One trial's figures from the meter's trace and the agent's LOOP_DONE report."""
+    start, end = int(loop["start_unix_ns"]), int(loop["end_unix_ns"])
+    sent, received = host_window
+    # The tightest host bracket: around the LOOP frame itself, when the client reports it.
+    sent = max(sent, int(loop.get("host_sent_unix_ns", sent)))
+    received = min(received, int(loop.get("host_received_unix_ns", received)))
+    # The device's loop ran inside [sent, received] on the host's clock.
+    low, high = end - received, start - sent  # bounds on (device clock - host clock)
+    offset = (low + high) / 2
+    slack_ns = max(0.0, (high - low) / 2)
+    window_start, window_end = start - offset, end - offset
+    window_s = (end - start) / 1e9
+    picked = samples_in(trace, window_start, window_end)
+    inferences = int(loop["inferences"])
+    samples = len(picked)
+    watts = trace.watts[picked]
+    avg = float(watts.mean()) if samples else float("nan")
+    energy = avg * window_s
+    alignment_s = (slack_ns + trace.uncertainty_ns) / 1e9
+    # The window's length is exact (the device's monotonic clock); misplacing it by the
+    # alignment bound swaps samples at its edges for ones just outside, which can differ at
+    # most by the swing between idle and the highest power seen.
+    swing = float(np.abs(watts - idle_w).max()) if samples else 0.0
+    alignment_error = 2 * alignment_s * swing / energy if samples and energy > 0 else float("inf")
+    invalid = None
+    if trace.overflow:
+        invalid = "the meter's range overflowed during the window"
+    elif samples < settings.min_samples:
+        invalid = (
+            f"only {samples} samples in the {window_s:.3f} s window (at "
+            f"{1 / trace.interval_s:.4g} Hz), at least {settings.min_samples} are needed"
+        )
+    elif alignment_error > settings.max_alignment_error:
+        invalid = (
+            f"clock alignment (± {alignment_s * 1e3:.2f} ms per window edge) could move the "
+            f"energy by {alignment_error:.1%}, more than the {settings.max_alignment_error:.1%} "
+            "allowed; use a longer window"
+        )
+    return Trial(
+        inferences=inferences,
+        window_s=window_s,
+        samples=samples,
+        avg_power_w=avg,
+        energy_j=energy,
+        mj_per_inference=energy * 1e3 / max(1, inferences),
+        dynamic_mj_per_inference=(avg - idle_w) * window_s * 1e3 / max(1, inferences),
+        alignment_s=alignment_s,
+        alignment_error=alignment_error,
+        start_unix_ns=start,
+        invalid=invalid,
+    )
+
+
+def measure_energy(
+    meter: PowerMeter,
+    run_loop: Callable[[float, int], dict[str, Any]],
+    settings: EnergySettings,
+) -> EnergyReport:
+    """Idle baseline, then `settings.trials` trials of `run_loop(min_seconds, warmup)`.
+
+    `run_loop` runs the model on the device and returns the agent's LOOP_DONE report."""
+    idle_s = settings.idle_s if settings.idle_s is not None else min(settings.window_s, 5.0)
+    meter.arm(idle_s)
+    idle = meter.fetch()
+    if idle.overflow:
+        return EnergyReport(False, "the meter's range overflowed at idle", meter.idn, settings, 0.0)
+    idle_w = float(np.mean(idle.watts))
+    report = EnergyReport(True, None, meter.idn, settings, idle_w)
+    report.sample_rate_hz = 1 / idle.interval_s
+    for _ in range(settings.trials):
+        # Acquire a little beyond the window: warm-up and the link come first.
+        meter.arm(settings.window_s * 1.25 + 1.0)
+        sent = time.time_ns()
+        loop = run_loop(settings.window_s, settings.warmup)
+        received = time.time_ns()
+        trace = meter.fetch()
+        report.sample_rate_hz = 1 / trace.interval_s
+        report.trials.append(evaluate_trial(trace, loop, (sent, received), idle_w, settings))
+    invalid = [t.invalid for t in report.trials if t.invalid]
+    if invalid:
+        report.valid = False
+        report.reason = f"{len(invalid)} of {settings.trials} trials invalid: {invalid[0]}"
+    return report
