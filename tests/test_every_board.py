@@ -11,6 +11,7 @@ import pytest
 from support import REPO
 
 BOARDS = sorted(p.stem for p in (REPO / "boards").glob("*.yaml"))
+METERED = {"fpga-zcu102", "jetson-orin-nano", "coral-devboard", "kalray-mppa"}
 
 
 def test_there_are_boards_for_every_family() -> None:
@@ -41,6 +42,8 @@ def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
             "test_suites",
             f"--board={board}",
             "--emulate",
+            "--energy-window=1",
+            "--energy-trials=3",
             "-p",
             "no:cacheprovider",
             f"--think-json={results}",
@@ -55,9 +58,19 @@ def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
     doc = json.loads(results.read_text())
     assert doc["board"]["name"] == board and doc["board"]["twin"] is True
     outcomes = {t["nodeid"]: t["outcome"] for t in doc["tests"]}
-    # Every family but the serial-only one has a digits design (test_suites/conftest.py).
-    expected = {
-        nodeid: "skipped" if board == "mcu-uart" and "_design" in nodeid else "passed"
-        for nodeid in outcomes
-    }
-    assert outcomes and outcomes == expected
+
+    def expected(nodeid: str) -> str:
+        # Every family but the serial-only one has a digits design (test_suites/conftest.py);
+        # energy needs a meter in the board file.
+        if "_design" in nodeid and board == "mcu-uart":
+            return "skipped"
+        if "energy" in nodeid and board not in METERED:
+            return "skipped"
+        return "passed"
+
+    assert outcomes and outcomes == {nodeid: expected(nodeid) for nodeid in outcomes}
+    energy = [t["energy"] for t in doc["tests"] if "energy" in t]
+    assert len(energy) == (board in METERED)
+    for e in energy:  # T1 on every metered twin
+        truth = e["twin_truth_mj_per_inference"]
+        assert e["valid"] and abs(e["mj_per_inference"] - truth) <= 0.01 * truth

@@ -298,6 +298,7 @@ class Agent:
 
         Used to measure the device on its own (no link) and, later, energy windows.
         """
+        received = wall_ns()  # with `done` below: NTP-style bounds on the clock offset
         options, tensors = tf.decode_loop(frame.payload)
         feeds, n, batched_model = self._feeds(tensors)
         warmup = int(options.get("warmup", 10))
@@ -326,6 +327,8 @@ class Agent:
                     "device_ns_total": device_total,
                     "start_unix_ns": wall_start,
                     "end_unix_ns": wall_start + (end - start),
+                    "received_unix_ns": received,
+                    "done_unix_ns": wall_ns(),
                 },
             )
         )

@@ -192,9 +192,11 @@ async def serve(instrument: ScpiInstrument, host: str = "127.0.0.1") -> asyncio.
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                for response in await instrument.execute(line.decode(errors="replace")):
-                    writer.write(response if isinstance(response, bytes) else response.encode())
-                    writer.write(b"\n")
+                responses = await instrument.execute(line.decode(errors="replace"))
+                if responses:
+                    # One response message: the queries' answers joined by ';' (IEEE 488.2).
+                    parts = [r if isinstance(r, bytes) else r.encode() for r in responses]
+                    writer.write(b";".join(parts) + b"\n")
                 await writer.drain()
         except (ConnectionResetError, BrokenPipeError):
             pass

@@ -5,9 +5,10 @@
    device for at least the window, after warm-up, and reports the loop's exact start and end
    on the device's clock. Only samples inside that window count; energy = average power in
    the window × its length, per inference. Trials' median is reported.
-3. Clocks: the device's loop lies inside the host's [send LOOP, receive LOOP_DONE], which
-   bounds the device-host offset to the slack (warm-up and link time); the meter's trigger
-   lies inside the ``*TRG;*OPC?`` round trip. Those bounds are the alignment uncertainty.
+3. Clocks: the agent stamps when it took the LOOP and when it answered; the host stamps when
+   it sent the LOOP and got the answer. As in NTP, this bounds the device-host offset to half
+   the link's round trip; the meter's trigger lies inside the ``*TRG;*OPC?`` round trip.
+   Those bounds are the alignment uncertainty.
 
 A measurement is invalid, and says why, when a window holds too few samples, the meter's
 range overflowed, or the alignment uncertainty could move the energy by more than allowed.
@@ -112,8 +113,12 @@ def evaluate_trial(
     # The tightest host bracket: around the LOOP frame itself, when the client reports it.
     sent = max(sent, int(loop.get("host_sent_unix_ns", sent)))
     received = min(received, int(loop.get("host_received_unix_ns", received)))
-    # The device's loop ran inside [sent, received] on the host's clock.
-    low, high = end - received, start - sent  # bounds on (device clock - host clock)
+    # The agent got the LOOP after the host sent it and answered before the host had the
+    # answer (NTP's four time stamps): bounds on (device clock - host clock). Without the
+    # agent's own stamps, its loop itself lies inside the host's bracket.
+    got = int(loop.get("received_unix_ns", start))
+    answered = int(loop.get("done_unix_ns", end))
+    low, high = answered - received, got - sent
     offset = (low + high) / 2
     slack_ns = max(0.0, (high - low) / 2)
     window_start, window_end = start - offset, end - offset

@@ -1,0 +1,152 @@
+"""Energy per inference: the N6705 twin measures what the board twin really did."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
+
+from pytest_think.emulator import scpi
+from pytest_think.power.energy import EnergySettings, evaluate_trial
+from pytest_think.power.meters import Trace
+
+ZCU102 = REPO / "boards" / "fpga-zcu102.yaml"
+
+ENERGY_TEST = f"""
+import pytest
+
+@pytest.mark.energy(window_s=1.0, trials=3, idle_s=0.5)
+def test_energy(energy):
+    report = energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
+    assert report.valid and report.mj_per_inference > 0
+"""
+
+
+def _board(tmp_path: Path, **twin: object) -> Path:
+    data = yaml.safe_load(ZCU102.read_text())
+    for key, value in twin.items():
+        data["twin"][key] = {**data["twin"].get(key, {}), **value}  # type: ignore[dict-item]
+    path = tmp_path / "zcu102-energy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_t1_measured_energy_is_within_one_percent_of_the_twins_truth(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(ENERGY_TEST)
+    result = pytester.runpytest(f"--board={ZCU102}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(passed=1)
+    (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    energy = test["energy"]
+    assert energy["valid"] is True and energy["reason"] is None
+    truth = energy["twin_truth_mj_per_inference"]
+    assert abs(energy["mj_per_inference"] - truth) / truth <= 0.01
+    assert energy["meter"].startswith("Keysight Technologies,N6705C")
+    assert energy["idle_power_w"] == pytest.approx(16.5, rel=0.01)
+    assert energy["avg_power_w"] == pytest.approx(19.8, rel=0.01)
+    assert energy["samples"] >= 100 and energy["sample_rate_hz"] > 1000
+    assert len(energy["trials"]) == 3 and energy["window_s"] >= 1.0
+    # Dynamic energy is what the inference adds over idle.
+    ratio = energy["dynamic_mj_per_inference"] / energy["mj_per_inference"]
+    assert ratio == pytest.approx((19.8 - 16.5) / 19.8, rel=0.05)
+
+
+def test_overflowing_range_makes_the_measurement_invalid(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    board = _board(tmp_path, meter={"current_range_a": 1.5})  # 19.8 W at 12 V is 1.65 A
+    pytester.makepyfile(ENERGY_TEST)
+    result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "EnergyInvalid: energy on board 'fpga-zcu102' is invalid: 3 of 3 trials invalid: "
+            "the meter's range overflowed during the window"
+        ]
+    )
+    (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert test["energy"]["valid"] is False and test["energy"]["mj_per_inference"] is None
+
+
+def test_t3_a_slow_meter_on_a_short_window_is_invalid() -> None:
+    # A 10 Hz meter (a WT310E at its 0.1 s update rate) over a 1 s loop.
+    times = (np.arange(1, 21) * 100_000_000).astype(np.int64)
+    trace = Trace(times, np.full(20, 19.8), 0.1, 50_000, overflow=False)
+    loop = {"start_unix_ns": 300_000_000, "end_unix_ns": 1_300_000_000, "inferences": 1000}
+    trial = evaluate_trial(trace, loop, (299_000_000, 1_301_000_000), 16.5, EnergySettings())
+    assert trial.samples == 10
+    assert trial.invalid == (
+        "only 10 samples in the 1.000 s window (at 10 Hz), at least 100 are needed"
+    )
+
+
+def test_board_without_meter_skips_or_fails_on_require_power(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ENERGY_TEST)
+    result = pytester.runpytest("--board=sim", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*board 'sim' has no power meter (no 'meter' section in *sim.yaml)"]
+    )
+    result = pytester.runpytest("--board=sim", "--require-power")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*has no power meter*and --require-power is set"])
+
+
+class _OtherInstrument(scpi.ScpiInstrument):
+    idn = "Rohde&Schwarz,HMC8015,021345678,FW:1.403"
+
+
+@pytest.fixture
+def other_instrument() -> Iterator[str]:
+    """An instrument of another model on loopback: its VISA resource."""
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(scpi.serve(_OtherInstrument()))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"TCPIP::127.0.0.1::{server.sockets[0].getsockname()[1]}::SOCKET"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_wrong_instrument_and_unreachable_meter_are_one_line_each(
+    pytester: pytest.Pytester, other_instrument: str, closed_port: int
+) -> None:
+    from pytest_think.boards import MeterConfig
+    from pytest_think.power.meters import MeterError
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+
+    with pytest.raises(MeterError) as wrong:
+        KeysightN6705(MeterConfig(driver="keysight-n6705", resource=other_instrument), "meter X")
+    assert str(wrong.value) == (
+        f"meter X ({other_instrument}): answers *IDN? with 'Rohde&Schwarz,HMC8015,021345678,"
+        "FW:1.403', not a Keysight N6705; check meter.driver and meter.resource"
+    )
+    nowhere = f"TCPIP::127.0.0.1::{closed_port}::SOCKET"
+    with pytest.raises(
+        MeterError, match=r"^meter X \(TCPIP::127.0.0.1::\d+::SOCKET\): cannot reach it: "
+    ):
+        KeysightN6705(
+            MeterConfig(driver="keysight-n6705", resource=nowhere, timeout_s=2), "meter X"
+        )
+
+
+def test_scpi_errors_are_queued_and_reported(other_instrument: str) -> None:
+    import pyvisa
+
+    rm = pyvisa.ResourceManager("@py")
+    inst = rm.open_resource(other_instrument, read_termination="\n", write_termination="\n")
+    try:
+        inst.write("SENS:BOGUS 3")
+        assert inst.query("SYST:ERR?") == '-113,"Undefined header"'
+        assert inst.query("SYST:ERR?") == '+0,"No error"'
+        assert inst.query("*IDN?;*OPC?") == "Rohde&Schwarz,HMC8015,021345678,FW:1.403;1"
+    finally:
+        inst.close()
