@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
 	$(BIN)/python bench/bench_flash.py --json reports/bench-flash.json
 	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json
+	$(BIN)/python bench/bench_energy.py --json reports/bench-energy.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

@@ -150,3 +150,28 @@ def test_scpi_errors_are_queued_and_reported(other_instrument: str) -> None:
         assert inst.query("*IDN?;*OPC?") == "Rohde&Schwarz,HMC8015,021345678,FW:1.403;1"
     finally:
         inst.close()
+
+
+def test_t3_ten_hertz_on_a_one_second_window_is_flagged_invalid(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.energy(window_s=1.0, trials=1, idle_s=0.5, sample_rate_hz=10)
+        def test_slow_meter(energy):
+            energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
+        """
+    )
+    result = pytester.runpytest(f"--board={ZCU102}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "EnergyInvalid: energy on board 'fpga-zcu102' is invalid: 1 of 1 trials invalid: "
+            "only * samples in the 1.0* s window (at 10 Hz), at least 100 are needed"
+        ]
+    )
+    (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert test["energy"]["valid"] is False
+    assert test["energy"]["mj_per_inference"] is None  # never reported as a number

@@ -35,6 +35,7 @@ class EnergySettings:
     warmup: int = 10
     min_samples: int = 100
     max_alignment_error: float = 0.01  # share of the window's energy alignment may move
+    sample_rate_hz: float | None = None  # None: the meter's finest
 
 
 @dataclass
@@ -173,7 +174,7 @@ def measure_energy(
 
     `run_loop` runs the model on the device and returns the agent's LOOP_DONE report."""
     idle_s = settings.idle_s if settings.idle_s is not None else min(settings.window_s, 5.0)
-    meter.arm(idle_s)
+    meter.arm(idle_s, settings.sample_rate_hz)
     idle = meter.fetch()
     if idle.overflow:
         return EnergyReport(False, "the meter's range overflowed at idle", meter.idn, settings, 0.0)
@@ -182,7 +183,7 @@ def measure_energy(
     report.sample_rate_hz = 1 / idle.interval_s
     for _ in range(settings.trials):
         # Acquire a little beyond the window: warm-up and the link come first.
-        meter.arm(settings.window_s * 1.25 + 1.0)
+        meter.arm(settings.window_s * 1.25 + 1.0, settings.sample_rate_hz)
         sent = time.time_ns()
         loop = run_loop(settings.window_s, settings.warmup)
         received = time.time_ns()

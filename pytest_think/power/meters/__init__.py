@@ -44,8 +44,9 @@ class Trace:
 class PowerMeter(Protocol):
     idn: str
 
-    def arm(self, duration_s: float) -> None:
-        """Start acquiring for `duration_s` now (the trigger's host time is kept)."""
+    def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
+        """Start acquiring for `duration_s` now (the trigger's host time is kept), at the
+        instrument's finest rate or at most `max_rate_hz`."""
         ...
 
     def fetch(self) -> Trace:

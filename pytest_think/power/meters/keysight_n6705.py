@@ -60,8 +60,10 @@ class KeysightN6705:
         if not error.startswith(("+0,", "0,")):
             raise MeterError(f"{self.where}: '{text}' refused: {error}")
 
-    def arm(self, duration_s: float) -> None:
+    def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
         steps = max(1, math.ceil(duration_s / POINT_BUDGET / TINT_STEP_S))
+        if max_rate_hz is not None:
+            steps = max(steps, math.ceil(1 / max_rate_hz / TINT_STEP_S - 1e-9))
         self.tint = steps * TINT_STEP_S
         self.points = min(512 * 1024, math.ceil(duration_s / self.tint))
         try:
