@@ -175,3 +175,31 @@ def test_t3_ten_hertz_on_a_one_second_window_is_flagged_invalid(
     (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
     assert test["energy"]["valid"] is False
     assert test["energy"]["mj_per_inference"] is None  # never reported as a number
+
+
+def test_wt310e_followed_update_by_update_is_within_one_percent(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(ZCU102.read_text())
+    # The board's mains input through a WT310E (10 Hz updates): a longer window is needed.
+    data["meter"] = {"driver": "yokogawa-wt310e", "resource": "TCPIP::wt310e.lab::10001::SOCKET"}
+    data["twin"]["meter"] = {"volts": 230.0, "current_range_a": 0.5}
+    board = tmp_path / "zcu102-wt310e.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.energy(window_s=11.0, trials=1, idle_s=1.0)
+        def test_energy(energy):
+            report = energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
+            assert report.meter.startswith("YOKOGAWA,WT310E")
+            assert report.sample_rate_hz == 10
+            truth = report.twin_truth_mj_per_inference
+            assert abs(report.mj_per_inference - truth) <= 0.01 * truth
+        """
+    )
+    result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(passed=1)
+    (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert 100 <= test["energy"]["samples"] <= 110

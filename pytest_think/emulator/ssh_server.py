@@ -10,12 +10,13 @@ import posixpath
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from pytest_think.boards import Board, TwinConfig
+from pytest_think.boards import Board, TwinConfig, TwinMeter
 from pytest_think.emulator import scpi
 from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.console import ConsoleTwin
@@ -26,8 +27,10 @@ from pytest_think.emulator.jetson import JetsonTwin
 from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
 from pytest_think.emulator.meter_n6705 import N6705Twin
+from pytest_think.emulator.meter_wt310e import WT310ETwin
 from pytest_think.emulator.power import OnboardPowerTwin
 from pytest_think.emulator.sandbox import Sandbox
+from pytest_think.emulator.scpi import ScpiInstrument
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 from pytest_think.errors import TwinError
 
@@ -217,7 +220,11 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
     return server, ready
 
 
-METER_TWINS = {"keysight-n6705": N6705Twin}
+MeterTwin = Callable[[DeviceActivity, TwinMeter, int], ScpiInstrument]
+METER_TWINS: dict[str, MeterTwin] = {
+    "keysight-n6705": N6705Twin,
+    "yokogawa-wt310e": WT310ETwin,
+}
 
 
 async def start_meter(board: Board, twin: BoardTwin) -> str:
