@@ -51,7 +51,7 @@ def measure_grid(twin: TwinProcess, board: Board, trials: int) -> list[dict[str,
                 settings = EnergySettings(
                     window_s=window, trials=trials, idle_s=min(window, 1.0), sample_rate_hz=rate
                 )
-                report = measure_energy(conn.meter, run_loop, settings)
+                report = measure_energy(device.meter, run_loop, settings)
                 truths = {
                     t["start_unix_ns"]: t["mj_per_inference"]
                     for t in map(json.loads, truth_file.read_text().splitlines())

@@ -81,9 +81,13 @@ class ConsoleConfig(_Strict):
 class MeterConfig(_Strict):
     """The power meter that supplies or measures the board, over VISA."""
 
-    driver: str = Field(description="keysight-n6705 (more with the energy work)")
-    resource: str = Field(description="VISA resource, e.g. TCPIP::10.0.0.7::5025::SOCKET")
+    driver: str = Field(description="keysight-n6705, yokogawa-wt310e, onboard")
+    resource: str = Field("", description="VISA resource, e.g. TCPIP::10.0.0.7::5025::SOCKET")
     channel: int = Field(1, ge=1, le=4, description="the output or element the board is on")
+    rails: list[str] = Field(
+        default_factory=list, description="onboard: the rails whose sum is the board's power"
+    )
+    period_s: float = Field(0.01, gt=0, description="onboard: the agent's sampling period")
     timeout_s: float = Field(10.0, gt=0)
 
 
@@ -169,6 +173,7 @@ class TwinRail(_Strict):
     channel: int = Field(1, ge=0, le=3, description="monitor channel (INA3221: 1-3 / 0-2)")
     volts: float = Field(5.0, gt=0)
     idle_w: float = Field(1.0, ge=0)
+    active_w: float | None = Field(None, ge=0, description="while the device computes")
 
 
 class TwinPower(_Strict):

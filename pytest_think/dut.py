@@ -38,7 +38,6 @@ class BoardConnection:
     ssh: SshTransport | None  # None: a board reached only over its serial line
     identity: dict[str, Any]
     _console: SerialConsole | None = None
-    _meter: PowerMeter | None = None
 
     @classmethod
     def open(cls, board: Board, emulated: bool) -> BoardConnection:
@@ -72,20 +71,7 @@ class BoardConnection:
             self._console = SerialConsole(self.board.console, self.board.name)
         return self._console
 
-    @property
-    def meter(self) -> PowerMeter:
-        """The board's power meter, connected and identified on first use."""
-        if self.board.meter is None:
-            raise LinkError(
-                f"board '{self.board.name}' has no 'meter' section in {self.board.source}"
-            )
-        if self._meter is None:
-            self._meter = open_meter(self.board)
-        return self._meter
-
     def close(self) -> None:
-        if self._meter is not None:
-            self._meter.close()
         if self._console is not None:
             self._console.close()
         if self.ssh is not None:
@@ -150,6 +136,18 @@ class DeviceUnderTest:
         self.agent: AgentClient | None = None
         # The last agent's HELLO, kept for reports after that agent is gone.
         self.agent_identity: dict[str, Any] | None = None
+        self._meter: PowerMeter | None = None
+
+    @property
+    def meter(self) -> PowerMeter:
+        """The board's power meter, connected and identified on first use."""
+        if self.board.meter is None:
+            raise LinkError(
+                f"board '{self.board.name}' has no 'meter' section in {self.board.source}"
+            )
+        if self._meter is None:
+            self._meter = open_meter(self.board, self)
+        return self._meter
 
     @property
     def board(self) -> Board:
@@ -304,4 +302,7 @@ class DeviceUnderTest:
             self.agent = None
 
     def close(self) -> None:
+        if self._meter is not None:
+            self._meter.close()
+            self._meter = None
         self.close_agent()

@@ -71,7 +71,7 @@ class EnergyMeasurer:
             )
             return done
 
-        report = measure_energy(self.device.conn.meter, run_loop, chosen)
+        report = measure_energy(self.device.meter, run_loop, chosen)
         truth = {
             t["start_unix_ns"]: t for t in self.session.twin_truth(self.board_spec, self.emulate)
         }

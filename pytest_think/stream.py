@@ -416,6 +416,27 @@ class AgentClient:
         report["host_received_unix_ns"] = time.time_ns()
         return report
 
+    def sample_start(
+        self, files: list[str], period_s: float, max_seconds: float, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Have the agent sample sensor files in the background; returns its SAMPLING stamps."""
+        seq = self._next_seq()
+        request = {"files": files, "period_s": period_s, "max_seconds": max_seconds}
+        self.send(tf.encode_json(tf.SAMPLE, seq, request), seq)
+        answer: dict[str, Any] = self._expect(
+            tf.SAMPLING, seq, timeout, "starting the sensor sampler"
+        ).json()
+        return answer
+
+    def sample_end(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Stop the sampler; its readings: {"t_unix_ns": [...], "values": [[...]], "error"}."""
+        seq = self._next_seq()
+        self.send(tf.encode_frame(tf.SAMPLE_END, seq), seq)
+        samples: dict[str, Any] = self._expect(
+            tf.SAMPLES, seq, timeout, "collecting sensor samples"
+        ).json()
+        return samples
+
     def bye(self, timeout: float = 5.0) -> None:
         try:
             self.send(tf.encode_frame(tf.BYE, self._next_seq()))

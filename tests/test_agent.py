@@ -358,3 +358,32 @@ def test_exec_runner_failures_are_errors_naming_the_runner(
         f"runner {sys.executable} wrote 12 bytes for output 'scores' (output_0.bin), "
         "expected 40 bytes"
     )
+
+
+def test_agent_samples_sensor_files_in_the_background(agent: AgentProcess, tmp_path: Path) -> None:
+    sensor = tmp_path / "in_power0_input"
+    sensor.write_text("2900\n")
+    agent.recv()  # HELLO
+    seq = agent.send_json(tf.SAMPLE, {"files": [str(sensor)], "period_s": 0.002})
+    started = agent.recv()
+    assert started.type == tf.SAMPLING and started.seq == seq
+    stamps = started.json()
+    assert stamps["received_unix_ns"] <= stamps["done_unix_ns"]
+    import time
+
+    time.sleep(0.05)
+    sensor.write_text("6800\n")
+    time.sleep(0.05)
+    agent.send(tf.SAMPLE_END)
+    samples = agent.recv()
+    assert samples.type == tf.SAMPLES
+    data = samples.json()
+    values = [row[0] for row in data["values"]]
+    assert data["error"] is None and 20 <= len(values) <= 60
+    assert values[0] == 2900 and values[-1] == 6800 and set(values) == {2900, 6800}
+    assert data["t_unix_ns"] == sorted(data["t_unix_ns"])
+    # A sensor that cannot be read is refused before sampling starts.
+    agent.send_json(tf.SAMPLE, {"files": [str(tmp_path / "nope")]})
+    error = agent.recv()
+    assert error.type == tf.ERROR and error.json()["code"] == "no_sensor"
+    assert "cannot read sensor" in error.json()["message"]

@@ -203,3 +203,21 @@ def test_wt310e_followed_update_by_update_is_within_one_percent(
     result.assert_outcomes(passed=1)
     (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
     assert 100 <= test["energy"]["samples"] <= 110
+
+
+def test_onboard_meter_naming_a_rail_the_board_lacks_is_one_line(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    data = yaml.safe_load((REPO / "boards" / "jetson-tx1.yaml").read_text())
+    data["meter"]["rails"] = ["VDD_IN", "VDD_SOC"]
+    board = tmp_path / "tx1.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(ENERGY_TEST)
+    result = pytester.runpytest(f"--board={board}", "--emulate")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "MeterError: meter of board 'jetson-tx1': rails VDD_SOC are not on the board "
+            "(it has: VDD_IN, VDD_GPU, VDD_CPU)"
+        ]
+    )

@@ -11,7 +11,7 @@ import pytest
 from support import REPO
 
 BOARDS = sorted(p.stem for p in (REPO / "boards").glob("*.yaml"))
-METERED = {"fpga-zcu102", "jetson-orin-nano", "coral-devboard", "kalray-mppa"}
+METERED = {"fpga-zcu102", "jetson-orin-nano", "jetson-tx1", "coral-devboard", "kalray-mppa"}
 
 
 def test_there_are_boards_for_every_family() -> None:

@@ -26,9 +26,11 @@ import numpy as np
 if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
     from pytest_think.agent import think_frames as tf
     from pytest_think.agent.think_backends import BACKENDS, AgentError, backend_versions
+    from pytest_think.agent.think_sensors import SensorError, SensorSampler
 else:
     import think_frames as tf
     from think_backends import BACKENDS, AgentError, backend_versions
+    from think_sensors import SensorError, SensorSampler
 
 AGENT_VERSION = "0.1.0"
 # Serial links: answers kept for retransmission, requests remembered to drop duplicates.
@@ -99,6 +101,7 @@ class Agent:
         self.accepted: "collections.OrderedDict[int, None]" = collections.OrderedDict()
         self.cache_lock = threading.Lock()
         self.backend: Any = None
+        self.sampler: Optional[SensorSampler] = None
         self.signature: Dict[str, Any] = {}
         self.device_batch = 1
         self.inbox: queue.Queue[Union[tf.Frame, Exception, None]] = queue.Queue(maxsize=64)
@@ -223,8 +226,37 @@ class Agent:
             self.infer(frame)
         elif frame.type == tf.LOOP:
             self.loop(frame)
+        elif frame.type == tf.SAMPLE:
+            self.sample(frame)
+        elif frame.type == tf.SAMPLE_END:
+            self.sample_end(frame)
         else:
             raise AgentError("unexpected_frame", f"agent does not accept {frame.name} frames")
+
+    def sample(self, frame: tf.Frame) -> None:
+        """Start sampling sensor files in the background (energy from onboard monitors)."""
+        received = wall_ns()
+        request = frame.json()
+        if self.sampler is not None:
+            self.sampler.stop()
+        try:
+            self.sampler = SensorSampler(
+                [str(f) for f in request.get("files") or []],
+                float(request.get("period_s", 0.01)),
+                float(request.get("max_seconds", 600)),
+            )
+        except SensorError as exc:
+            self.sampler = None
+            raise AgentError("no_sensor", str(exc)) from None
+        payload = {"received_unix_ns": received, "done_unix_ns": wall_ns()}
+        self.send(tf.encode_json(tf.SAMPLING, frame.seq, payload))
+
+    def sample_end(self, frame: tf.Frame) -> None:
+        if self.sampler is None:
+            raise AgentError("no_sensor", "SAMPLE_END without a SAMPLE")
+        samples = self.sampler.stop()
+        self.sampler = None
+        self.send(tf.encode_json(tf.SAMPLES, frame.seq, samples))
 
     def load(self, frame: tf.Frame) -> None:
         request = frame.json()

@@ -42,6 +42,10 @@ BYE = 0x07  # either way: close; the agent answers BYE and exits 0
 NAK = 0x08  # either way: frame `seq` arrived corrupted, send it again (serial links)
 LOOP = 0x09  # host -> agent: JSON options + tensor block; run the model on-device in a loop
 LOOP_DONE = 0x0A  # agent -> host: JSON loop report
+SAMPLE = 0x0B  # host -> agent: JSON {"files", "period_s", "max_seconds"}; start sampling sensors
+SAMPLING = 0x0C  # agent -> host: JSON {"received_unix_ns", "done_unix_ns"}, answers SAMPLE
+SAMPLE_END = 0x0D  # host -> agent: empty; stop sampling
+SAMPLES = 0x0E  # agent -> host: JSON {"t_unix_ns", "values"}, answers SAMPLE_END
 
 FRAME_NAMES = {
     HELLO: "HELLO",
@@ -54,6 +58,10 @@ FRAME_NAMES = {
     NAK: "NAK",
     LOOP: "LOOP",
     LOOP_DONE: "LOOP_DONE",
+    SAMPLE: "SAMPLE",
+    SAMPLING: "SAMPLING",
+    SAMPLE_END: "SAMPLE_END",
+    SAMPLES: "SAMPLES",
 }
 
 # Tensor element types use the ONNX TensorProto codes, so no second table is needed on boards

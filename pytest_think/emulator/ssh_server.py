@@ -28,7 +28,7 @@ from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
 from pytest_think.emulator.meter_n6705 import N6705Twin
 from pytest_think.emulator.meter_wt310e import WT310ETwin
-from pytest_think.emulator.power import OnboardPowerTwin
+from pytest_think.emulator.power import OnboardPowerTwin, rails_model
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.scpi import ScpiInstrument
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
@@ -57,6 +57,7 @@ class BoardTwin:
             self.shell.tools.update(jetson.tools)
         self.console_task: asyncio.Task[None] | None = None
         self.meter_server: asyncio.Server | None = None
+        self.onboard_task: asyncio.Future[None] | None = None
         # What the board adds to its processes' environment (SDK tools, native libraries).
         self.process_env: dict[str, str] = {"PATH": self._interpreter_shims(sandbox)}
         if self.twin.mppa is not None:
@@ -64,13 +65,20 @@ class BoardTwin:
             self.process_env["PATH"] = os.pathsep.join(paths)
         if self.twin.coral is not None:
             self.process_env.update(CoralTwin(sandbox, self.twin.coral).env)
-        if self.twin.power is not None:
-            OnboardPowerTwin(sandbox, self.twin.power)
-        # What the device does, for the power model behind the board's meter.
+        # The agent reads the board's files (sensors) under the sandbox, where this board lives.
+        self.process_env["THINK_SYSROOT"] = str(sandbox.root)
+        self.onboard = OnboardPowerTwin(sandbox, self.twin.power) if self.twin.power else None
+        # What the device does, for the power the board's meter sees; the truth is logged for
+        # what that meter measures: the supply, or the onboard rails it sums.
         self.activity: DeviceActivity | None = None
-        if self.twin.power_model is not None:
-            truth = sandbox.root.parent / TRUTH_FILE
-            self.activity = DeviceActivity(self.twin.power_model, truth)
+        model = self.twin.power_model
+        if board.meter is not None and board.meter.driver == "onboard" and self.twin.power:
+            measured = [r for r in self.twin.power.rails if r.label in board.meter.rails]
+            model = rails_model(measured) if measured else None
+        elif model is None and self.twin.power is not None:
+            model = rails_model(self.twin.power.rails)
+        if model is not None:
+            self.activity = DeviceActivity(model, sandbox.root.parent / TRUTH_FILE)
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -210,7 +218,9 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
         "host_key": host_key.get_fingerprint("sha256"),
         "root": str(sandbox.root),
     }
-    if board.meter is not None:
+    if twin.onboard is not None and twin.activity is not None:
+        twin.onboard_task = asyncio.ensure_future(twin.onboard.follow(twin.activity))
+    if board.meter is not None and board.meter.driver != "onboard":
         ready["meter"] = await start_meter(board, twin)
     if board.console is not None:
         # The board's serial console, on a pty beside the SSH server (same shell, same files).

@@ -5,7 +5,8 @@ Drivers are plug-ins in the ``pytest_think.meters`` entry-point group, like boar
     [project.entry-points."pytest_think.meters"]
     my-meter = "my_lab.meters:MyMeter"
 
-A driver is built with the board's `MeterConfig` and a description of where it is, checks
+A driver is built with the board's `MeterConfig`, a description of where it is and the device
+under test (used by meters on the board itself); a VISA driver checks
 with ``*IDN?`` that the instrument is the one named, and takes traces of the board's power.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,8 +57,9 @@ class PowerMeter(Protocol):
     def close(self) -> None: ...
 
 
-def open_meter(board: Board) -> PowerMeter:
-    """The board's meter, connected and identified."""
+def open_meter(board: Board, device: Any = None) -> PowerMeter:
+    """The board's meter, connected and identified. `device` (the DeviceUnderTest) is for
+    meters that live on the board itself (onboard sensors sampled by the agent)."""
     assert board.meter is not None
     drivers = {ep.name: ep for ep in entry_points(group=GROUP)}
     if board.meter.driver not in drivers:
@@ -66,5 +68,5 @@ def open_meter(board: Board) -> PowerMeter:
             f"'{board.meter.driver}'; installed: {', '.join(sorted(drivers)) or 'none'}"
         )
     factory = drivers[board.meter.driver].load()
-    meter: PowerMeter = factory(board.meter, f"meter of board '{board.name}'")
+    meter: PowerMeter = factory(board.meter, f"meter of board '{board.name}'", device)
     return meter

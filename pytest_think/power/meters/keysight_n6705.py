@@ -27,7 +27,7 @@ POINT_BUDGET = 200_000  # of the 512 K the instrument holds: fast enough to fetc
 class KeysightN6705:
     model = "N6705"
 
-    def __init__(self, config: MeterConfig, what: str) -> None:
+    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         self.config = config
         self.where = f"{what} ({config.resource})"
         self.channel = f"(@{config.channel})"

@@ -28,7 +28,7 @@ POLL_S = 0.005
 class YokogawaWT310E:
     model = "WT310"
 
-    def __init__(self, config: MeterConfig, what: str) -> None:
+    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         self.config = config
         self.where = f"{what} ({config.resource})"
         try:

@@ -1,0 +1,87 @@
+"""The board's own power monitors (INA226, INA3221 in sysfs) as a meter, sampled by the agent.
+
+``meter: {driver: onboard, rails: [VDD_IN]}``: the board's power is the sum of those rails.
+The agent reads their files every ``period_s`` on the board and sends the readings back with
+the device's clock (no SSH round trip per sample); the device-host offset is bounded by the
+SAMPLE / SAMPLING exchange, as NTP does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from pytest_think.boards import MeterConfig
+from pytest_think.errors import ThinkError
+from pytest_think.power.meters import MeterError, Trace
+
+
+class OnboardMeter:
+    def __init__(self, config: MeterConfig, what: str, device: Any) -> None:
+        self.config = config
+        self.where = what
+        self.device = device
+        conn = device.conn
+        sensors = conn.family.power_sensors(conn.board, conn.ssh)
+        by_rail = {s.rail: s for s in sensors}
+        if not config.rails:
+            raise MeterError(
+                f"{what}: an onboard meter needs 'meter.rails' (the board has: "
+                f"{', '.join(by_rail) or 'no power monitors'})"
+            )
+        missing = [r for r in config.rails if r not in by_rail]
+        if missing:
+            raise MeterError(
+                f"{what}: rails {', '.join(missing)} are not on the board (it has: "
+                f"{', '.join(by_rail) or 'no power monitors'})"
+            )
+        self.sensors = [by_rail[r] for r in config.rails]
+        self.idn = f"onboard monitors: {' + '.join(config.rails)}"
+        self.period = config.period_s
+        self.armed: tuple[int, float, float, float] | None = None  # start, offset, ± ns, s
+
+    def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
+        self.period = max(self.config.period_s, 1 / max_rate_hz if max_rate_hz else 0.0)
+        files = [f for s in self.sensors for f in s.files]
+        agent = self.device.ensure_agent()
+        sent = time.time_ns()
+        try:
+            stamps = agent.sample_start(files, self.period, duration_s * 2 + 60)
+        except ThinkError as exc:
+            raise MeterError(f"{self.where}: the agent cannot sample: {exc}") from None
+        received = time.time_ns()
+        low = int(stamps["done_unix_ns"]) - received
+        high = int(stamps["received_unix_ns"]) - sent
+        self.armed = (sent, (low + high) / 2, max(0.0, (high - low) / 2), duration_s)
+
+    def fetch(self) -> Trace:
+        if self.armed is None:
+            raise MeterError(f"{self.where}: fetch before arm")
+        start, offset, slack, duration = self.armed
+        remaining = (start + duration * 1e9 - time.time_ns()) / 1e9
+        if remaining > 0:
+            time.sleep(remaining)
+        try:
+            samples = self.device.ensure_agent().sample_end()
+        except ThinkError as exc:
+            raise MeterError(f"{self.where}: collecting samples failed: {exc}") from None
+        if samples.get("error"):
+            raise MeterError(f"{self.where}: {samples['error']}")
+        values = np.asarray(samples["values"], dtype=np.float64).reshape(
+            -1, sum(len(s.files) for s in self.sensors)
+        )
+        watts = np.zeros(len(values))
+        column = 0
+        for sensor in self.sensors:
+            width = len(sensor.files)
+            watts += np.array(
+                [sensor.watts(list(row)) for row in values[:, column : column + width]]
+            )
+            column += width
+        times = (np.asarray(samples["t_unix_ns"], dtype=np.float64) - offset).astype(np.int64)
+        return Trace(times, watts, self.period, int(slack), overflow=False)
+
+    def close(self) -> None:
+        """Nothing held: the sampler lives and dies with the agent."""
