@@ -9,7 +9,6 @@ is bracketed by the ``*TRG;*OPC?`` round trip.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Any
@@ -19,46 +18,23 @@ import pyvisa
 
 from pytest_think.boards import MeterConfig
 from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
+from pytest_think.power.meters.scpi import ScpiMeter
 
 TINT_STEP_S = 20.48e-6
 POINT_BUDGET = 200_000  # of the 512 K the instrument holds: fast enough to fetch
 
 
-class KeysightN6705:
+class KeysightN6705(ScpiMeter):
     model = "N6705"
+    vendor = "Keysight"
 
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
-        self.config = config
-        self.where = f"{what} ({config.resource})"
+        super().__init__(config, what, device)
         self.channel = f"(@{config.channel})"
-        try:
-            self.rm = pyvisa.ResourceManager("@py")
-            inst: Any = self.rm.open_resource(
-                config.resource,
-                read_termination="\n",
-                write_termination="\n",
-                timeout=int(config.timeout_s * 1000),
-            )
-            self.inst = inst
-            self.idn = str(inst.query("*IDN?")).strip()
-        except (pyvisa.Error, OSError, ValueError) as exc:
-            raise MeterError(f"{self.where}: cannot reach it: {exc}") from None
-        if self.model not in self.idn:
-            self.inst.close()
-            raise MeterError(
-                f"{self.where}: answers *IDN? with '{self.idn}', not a Keysight {self.model}; "
-                "check meter.driver and meter.resource"
-            )
-        self.inst.write("*CLS")
+        self.command("*CLS")
         self.tint = TINT_STEP_S
         self.points = 0
         self.trigger_window: tuple[int, int] = (0, 0)
-
-    def _command(self, text: str) -> None:
-        self.inst.write(text)
-        error = str(self.inst.query("SYST:ERR?")).strip()
-        if not error.startswith(("+0,", "0,")):
-            raise MeterError(f"{self.where}: '{text}' refused: {error}")
 
     def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
         steps = max(1, math.ceil(duration_s / POINT_BUDGET / TINT_STEP_S))
@@ -76,7 +52,7 @@ class KeysightN6705:
                 f"TRIG:ACQ:SOUR BUS,{self.channel}",
                 f"INIT:ACQ {self.channel}",
             ):
-                self._command(command)
+                self.command(command)
             before = time.time_ns()
             self.inst.query("*TRG;*OPC?")
             self.trigger_window = (before, time.time_ns())
@@ -111,7 +87,3 @@ class KeysightN6705:
             query, datatype="f", is_big_endian=True, container=np.array
         )
         return np.asarray(values, dtype=np.float64)
-
-    def close(self) -> None:
-        with contextlib.suppress(pyvisa.Error):
-            self.inst.close()

@@ -9,46 +9,20 @@ uncertainty. Over-range readings are 9.9E+37.
 
 from __future__ import annotations
 
-import contextlib
-import math
-import threading
-import time
 from typing import Any
 
-import numpy as np
-import pyvisa
-
 from pytest_think.boards import MeterConfig
-from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
-
-RATES_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
-POLL_S = 0.005
+from pytest_think.power.meters.scpi import PolledMeter
 
 
-class YokogawaWT310E:
+class YokogawaWT310E(PolledMeter):
     model = "WT310"
+    vendor = "Yokogawa"
+    error_query = ":SYST:ERR?"
+    rates_s = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
-        self.config = config
-        self.where = f"{what} ({config.resource})"
-        try:
-            self.rm = pyvisa.ResourceManager("@py")
-            inst: Any = self.rm.open_resource(
-                config.resource,
-                read_termination="\n",
-                write_termination="\n",
-                timeout=int(config.timeout_s * 1000),
-            )
-            self.inst = inst
-            self.idn = str(inst.query("*IDN?")).strip()
-        except (pyvisa.Error, OSError, ValueError) as exc:
-            raise MeterError(f"{self.where}: cannot reach it: {exc}") from None
-        if self.model not in self.idn:
-            inst.close()
-            raise MeterError(
-                f"{self.where}: answers *IDN? with '{self.idn}', not a Yokogawa {self.model}E; "
-                "check meter.driver and meter.resource"
-            )
+        super().__init__(config, what, device)
         for command in (
             "*CLS",
             ":COMM:HEAD OFF",
@@ -58,59 +32,13 @@ class YokogawaWT310E:
             ":NUM:NORM:ITEM2 I,1",
             ":NUM:NORM:ITEM3 P,1",
         ):
-            self._command(command)
-        self.rate = RATES_S[0]
-        self.samples: list[tuple[int, int, float]] = []  # (previous poll, seen, watts)
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
+            self.command(command)
 
-    def _command(self, text: str) -> None:
-        self.inst.write(text)
-        error = str(self.inst.query(":SYST:ERR?")).strip()
-        if not error.startswith(("0,", "+0,")):
-            raise MeterError(f"{self.where}: '{text}' refused: {error}")
+    def set_rate(self, seconds: float) -> None:
+        self.command(f":RATE {round(seconds * 1000)}MS")
 
-    def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
-        slowest_ok = 1 / max_rate_hz if max_rate_hz else RATES_S[0]
-        self.rate = next((r for r in RATES_S if r >= slowest_ok - 1e-9), RATES_S[-1])
-        self._command(f":RATE {round(self.rate * 1000)}MS")
-        self.inst.query(":STAT:EESR?")  # clear the update flag
-        self.samples = []
-        self.error = None
-        deadline = time.time_ns() + int(duration_s * 1e9)
-        self.thread = threading.Thread(target=self._follow, args=(deadline,), daemon=True)
-        self.thread.start()
+    def updated(self) -> bool:
+        return str(self.inst.query(":STAT:EESR?")).strip() == "1"
 
-    def _follow(self, deadline_ns: int) -> None:
-        try:
-            previous = time.time_ns()
-            while time.time_ns() < deadline_ns:
-                if str(self.inst.query(":STAT:EESR?")).strip() == "1":
-                    seen = time.time_ns()
-                    values = [float(v) for v in str(self.inst.query(":NUM:NORM:VAL?")).split(",")]
-                    self.samples.append((previous, seen, values[2]))
-                previous = time.time_ns()
-                time.sleep(POLL_S)
-        except (pyvisa.Error, ValueError, IndexError) as exc:
-            self.error = exc
-
-    def fetch(self) -> Trace:
-        if self.thread is not None:
-            self.thread.join()
-        if self.error is not None:
-            raise MeterError(f"{self.where}: reading updates failed: {self.error}")
-        if not self.samples:
-            return Trace(np.zeros(0, np.int64), np.zeros(0), self.rate, 0, False)
-        previous = np.array([s[0] for s in self.samples], dtype=np.int64)
-        seen = np.array([s[1] for s in self.samples], dtype=np.int64)
-        watts = np.array([s[2] for s in self.samples])
-        uncertainty = math.ceil(float((seen - previous).max()) / 2)
-        times = ((previous + seen) // 2).astype(np.int64)
-        overflow = bool((np.abs(watts) >= SCPI_OVERFLOW).any())
-        return Trace(times, watts, self.rate, uncertainty, overflow)
-
-    def close(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-        with contextlib.suppress(pyvisa.Error):
-            self.inst.close()
+    def read_watts(self) -> float:
+        return float(str(self.inst.query(":NUM:NORM:VAL?")).split(",")[2])

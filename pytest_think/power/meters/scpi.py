@@ -1,0 +1,133 @@
+"""What every SCPI meter driver shares: the VISA connection, the `*IDN?` check, commands
+checked against the instrument's error queue, and following numeric updates by polling."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pyvisa
+
+from pytest_think.boards import MeterConfig
+from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
+
+
+class ScpiMeter:
+    """A meter over pyvisa (pyvisa-py by default) that must answer `*IDN?` with `model`."""
+
+    model = ""  # a substring of the instrument's *IDN? answer
+    vendor = ""
+    error_query = "SYST:ERR?"
+
+    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+        self.config = config
+        self.where = f"{what} ({config.resource})"
+        if not config.resource:
+            raise MeterError(f"{what}: field 'meter.resource' is empty; give its VISA resource")
+        try:
+            self.rm = pyvisa.ResourceManager("@py")
+            inst: Any = self.rm.open_resource(
+                config.resource,
+                read_termination="\n",
+                write_termination="\n",
+                timeout=int(config.timeout_s * 1000),
+            )
+            self.inst = inst
+            self.idn = str(inst.query("*IDN?")).strip()
+        except (pyvisa.Error, OSError, ValueError) as exc:
+            raise MeterError(f"{self.where}: cannot reach it: {exc}") from None
+        if self.model not in self.idn:
+            inst.close()
+            raise MeterError(
+                f"{self.where}: answers *IDN? with '{self.idn}', not a {self.vendor} "
+                f"{self.model}; check meter.driver and meter.resource"
+            )
+
+    def command(self, text: str) -> None:
+        """Send a command and read the error queue: an instrument error is one line."""
+        try:
+            self.inst.write(text)
+            error = str(self.inst.query(self.error_query)).strip()
+        except pyvisa.Error as exc:
+            raise MeterError(f"{self.where}: '{text}' failed: {exc}") from None
+        if not error.startswith(("0,", "+0,")):
+            raise MeterError(f"{self.where}: '{text}' refused: {error}")
+
+    def close(self) -> None:
+        with contextlib.suppress(pyvisa.Error):
+            self.inst.close()
+
+
+class PolledMeter(ScpiMeter):
+    """A meter without trace memory: its readings are followed as they update.
+
+    `read_watts` returns the latest reading; `updated` says whether a new one is ready (by
+    default: one update interval has passed). Each reading is stamped between the previous
+    poll and the poll that got it."""
+
+    poll_s = 0.005
+    rates_s: tuple[float, ...] = (0.1,)
+
+    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+        super().__init__(config, what, device)
+        self.rate = self.rates_s[0]
+        self.samples: list[tuple[int, int, float]] = []
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.last_read = 0
+
+    def set_rate(self, seconds: float) -> None:
+        """Configure the instrument's update interval (instruments override)."""
+
+    def updated(self) -> bool:
+        return time.time_ns() - self.last_read >= self.rate * 1e9
+
+    def read_watts(self) -> float:
+        raise NotImplementedError
+
+    def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
+        slowest_ok = 1 / max_rate_hz if max_rate_hz else self.rates_s[0]
+        self.rate = next((r for r in self.rates_s if r >= slowest_ok - 1e-9), self.rates_s[-1])
+        self.set_rate(self.rate)
+        self.updated()  # forget an update that came before the acquisition
+        self.samples, self.error = [], None
+        deadline = time.time_ns() + int(duration_s * 1e9)
+        self.thread = threading.Thread(target=self._follow, args=(deadline,), daemon=True)
+        self.thread.start()
+
+    def _follow(self, deadline_ns: int) -> None:
+        try:
+            previous = time.time_ns()
+            while time.time_ns() < deadline_ns:
+                if self.updated():
+                    seen = time.time_ns()
+                    self.last_read = seen
+                    self.samples.append((previous, seen, self.read_watts()))
+                previous = time.time_ns()
+                time.sleep(self.poll_s)
+        except (pyvisa.Error, ValueError, IndexError) as exc:
+            self.error = exc
+
+    def fetch(self) -> Trace:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise MeterError(f"{self.where}: reading updates failed: {self.error}")
+        if not self.samples:
+            return Trace(np.zeros(0, np.int64), np.zeros(0), self.rate, 0, False)
+        previous = np.array([s[0] for s in self.samples], dtype=np.int64)
+        seen = np.array([s[1] for s in self.samples], dtype=np.int64)
+        watts = np.array([s[2] for s in self.samples])
+        uncertainty = math.ceil(float((seen - previous).max()) / 2)
+        times = ((previous + seen) // 2).astype(np.int64)
+        overflow = bool((np.abs(watts) >= SCPI_OVERFLOW).any())
+        return Trace(times, watts, self.rate, uncertainty, overflow)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        super().close()
