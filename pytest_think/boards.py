@@ -88,6 +88,11 @@ class MeterConfig(_Strict):
         default_factory=list, description="onboard: the rails whose sum is the board's power"
     )
     period_s: float = Field(0.01, gt=0, description="onboard: the agent's sampling period")
+    # generic-scpi: the instrument described here rather than in a driver.
+    idn: str = Field("", description="generic-scpi: what *IDN? must contain")
+    setup: list[str] = Field(default_factory=list, description="generic-scpi: commands sent first")
+    power_query: str = Field("MEAS:POW?", description="generic-scpi: query answering watts")
+    update_s: float = Field(0.1, gt=0, description="generic-scpi: how often readings update")
     timeout_s: float = Field(10.0, gt=0)
 
 

@@ -104,6 +104,28 @@ def split_program(line: str) -> list[tuple[str, str]]:
     return result
 
 
+def split_params(args: str) -> list[str]:
+    """Comma-separated parameters; quoted strings and (@…) channel lists stay whole."""
+    params, current, quote, depth = [], "", "", 0
+    for ch in args:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    if current.strip():
+        params.append(current.strip())
+    return params
+
+
 class ScpiInstrument:
     """Dispatches program messages to handlers; keeps the error queue (20 deep, as most do)."""
 
@@ -146,7 +168,7 @@ class ScpiInstrument:
             else:
                 self.errors.append((-113, "Undefined header"))
                 continue
-            params = [a.strip() for a in args.split(",")] if args else []
+            params = split_params(args)
             suffixes = [g for g in match.groups() if g is not None]
             try:
                 result = command.handler(*suffixes, *params)

@@ -26,6 +26,9 @@ from pytest_think.emulator.fpga import FpgaTwin
 from pytest_think.emulator.jetson import JetsonTwin
 from pytest_think.emulator.kalray import MppaTwin
 from pytest_think.emulator.kria import XmutilTwin
+from pytest_think.emulator.meter_2280s import K2280STwin
+from pytest_think.emulator.meter_generic import GenericMeterTwin
+from pytest_think.emulator.meter_hmc8015 import HMC8015Twin
 from pytest_think.emulator.meter_n6705 import N6705Twin
 from pytest_think.emulator.meter_wt310e import WT310ETwin
 from pytest_think.emulator.power import OnboardPowerTwin, rails_model
@@ -234,6 +237,8 @@ MeterTwin = Callable[[DeviceActivity, TwinMeter, int], ScpiInstrument]
 METER_TWINS: dict[str, MeterTwin] = {
     "keysight-n6705": N6705Twin,
     "yokogawa-wt310e": WT310ETwin,
+    "keithley-2280s": K2280STwin,
+    "rs-hmc8015": HMC8015Twin,
 }
 
 
@@ -244,6 +249,10 @@ async def start_meter(board: Board, twin: BoardTwin) -> str:
         raise TwinError(
             f"board '{board.name}' has a meter but its twin has no 'power_model' to measure"
         )
+    if board.meter.driver == "generic-scpi":
+        instrument: ScpiInstrument = GenericMeterTwin(twin.activity, twin.twin.meter, board.meter)
+        twin.meter_server = await scpi.serve(instrument)
+        return f"TCPIP::127.0.0.1::{twin.meter_server.sockets[0].getsockname()[1]}::SOCKET"
     factory = METER_TWINS.get(board.meter.driver)
     if factory is None:
         raise TwinError(

@@ -71,6 +71,9 @@ class PolledMeter(ScpiMeter):
 
     poll_s = 0.005
     rates_s: tuple[float, ...] = (0.1,)
+    # True: `updated` watches the instrument's own update flag. False: readings are taken
+    # once per interval, and the update each one shows ended up to an interval before.
+    update_flag = True
 
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
@@ -124,6 +127,10 @@ class PolledMeter(ScpiMeter):
         watts = np.array([s[2] for s in self.samples])
         uncertainty = math.ceil(float((seen - previous).max()) / 2)
         times = ((previous + seen) // 2).astype(np.int64)
+        if not self.update_flag:
+            half = int(self.rate * 1e9 / 2)
+            times -= half
+            uncertainty += half
         overflow = bool((np.abs(watts) >= SCPI_OVERFLOW).any())
         return Trace(times, watts, self.rate, uncertainty, overflow)
 

@@ -20,6 +20,7 @@ class YokogawaWT310E(PolledMeter):
     vendor = "Yokogawa"
     error_query = ":SYST:ERR?"
     rates_s = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+    update_flag = True
 
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)

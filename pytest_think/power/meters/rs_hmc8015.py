@@ -1,0 +1,27 @@
+"""Rohde & Schwarz HMC8015 power analyzer: numeric readings every 100 ms, followed by polling.
+
+``CHAN1:MEAS:FUNC URMS,IRMS,P`` then ``CHAN1:MEAS:DATA?`` once per update interval; with no
+update flag to watch, a reading's interval ends somewhere in the 100 ms before it was read,
+which is the time stamps' uncertainty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_think.boards import MeterConfig
+from pytest_think.power.meters.scpi import PolledMeter
+
+
+class RsHMC8015(PolledMeter):
+    model = "HMC8015"
+    vendor = "Rohde & Schwarz"
+    update_flag = False
+
+    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+        super().__init__(config, what, device)
+        self.command("*CLS")
+        self.command("CHAN1:MEAS:FUNC URMS,IRMS,P")
+
+    def read_watts(self) -> float:
+        return float(str(self.inst.query("CHAN1:MEAS:DATA?")).split(",")[2])
