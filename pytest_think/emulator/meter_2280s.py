@@ -14,24 +14,19 @@ import time
 
 import numpy as np
 
-from pytest_think.boards import TwinMeter
-from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
+from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.scpi import Handler, ScpiError
 
 LINE_HZ = 50.0
 MAX_SAMPLES = 2500
 OVERFLOW = 9.91e37
 
 
-class K2280STwin(ScpiInstrument):
+class K2280STwin(MeterTwin):
     idn = "KEITHLEY INSTRUMENTS,MODEL 2280S-32-6,4404123,1.06"
 
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, channel: int) -> None:
-        super().__init__()
-        self.activity = activity
-        self.config = config
-        self.reset()
-        commands: list[tuple[str, Handler]] = [
+    def instrument_commands(self) -> list[tuple[str, Handler]]:
+        return [
             ("SENSe<n>:FUNCtion", self.set_function),
             ("SENSe<n>:CURRent[:DC]:NPLCycles", self.set_nplc),
             ("SENSe<n>:CURRent[:DC]:NPLCycles?", lambda n: f"{self.nplc:g}"),
@@ -43,8 +38,6 @@ class K2280STwin(ScpiInstrument):
             ("TRACe:DATA?", self.data),
             ("OUTPut[:STATe]", self.set_output),
         ]
-        for spec, handler in commands:
-            self.add(spec, handler)
 
     def reset(self) -> None:
         self.nplc = 1.0

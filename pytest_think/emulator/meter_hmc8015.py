@@ -7,34 +7,27 @@ Readings above the current range are 9.91E37.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from pytest_think.boards import TwinMeter
-from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
+from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.scpi import Handler, ScpiError
 
 UPDATE_NS = 100_000_000
 FUNCTIONS = ("URMS", "IRMS", "P", "S", "Q", "LAMB")
 OVERFLOW = 9.91e37
 
 
-class HMC8015Twin(ScpiInstrument):
+class HMC8015Twin(MeterTwin):
     idn = "Rohde&Schwarz,HMC8015,021345678,FW:1.403"
 
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, channel: int) -> None:
-        super().__init__()
-        self.activity = activity
-        self.config = config
-        self.epoch_ns = time.time_ns()
+    def reset(self) -> None:
         self.functions = ["URMS", "IRMS", "P"]
-        commands: list[tuple[str, Handler]] = [
+
+    def instrument_commands(self) -> list[tuple[str, Handler]]:
+        return [
             ("CHANnel<n>:MEASurement:FUNCtions", self.set_functions),
             ("CHANnel<n>:MEASurement:DATA?", self.data),
         ]
-        for spec, handler in commands:
-            self.add(spec, handler)
 
     def set_functions(self, n: str, *functions: str) -> None:
         chosen = [f.upper() for f in functions]
@@ -45,7 +38,7 @@ class HMC8015Twin(ScpiInstrument):
     def data(self, n: str) -> str:
         if n not in ("", "1"):
             raise ScpiError(-114, "Header suffix out of range")
-        end = self.epoch_ns + (time.time_ns() - self.epoch_ns) // UPDATE_NS * UPDATE_NS
+        end = self.latest_update(UPDATE_NS)
         power = float(self.activity.sample_power_w(np.array([end]), UPDATE_NS)[0])
         current = power / self.config.volts
         over = current > self.config.current_range_a

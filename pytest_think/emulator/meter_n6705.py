@@ -17,31 +17,19 @@ import time
 
 import numpy as np
 
-from pytest_think.boards import TwinMeter
-from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import (
-    Handler,
-    ScpiError,
-    ScpiInstrument,
-    channel_list,
-    ieee_block,
-)
+from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.scpi import Handler, ScpiError, channel_list, ieee_block
 
 TINT_STEP_S = 20.48e-6
 MAX_POINTS = 512 * 1024
 OVERFLOW = 9.91e37
 
 
-class N6705Twin(ScpiInstrument):
+class N6705Twin(MeterTwin):
     idn = "Keysight Technologies,N6705C,MY56004321,D.03.02"
 
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, channel: int) -> None:
-        super().__init__()
-        self.activity = activity
-        self.config = config
-        self.channel = channel  # the output the board hangs on
-        self.reset()
-        commands: list[tuple[str, Handler]] = [
+    def instrument_commands(self) -> list[tuple[str, Handler]]:
+        return [
             ("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]", self.set_voltage),
             ("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]?", self.get_voltage),
             ("OUTPut[:STATe]", self.set_output),
@@ -62,8 +50,6 @@ class N6705Twin(ScpiInstrument):
             ("FORMat[:DATA]", self.set_format),
             ("FORMat:BORDer", self.set_border),
         ]
-        for spec, handler in commands:
-            self.add(spec, handler)
 
     def reset(self) -> None:
         self.volts = {c: 0.0 for c in range(1, 5)}

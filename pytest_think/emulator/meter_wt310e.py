@@ -16,9 +16,8 @@ import time
 
 import numpy as np
 
-from pytest_think.boards import TwinMeter
-from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
+from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.scpi import Handler, ScpiError
 
 RATES_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 OVER_RANGE = 9.9e37
@@ -36,16 +35,11 @@ def parse_rate(text: str) -> float:
     raise ScpiError(-224, "Illegal parameter value")
 
 
-class WT310ETwin(ScpiInstrument):
+class WT310ETwin(MeterTwin):
     idn = "YOKOGAWA,WT310E,C3UF12345,F1.03"
 
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, channel: int) -> None:
-        super().__init__()
-        self.activity = activity
-        self.config = config
-        self.epoch_ns = time.time_ns()  # updates tick from power-on
-        self.reset()
-        commands: list[tuple[str, Handler]] = [
+    def instrument_commands(self) -> list[tuple[str, Handler]]:
+        return [
             ("COMMunicate:HEADer", self.set_header),
             ("COMMunicate:VERBose", lambda value: None),
             ("RATE", self.set_rate),
@@ -61,8 +55,6 @@ class WT310ETwin(ScpiInstrument):
             ("INTEGrate:STATe?", lambda: self.integ_state),
             ("STATus:EESR?", self.eesr),
         ]
-        for spec, handler in commands:
-            self.add(spec, handler)
 
     def reset(self) -> None:
         self.rate = 0.25
@@ -128,7 +120,7 @@ class WT310ETwin(ScpiInstrument):
     def _last_update(self) -> tuple[int, int]:
         """The latest completed update interval [start, end] (unix ns)."""
         step = int(self.rate * 1e9)
-        end = self.epoch_ns + (time.time_ns() - self.epoch_ns) // step * step
+        end = self.latest_update(step)
         return end - step, end
 
     def values(self) -> str:
