@@ -241,6 +241,7 @@ class TwinConfig(_Strict):
     console: TwinConsole = TwinConsole()
     power: TwinPower | None = None
     power_model: TwinPowerModel | None = None
+    boot_s: float = Field(2.0, ge=0, description="after power-on, seconds until SSH answers")
     meter: TwinMeter = TwinMeter()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,18 @@ class DeviceActivity:
         self.ends: list[int] = []  # one shorter than starts while busy
         self.in_flight = 0
         self.powered = True
+        # Told when the supply turns the board off or on (the board twin goes down and up).
+        self.power_listeners: list[Callable[[bool], None]] = []
         self.rng = np.random.default_rng(model.seed)
+
+    def set_powered(self, on: bool) -> None:
+        if on != self.powered:
+            self.powered = on
+            if not on and self.in_flight:  # whatever was running stops with the power
+                self.ends.append(time.time_ns())
+                self.in_flight = 0
+            for listener in self.power_listeners:
+                listener(on)
 
     # -- frames ---------------------------------------------------------------------------
 

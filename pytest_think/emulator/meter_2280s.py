@@ -81,7 +81,7 @@ class K2280STwin(MeterTwin):
         self.trigger_ns = None
 
     def set_output(self, state: str) -> None:
-        self.activity.powered = state.upper() in ("ON", "1")
+        self.activity.set_powered(state.upper() in ("ON", "1"))
 
     async def data(self, elements: str = '"READ"') -> str:
         if self.trigger_ns is None:

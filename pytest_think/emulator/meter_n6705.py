@@ -107,7 +107,7 @@ class N6705Twin(MeterTwin):
         for c in self._channels(channels):
             self.output[c] = on
             if c == self.channel:
-                self.activity.powered = on  # the board goes down with its supply
+                self.activity.set_powered(on)  # the board goes down with its supply
 
     def get_output(self, channels: str | None = None) -> str:
         return ",".join("1" if self.output[c] else "0" for c in self._channels(channels))

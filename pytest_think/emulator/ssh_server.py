@@ -8,6 +8,7 @@ import os
 import platform
 import posixpath
 import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -39,6 +40,23 @@ from pytest_think.errors import TwinError
 
 
 class TwinSSHServer(asyncssh.SSHServer):
+    """One SSH connection to the twin; refused while the board is powered down or booting."""
+
+    def __init__(self, twin: BoardTwin) -> None:
+        self.twin = twin
+        self.conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        if not self.twin.up:
+            conn.abort()  # nothing answers on the port of a board with no power
+            return
+        self.conn = conn
+        self.twin.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.twin.connections.discard(self.conn)
+
     def password_auth_supported(self) -> bool:
         return False
 
@@ -50,6 +68,7 @@ class BoardTwin:
         self.sandbox = sandbox
         interpreters = {"python3", "python", posixpath.basename(board.agent.interpreter)}
         self.shell = BoardShell(sandbox, uname_for(board), interpreters)
+        self.fpga: FpgaTwin | None = None
         if self.twin.fpga is not None:
             self.fpga = FpgaTwin(sandbox, self.twin.fpga)
             self.shell.tools["fpgautil"] = self.fpga.fpgautil
@@ -82,6 +101,30 @@ class BoardTwin:
             model = rails_model(self.twin.power.rails)
         if model is not None:
             self.activity = DeviceActivity(model, sandbox.root.parent / TRUTH_FILE)
+            self.activity.power_listeners.append(self.power)
+        self.up = True  # powered and booted: answers SSH
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.boot_task: asyncio.Task[None] | None = None
+
+    def power(self, on: bool) -> None:
+        """The supply turned the board off or on: it goes down at once, and boots again."""
+        if not on:
+            self.up = False
+            if self.boot_task is not None:
+                self.boot_task.cancel()
+            for conn in list(self.connections):
+                conn.abort()  # sessions and the agents they run die with the board
+            self.connections.clear()
+            # What a reboot forgets: tmpfs (/run) and the programmable logic.
+            shutil.rmtree(self.sandbox.root / "run", ignore_errors=True)
+            if self.fpga is not None:
+                self.fpga.unload()
+        else:
+            self.boot_task = asyncio.ensure_future(self._boot())
+
+    async def _boot(self) -> None:
+        await asyncio.sleep(self.twin.boot_s)
+        self.up = True
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -199,7 +242,7 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
         return asyncssh.SFTPServer(chan, chroot=str(sandbox.root).encode())
 
     server = await asyncssh.create_server(
-        TwinSSHServer,
+        lambda: TwinSSHServer(twin),
         "127.0.0.1",
         0,
         server_host_keys=[host_key],

@@ -35,6 +35,10 @@ class Keithley2280S(ScpiMeter):
         self.count = 1
         self.trigger_window = (0, 0)
 
+    def set_output(self, on: bool) -> None:
+        """Turn the board's supply output on or off (power-cycling a hung board)."""
+        self.command(f"OUTP {'ON' if on else 'OFF'}")
+
     def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
         period = max(duration_s / MAX_SAMPLES, 0.002 / LINE_HZ)
         if max_rate_hz:

@@ -36,6 +36,10 @@ class KeysightN6705(ScpiMeter):
         self.points = 0
         self.trigger_window: tuple[int, int] = (0, 0)
 
+    def set_output(self, on: bool) -> None:
+        """Turn the board's supply output on or off (power-cycling a hung board)."""
+        self.command(f"OUTP {'ON' if on else 'OFF'},{self.channel}")
+
     def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
         steps = max(1, math.ceil(duration_s / POINT_BUDGET / TINT_STEP_S))
         if max_rate_hz is not None:

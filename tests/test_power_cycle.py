@@ -1,0 +1,57 @@
+"""A supply's output really powers the board twin down and up."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from support import REPO, bench_twin, make_bitstream, write_design
+
+SMALL = 1_500_000
+
+
+def test_supply_off_takes_the_board_down_and_a_reboot_forgets_the_fabric(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    from pytest_think.boards import load_board
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+
+    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
+    data["twin"]["boot_s"] = 0.5
+    board_file = tmp_path / "zcu102.yaml"
+    board_file.write_text(yaml.safe_dump(data))
+    d = tmp_path / "design"
+    d.mkdir()
+    design = write_design(
+        d, "digits-zcu102", "xilinx-fpga", bitstream=make_bitstream(d / "d.bit.bin", SMALL)
+    )
+    flash_test = f"""
+def test_flash(dut, board):
+    report = dut.flash({str(design)!r})
+    (tmp := __import__("pathlib").Path("flashed.txt")).write_text(str(report.flashed))
+"""
+    with bench_twin(tmp_path, board_file, "zcu-bench", bitstream_bytes=SMALL) as (twin, boards):
+        bench = load_board(boards / "zcu-bench.yaml")
+        assert bench.meter is not None
+        supply = KeysightN6705(bench.meter, "meter of board 'zcu-bench'")
+        pytester.makepyfile(flash_test)
+        args = ("--board=zcu-bench", f"--board-dir={boards}")
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+        assert (pytester.path / "flashed.txt").read_text() == "True"
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+        assert (pytester.path / "flashed.txt").read_text() == "False"  # still loaded
+
+        supply.set_output(False)
+        result = pytester.runpytest(*args)  # nothing answers on the port
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*LinkError: *zcu-bench*"])
+        state = twin.sandbox_root / "sys/class/fpga_manager/fpga0/state"
+        assert state.read_text().strip() == "unknown"
+
+        supply.set_output(True)
+        time.sleep(0.8)  # boot_s
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+        assert (pytester.path / "flashed.txt").read_text() == "True"  # loaded again
+        supply.close()
