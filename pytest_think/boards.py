@@ -94,6 +94,9 @@ class MeterConfig(_Strict):
     power_query: str = Field("MEAS:POW?", description="generic-scpi: query answering watts")
     update_s: float = Field(0.1, gt=0, description="generic-scpi: how often readings update")
     timeout_s: float = Field(10.0, gt=0)
+    visa_library: str = Field(
+        "@py", description="pyvisa's VISA library: @py (pyvisa-py), '' for NI-VISA, file@sim"
+    )
 
 
 class AgentConfig(_Strict):

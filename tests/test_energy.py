@@ -249,3 +249,101 @@ def test_onboard_meter_naming_a_rail_the_board_lacks_is_one_line(
             "(it has: VDD_IN, VDD_GPU, VDD_CPU)"
         ]
     )
+
+
+@pytest.fixture
+def silent_instrument() -> Iterator[str]:
+    """Something on loopback that accepts connections and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"TCPIP::127.0.0.1::{server.getsockname()[1]}::SOCKET"
+    stop.set()
+    thread.join(2)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_meter_not_answering_and_instrument_errors_are_one_line(
+    silent_instrument: str, other_instrument: str
+) -> None:
+    from pytest_think.boards import MeterConfig
+    from pytest_think.power.meters import MeterError
+    from pytest_think.power.meters.generic_scpi import GenericScpiMeter
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+
+    silent = MeterConfig(driver="keysight-n6705", resource=silent_instrument, timeout_s=0.5)
+    with pytest.raises(MeterError) as mute:
+        KeysightN6705(silent, "meter X")
+    assert str(mute.value).startswith(f"meter X ({silent_instrument}): cannot reach it: ")
+    assert "\n" not in str(mute.value)
+    # The instrument refuses a setup command: its own error, from its error queue.
+    picky = MeterConfig(
+        driver="generic-scpi", resource=other_instrument, idn="HMC8015", setup=["CONF:BOGUS"]
+    )
+    with pytest.raises(MeterError) as refused:
+        GenericScpiMeter(picky, "meter X")
+    assert str(refused.value) == (
+        f"meter X ({other_instrument}): 'CONF:BOGUS' refused: -113,\"Undefined header\""
+    )
+
+
+def test_meter_channel_out_of_range_is_refused_with_the_board_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = yaml.safe_load(ZCU102.read_text())
+    data["meter"]["channel"] = 7
+    board = tmp_path / "bad.yaml"
+    board.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_think.cli", "check", str(board)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    expected = f"board file {board}: field 'meter.channel': Input should be less than or equal to 4"
+    assert expected in proc.stdout + proc.stderr
+
+
+def test_drivers_against_pyvisa_sim_dialogues() -> None:
+    from pytest_think.boards import MeterConfig
+    from pytest_think.power.meters import MeterError
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+
+    library = f"{Path(__file__).parent / 'data' / 'meters.sim.yaml'}@sim"
+    meter = KeysightN6705(
+        MeterConfig(
+            driver="keysight-n6705",
+            resource="TCPIP::n6705.sim::5025::SOCKET",
+            visa_library=library,
+        ),
+        "meter S",
+    )
+    assert meter.idn == "Keysight Technologies,N6705B,MY12345678,D.01.09"
+    meter.close()
+    with pytest.raises(MeterError, match=r"answers \*IDN\? with 'Tektronix,MSO44,"):
+        KeysightN6705(
+            MeterConfig(
+                driver="keysight-n6705",
+                resource="TCPIP::scope.sim::4000::SOCKET",
+                visa_library=library,
+            ),
+            "meter S",
+        )

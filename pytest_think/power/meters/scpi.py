@@ -29,7 +29,7 @@ class ScpiMeter:
         if not config.resource:
             raise MeterError(f"{what}: field 'meter.resource' is empty; give its VISA resource")
         try:
-            self.rm = pyvisa.ResourceManager("@py")
+            self.rm = pyvisa.ResourceManager(config.visa_library)
             inst: Any = self.rm.open_resource(
                 config.resource,
                 read_termination="\n",
