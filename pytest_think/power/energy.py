@@ -72,6 +72,15 @@ class EnergyReport:
     def mj_per_inference(self) -> float | None:
         return self._median("mj_per_inference")
 
+    @property
+    def spread(self) -> float | None:
+        """(max - min) / median of the trials' energy per inference."""
+        values = [t.mj_per_inference for t in self.trials if t.invalid is None]
+        median = self.mj_per_inference
+        if not values or not median:
+            return None
+        return (max(values) - min(values)) / median
+
     def as_json(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
@@ -83,6 +92,7 @@ class EnergyReport:
             "samples": self._median("samples"),
             "sample_rate_hz": self.sample_rate_hz,
             "window_s": self._median("window_s"),
+            "spread": self.spread,
             "trials": [asdict(t) for t in self.trials],
             "meter": self.meter,
             "settings": asdict(self.settings),
@@ -99,6 +109,21 @@ def samples_in(trace: Trace, start_ns: float, end_ns: float) -> np.ndarray:
     interval = trace.interval_s * 1e9
     inside = (trace.times_ns - interval >= start_ns) & (trace.times_ns <= end_ns)
     return np.flatnonzero(inside)
+
+
+def time_weighted_mean(trace: Trace, picked: np.ndarray) -> float:
+    """Average power over the picked samples, each weighted by the time it really covers:
+    the gap since the sample before it (its nominal interval for the first). Uniform traces
+    give the plain mean; polled meters, whose readings come at uneven times, are integrated
+    over their real time stamps."""
+    if len(picked) == 0:
+        return float("nan")
+    times = trace.times_ns[picked].astype(np.float64)
+    gaps = np.diff(times, prepend=times[0] - trace.interval_s * 1e9)
+    weights = np.clip(gaps, 0, None)
+    if weights.sum() <= 0:
+        return float(trace.watts[picked].mean())
+    return float(np.average(trace.watts[picked], weights=weights))
 
 
 def evaluate_trial(
@@ -128,7 +153,7 @@ def evaluate_trial(
     inferences = int(loop["inferences"])
     samples = len(picked)
     watts = trace.watts[picked]
-    avg = float(watts.mean()) if samples else float("nan")
+    avg = time_weighted_mean(trace, picked)
     energy = avg * window_s
     alignment_s = (slack_ns + trace.uncertainty_ns) / 1e9
     # The window's length is exact (the device's monotonic clock); misplacing it by the
