@@ -129,7 +129,7 @@ class WT310ETwin(MeterTwin):
         current = power / self.config.volts
         over = current > self.config.current_range_a
         if self.integ_started is not None:
-            stop = min(self.integ_stopped or end, end)
+            stop = self.integ_stopped if self.integ_stopped is not None else end
             seconds = max(0, stop - self.integ_started) / 1e9
             stopped_at = self.integ_started + int(seconds * 1e9)
             wh = self.activity.energy_j(self.integ_started, stopped_at) / 3600

@@ -51,6 +51,8 @@ class Trial:
     alignment_error: float  # share of the energy that alignment could move
     start_unix_ns: int  # on the device's clock, as LOOP_DONE reports it
     invalid: str | None = None
+    # The meter's own integrator across the trial (warm-up and link included), if it has one.
+    integrated_avg_power_w: float | None = None
 
 
 @dataclass
@@ -209,12 +211,19 @@ def measure_energy(
     for _ in range(settings.trials):
         # Acquire a little beyond the window: warm-up and the link come first.
         meter.arm(settings.window_s * 1.25 + 1.0, settings.sample_rate_hz)
+        integrator = getattr(meter, "integrator", False)
+        if integrator:
+            meter.integrate_start()  # type: ignore[attr-defined]
         sent = time.time_ns()
         loop = run_loop(settings.window_s, settings.warmup)
         received = time.time_ns()
+        integrated = meter.integrate_stop() if integrator else None  # type: ignore[attr-defined]
         trace = meter.fetch()
         report.sample_rate_hz = 1 / trace.interval_s
-        report.trials.append(evaluate_trial(trace, loop, (sent, received), idle_w, settings))
+        trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings)
+        if integrated is not None and integrated[1] > 0:
+            trial.integrated_avg_power_w = integrated[0] / integrated[1]
+        report.trials.append(trial)
     invalid = [t.invalid for t in report.trials if t.invalid]
     if invalid:
         report.valid = False

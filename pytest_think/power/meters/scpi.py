@@ -82,6 +82,8 @@ class PolledMeter(ScpiMeter):
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.last_read = 0
+        # The polling thread and the test's thread share one connection: one query at a time.
+        self.lock = threading.Lock()
 
     def set_rate(self, seconds: float) -> None:
         """Configure the instrument's update interval (instruments override)."""
@@ -106,10 +108,12 @@ class PolledMeter(ScpiMeter):
         try:
             previous = time.time_ns()
             while time.time_ns() < deadline_ns:
-                if self.updated():
-                    seen = time.time_ns()
-                    self.last_read = seen
-                    self.samples.append((previous, seen, self.read_watts()))
+                with self.lock:
+                    fresh = self.updated()
+                    if fresh:
+                        seen = time.time_ns()
+                        self.last_read = seen
+                        self.samples.append((previous, seen, self.read_watts()))
                 previous = time.time_ns()
                 time.sleep(self.poll_s)
         except (pyvisa.Error, ValueError, IndexError) as exc:

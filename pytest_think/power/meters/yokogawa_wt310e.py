@@ -2,9 +2,10 @@
 
 The WT310E keeps no trace: the driver follows its updates as they happen, as PTDaemon does
 for MLPerf Power. It watches the extended event register (``:STAT:EESR?``, bit 0 UPD) and
-reads ``:NUM:NORM:VAL?`` (U, I, P) at each update, stamping it with the host's clock; the
-update's end lies between the previous poll and this one, which is the time stamps'
-uncertainty. Over-range readings are 9.9E+37.
+reads ``:NUM:NORM:VAL?`` (U, I, P, WH, TIME) at each update, stamping it with the host's
+clock; the update's end lies between the previous poll and this one, which is the time
+stamps' uncertainty. Over-range readings are 9.9E+37. The instrument's integrator
+(``:INTEG:STAR`` / ``:INTEG:STOP``, WH and TIME) runs across each trial as a cross-check.
 """
 
 from __future__ import annotations
@@ -28,12 +29,30 @@ class YokogawaWT310E(PolledMeter):
             "*CLS",
             ":COMM:HEAD OFF",
             ":NUM:FORM ASC",
-            ":NUM:NORM:NUM 3",
+            ":NUM:NORM:NUM 5",
             ":NUM:NORM:ITEM1 U,1",
             ":NUM:NORM:ITEM2 I,1",
             ":NUM:NORM:ITEM3 P,1",
+            ":NUM:NORM:ITEM4 WH,1",
+            ":NUM:NORM:ITEM5 TIME,1",
+            ":INTEG:MODE NORM",
         ):
             self.command(command)
+
+    integrator = True
+
+    def integrate_start(self) -> None:
+        """Start the instrument's own integrator (a cross-check of the sampled energy)."""
+        with self.lock:
+            self.command(":INTEG:RES")
+            self.command(":INTEG:STAR")
+
+    def integrate_stop(self) -> tuple[float, float]:
+        """Stop it; the energy (J) and time (s) it integrated."""
+        with self.lock:
+            self.command(":INTEG:STOP")
+            values = [float(v) for v in str(self.inst.query(":NUM:NORM:VAL?")).split(",")]
+        return values[3] * 3600.0, values[4]
 
     def set_rate(self, seconds: float) -> None:
         self.command(f":RATE {round(seconds * 1000)}MS")
