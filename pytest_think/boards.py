@@ -88,6 +88,9 @@ class MeterConfig(_Strict):
         default_factory=list, description="onboard: the rails whose sum is the board's power"
     )
     period_s: float = Field(0.01, gt=0, description="onboard: the agent's sampling period")
+    source: Literal["sysfs", "tegrastats"] = Field(
+        "sysfs", description="onboard: read the monitors' sysfs files, or Jetson's tegrastats"
+    )
     # generic-scpi: the instrument described here rather than in a driver.
     idn: str = Field("", description="generic-scpi: what *IDN? must contain")
     setup: list[str] = Field(default_factory=list, description="generic-scpi: commands sent first")

@@ -417,11 +417,20 @@ class AgentClient:
         return report
 
     def sample_start(
-        self, files: list[str], period_s: float, max_seconds: float, timeout: float = 10.0
+        self,
+        files: list[str],
+        period_s: float,
+        max_seconds: float,
+        timeout: float = 10.0,
+        command: list[str] | None = None,
+        rails: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Have the agent sample sensor files in the background; returns its SAMPLING stamps."""
+        """Have the agent sample sensor files (or a tool's lines: `command`, `rails`) in the
+        background; returns its SAMPLING stamps."""
         seq = self._next_seq()
-        request = {"files": files, "period_s": period_s, "max_seconds": max_seconds}
+        request: dict[str, Any] = {"files": files, "period_s": period_s, "max_seconds": max_seconds}
+        if command:
+            request.update(command=command, rails=rails or [])
         self.send(tf.encode_json(tf.SAMPLE, seq, request), seq)
         answer: dict[str, Any] = self._expect(
             tf.SAMPLING, seq, timeout, "starting the sensor sampler"

@@ -351,3 +351,34 @@ def test_drivers_against_pyvisa_sim_dialogues() -> None:
             ),
             "meter S",
         )
+
+
+def test_jetson_energy_from_tegrastats_run_by_the_agent(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    data = yaml.safe_load((REPO / "boards" / "jetson-orin-nano.yaml").read_text())
+    data["meter"] = {
+        "driver": "onboard",
+        "source": "tegrastats",
+        "rails": ["VDD_IN"],
+        "period_s": 0.005,
+    }
+    for rail in data["twin"]["power"]["rails"]:
+        rail["active_w"] = rail["idle_w"] * 2
+    board = tmp_path / "orin-tegrastats.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.energy(window_s=1.0, trials=2, idle_s=0.5)
+        def test_energy(energy):
+            report = energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
+            assert report.meter == "tegrastats: VDD_IN"
+            assert report.idle_power_w == pytest.approx(4.6, rel=0.01)
+            truth = report.twin_truth_mj_per_inference
+            assert abs(report.mj_per_inference - truth) <= 0.01 * truth
+        """
+    )
+    result = pytester.runpytest(f"--board={board}", "--emulate")
+    result.assert_outcomes(passed=1)

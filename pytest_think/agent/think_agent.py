@@ -26,11 +26,11 @@ import numpy as np
 if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
     from pytest_think.agent import think_frames as tf
     from pytest_think.agent.think_backends import BACKENDS, AgentError, backend_versions
-    from pytest_think.agent.think_sensors import SensorError, SensorSampler
+    from pytest_think.agent.think_sensors import CommandSampler, SensorError, SensorSampler
 else:
     import think_frames as tf
     from think_backends import BACKENDS, AgentError, backend_versions
-    from think_sensors import SensorError, SensorSampler
+    from think_sensors import CommandSampler, SensorError, SensorSampler
 
 AGENT_VERSION = "0.1.0"
 # Serial links: answers kept for retransmission, requests remembered to drop duplicates.
@@ -101,7 +101,7 @@ class Agent:
         self.accepted: "collections.OrderedDict[int, None]" = collections.OrderedDict()
         self.cache_lock = threading.Lock()
         self.backend: Any = None
-        self.sampler: Optional[SensorSampler] = None
+        self.sampler: Optional[Union[SensorSampler, CommandSampler]] = None
         self.signature: Dict[str, Any] = {}
         self.device_batch = 1
         self.inbox: queue.Queue[Union[tf.Frame, Exception, None]] = queue.Queue(maxsize=64)
@@ -240,11 +240,18 @@ class Agent:
         if self.sampler is not None:
             self.sampler.stop()
         try:
-            self.sampler = SensorSampler(
-                [str(f) for f in request.get("files") or []],
-                float(request.get("period_s", 0.01)),
-                float(request.get("max_seconds", 600)),
-            )
+            if request.get("command"):
+                self.sampler = CommandSampler(
+                    [str(a) for a in request["command"]],
+                    [str(r) for r in request.get("rails") or []],
+                    float(request.get("max_seconds", 600)),
+                )
+            else:
+                self.sampler = SensorSampler(
+                    [str(f) for f in request.get("files") or []],
+                    float(request.get("period_s", 0.01)),
+                    float(request.get("max_seconds", 600)),
+                )
         except SensorError as exc:
             self.sampler = None
             raise AgentError("no_sensor", str(exc)) from None

@@ -8,6 +8,8 @@ Runs on Python >= 3.6.
 """
 
 import os
+import re
+import subprocess
 import threading
 import time
 from typing import Any, Dict, List, Optional
@@ -70,4 +72,56 @@ class SensorSampler:
     def stop(self) -> Dict[str, Any]:
         self.stopping.set()
         self.thread.join()
+        return {"t_unix_ns": self.times, "values": self.values, "error": self.error}
+
+
+class CommandSampler:
+    """Rails read from a tool's periodic lines, e.g. ``tegrastats --interval 10``, whose
+    lines carry ``<RAIL> <now>mW/<average>mW``; each line is stamped when it arrives."""
+
+    def __init__(self, argv: List[str], rails: List[str], max_seconds: float) -> None:
+        self.rails = rails
+        self.patterns = [re.compile(r"\b" + re.escape(r) + r" (\d+)mW") for r in rails]
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True
+            )
+        except OSError as exc:
+            raise SensorError("cannot run {}: {}".format(argv[0], exc)) from None
+        self.deadline = wall_ns() + int(max_seconds * 1e9)
+        self.times: List[int] = []
+        self.values: List[List[float]] = []
+        self.error: Optional[str] = None
+        self.thread = threading.Thread(target=self._run, name="think-tool-sensors", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            now = wall_ns()
+            found = [p.search(line) for p in self.patterns]
+            if not all(found):
+                missing = [r for r, f in zip(self.rails, found) if not f]
+                self.error = "no {} in the line: {}".format(", ".join(missing), line.strip())
+                break
+            self.times.append(now)
+            self.values.append([float(f.group(1)) for f in found if f])
+            if now > self.deadline or len(self.times) >= MAX_SAMPLES:
+                break
+        self._end()
+
+    def _end(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def stop(self) -> Dict[str, Any]:
+        self._end()
+        self.thread.join()
+        if not self.times and self.error is None and self.proc.stderr is not None:
+            said = self.proc.stderr.read().strip().splitlines()[-1:]
+            self.error = "the tool gave no readings{}".format(": " + said[0] if said else "")
         return {"t_unix_ns": self.times, "values": self.values, "error": self.error}

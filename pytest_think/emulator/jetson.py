@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import sys
 import time
 
 import numpy as np
@@ -40,6 +41,16 @@ class JetsonTwin:
             )
             conf += f"< PM_CONFIG DEFAULT={config.default_mode} >\n"
             (root / "etc" / "nvpmodel.conf").write_text(conf)
+        # tegrastats, for the agent to run: it reads the INA3221 files of this sandbox.
+        tool = root / "usr" / "local" / "bin" / "tegrastats"
+        tool.parent.mkdir(parents=True, exist_ok=True)
+        tool.write_text(
+            f"#!{sys.executable}\n"
+            "import sys\n"
+            "from pytest_think.emulator.tegrastats import main\n"
+            f"sys.exit(main(sys.argv[1:], {str(root)!r}))\n"
+        )
+        tool.chmod(0o755)
 
     @property
     def tools(self) -> dict[str, Command]:

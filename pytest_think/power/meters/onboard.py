@@ -24,6 +24,15 @@ class OnboardMeter:
         self.where = what
         self.device = device
         conn = device.conn
+        self.period = config.period_s
+        self.armed: tuple[int, float, float, float] | None = None  # start, offset, ± ns, s
+        if not config.rails:
+            raise MeterError(f"{what}: an onboard meter needs 'meter.rails'")
+        if config.source == "tegrastats":
+            # The rails are checked against tegrastats' first line when sampling starts.
+            self.sensors = []
+            self.idn = f"tegrastats: {' + '.join(config.rails)}"
+            return
         sensors = conn.family.power_sensors(conn.board, conn.ssh)
         by_rail = {s.rail: s for s in sensors}
         if not config.rails:
@@ -39,16 +48,19 @@ class OnboardMeter:
             )
         self.sensors = [by_rail[r] for r in config.rails]
         self.idn = f"onboard monitors: {' + '.join(config.rails)}"
-        self.period = config.period_s
-        self.armed: tuple[int, float, float, float] | None = None  # start, offset, ± ns, s
 
     def arm(self, duration_s: float, max_rate_hz: float | None = None) -> None:
         self.period = max(self.config.period_s, 1 / max_rate_hz if max_rate_hz else 0.0)
         files = [f for s in self.sensors for f in s.files]
+        command = None
+        if self.config.source == "tegrastats":
+            command = ["tegrastats", "--interval", str(max(1, round(self.period * 1000)))]
         agent = self.device.ensure_agent()
         sent = time.time_ns()
         try:
-            stamps = agent.sample_start(files, self.period, duration_s * 2 + 60)
+            stamps = agent.sample_start(
+                files, self.period, duration_s * 2 + 60, command=command, rails=self.config.rails
+            )
         except ThinkError as exc:
             raise MeterError(f"{self.where}: the agent cannot sample: {exc}") from None
         received = time.time_ns()
@@ -69,19 +81,24 @@ class OnboardMeter:
             raise MeterError(f"{self.where}: collecting samples failed: {exc}") from None
         if samples.get("error"):
             raise MeterError(f"{self.where}: {samples['error']}")
-        values = np.asarray(samples["values"], dtype=np.float64).reshape(
-            -1, sum(len(s.files) for s in self.sensors)
-        )
+        watts = self._watts(samples["values"])
+        times = (np.asarray(samples["t_unix_ns"], dtype=np.float64) - offset).astype(np.int64)
+        return Trace(times, watts, self.period, int(slack), overflow=False)
+
+    def _watts(self, rows: list[list[float]]) -> np.ndarray:
+        if self.config.source == "tegrastats":  # each rail's instantaneous mW
+            milliwatts = np.asarray(rows, dtype=np.float64).reshape(-1, len(self.config.rails))
+            total: np.ndarray = milliwatts.sum(axis=1) / 1e3
+            return total
+        width = sum(len(s.files) for s in self.sensors)
+        values = np.asarray(rows, dtype=np.float64).reshape(-1, width)
         watts = np.zeros(len(values))
         column = 0
         for sensor in self.sensors:
-            width = len(sensor.files)
-            watts += np.array(
-                [sensor.watts(list(row)) for row in values[:, column : column + width]]
-            )
-            column += width
-        times = (np.asarray(samples["t_unix_ns"], dtype=np.float64) - offset).astype(np.int64)
-        return Trace(times, watts, self.period, int(slack), overflow=False)
+            span = values[:, column : column + len(sensor.files)]
+            watts += np.array([sensor.watts(list(row)) for row in span])
+            column += len(sensor.files)
+        return watts
 
     def close(self) -> None:
         """Nothing held: the sampler lives and dies with the agent."""
