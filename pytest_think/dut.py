@@ -139,6 +139,11 @@ class DeviceUnderTest:
         self._meter: PowerMeter | None = None
 
     @property
+    def meter_identity(self) -> str | None:
+        """The meter's identity, once it was opened."""
+        return self._meter.idn if self._meter is not None else None
+
+    @property
     def meter(self) -> PowerMeter:
         """The board's power meter, connected and identified on first use."""
         if self.board.meter is None:

@@ -20,6 +20,7 @@ import pytest
 from pytest_think.dut import BoardConnection
 from pytest_think.errors import ThinkError
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
+from pytest_think.report import allure_report
 
 
 class EnergyInvalid(ThinkError):
@@ -71,7 +72,16 @@ class EnergyMeasurer:
             )
             return done
 
-        report = measure_energy(self.device.meter, run_loop, chosen)
+        name = self.device.board.name
+        with allure_report.step(
+            f"measure energy on '{name}': {chosen.trials} trials of {chosen.window_s:g} s"
+        ):
+            report = measure_energy(self.device.meter, run_loop, chosen)
+        if report.plot is not None:
+            seconds, watts, window = report.plot
+            title = f"{Path(model).name} on {name}, last trial ({report.meter})"
+            png = allure_report.power_png(seconds, watts, window, report.idle_power_w, title)
+            allure_report.attach_png("power trace", png)
         truth = {
             t["start_unix_ns"]: t for t in self.session.twin_truth(self.board_spec, self.emulate)
         }

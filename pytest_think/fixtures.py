@@ -11,7 +11,7 @@ Relative model and vector paths are taken from the rootdir.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pytest_think.dut import BoardConnection, DeviceUnderTest, Run
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
+from pytest_think.report import allure_report
 from pytest_think.results import TestRecord
 from pytest_think.transport.console import SerialConsole
 from pytest_think.vectors import VectorSet, load_vectors
@@ -74,7 +75,12 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Boa
 
     Function-scoped on purpose: the connection itself is kept for the session, and a test that
     parametrizes `board_spec` must get its own board, which a cached session value is not."""
-    conn: BoardConnection = _session(request).connection(board_spec, emulate)
+    with allure_report.step(f"connect to board '{board_spec}' and identify it"):
+        conn: BoardConnection = _session(request).connection(board_spec, emulate)
+    allure_report.board_labels(conn.board)
+    allure_report.attach_text(
+        "board file (secrets redacted)", allure_report.redacted_board(conn.board), "json"
+    )
     return conn
 
 
@@ -100,7 +106,10 @@ class TestDut:
         """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options."""
         if not isinstance(vectors, VectorSet):
             vectors = _path(self.request, vectors)
-        run = self.device.run(_path(self.request, model), vectors, **options)
+        model_path = _path(self.request, model)
+        with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
+            run = self.device.run(model_path, vectors, **options)
+        self._attach_latency(run)
         self.record.record_for(run)
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
@@ -116,7 +125,11 @@ class TestDut:
         if not isinstance(vectors, VectorSet):
             vectors = _path(self.request, vectors)
         options.setdefault("force_flash", bool(self.request.config.getoption("--force-flash")))
-        run, flash = self.device.run_design(_path(self.request, design), vectors, **options)
+        design_path = _path(self.request, design)
+        with allure_report.step(f"flash design {design_path} and stream the vectors through it"):
+            run, flash = self.device.run_design(design_path, vectors, **options)
+        allure_report.attach_text(f"flash {flash.design}", "\n".join(flash.log) or "(skipped)")
+        self._attach_latency(run)
         self.record.flashes.append(flash.as_json())
         self.record.record_for(run)
         node = self.request.node
@@ -132,10 +145,25 @@ class TestDut:
         `force` defaults to the --force-flash option."""
         if force is None:
             force = bool(self.request.config.getoption("--force-flash"))
-        report = self.device.flash(_path(self.request, design), force=force)
+        with allure_report.step(f"flash design {design}"):
+            report = self.device.flash(_path(self.request, design), force=force)
+        allure_report.attach_text(
+            f"flash {report.design}",
+            "\n".join(report.log) or "(already running this design: nothing flashed)",
+        )
         self.record.flashes.append(report.as_json())
         self.request.node.user_properties.append(("design_sha256", report.sha256))
         return report
+
+    def _attach_latency(self, run: Run) -> None:
+        import numpy as np
+
+        device = np.asarray(run.result.device_ns, dtype=np.float64)
+        host = np.asarray(run.result.host_ns, dtype=np.float64)
+        title = f"{run.model.name} on {run.board}: {run.count} vectors"
+        allure_report.attach_png(
+            "latency (device vs host)", allure_report.latency_png(device, host, title)
+        )
 
     def trtexec(self, design: str | Path, **options: Any) -> TrtexecSummary:
         """Benchmark a design's TensorRT engine with trtexec (Jetson boards)."""
@@ -150,15 +178,17 @@ class TestDut:
 
 
 @pytest.fixture
-def console(request: pytest.FixtureRequest, board: BoardConnection) -> SerialConsole:
+def console(request: pytest.FixtureRequest, board: BoardConnection) -> Iterator[SerialConsole]:
     """The board's serial console; what it prints during the test goes into the report.
 
     ``console.expect(r"login: $")``, ``console.login()``, ``console.run(["uname", "-r"])``."""
-    from pytest_think.plugin import CONSOLE_KEY
+    from pytest_think.plugin import CONSOLE_KEY, format_console
 
     port = board.console
-    request.node.stash[CONSOLE_KEY] = (port, port.mark())
-    return port
+    mark = port.mark()
+    request.node.stash[CONSOLE_KEY] = (port, mark)
+    yield port
+    allure_report.attach_text("console", format_console(port.lines_since(mark)))
 
 
 @pytest.fixture
@@ -202,7 +232,10 @@ class ReferenceChecker:
         tolerance = Tolerance(
             rtol, atol, lsb, topk, min_top1_agreement, min_cosine, max_mismatch_fraction
         )
-        report = compare(model, run.vectors, run.outputs, tolerance, worst)
+        with allure_report.step(f"compare {run.count} vectors with onnxruntime on the host"):
+            report = compare(model, run.vectors, run.outputs, tolerance, worst)
+        if report.worst:
+            allure_report.attach_text("worst mismatches", allure_report.worst_csv(report), "csv")
         record = self.record.record_for(run)
         record.compare = report.as_json()
         record.accuracy = report.accuracy

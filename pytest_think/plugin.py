@@ -24,6 +24,7 @@ from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
 from pytest_think.families import load_family
 from pytest_think.reference import ReferenceModel
+from pytest_think.report import allure_report
 from pytest_think.report.summary import summary_lines
 from pytest_think.results import TestRecord, board_json, results_document, write_results
 from pytest_think.transport.console import ConsoleLine, SerialConsole
@@ -248,6 +249,23 @@ class ThinkSession:
         item.stash[RECORD_KEY] = record
         self.records.append(record)
 
+    def _environment(self, board: dict[str, Any]) -> dict[str, Any]:
+        """environment.properties for Allure: what ran where."""
+        identity = board.get("identity") or {}
+        agent = board.get("agent") or {}
+        designs = [f["sha256"] for r in self.records for f in r.flashes]
+        meters = [ep.dut._meter.idn for ep in self._endpoints.values() if ep.dut and ep.dut._meter]
+        return {
+            "board": board.get("name"),
+            "family": board.get("family"),
+            "target": "digital twin" if board.get("twin") else "hardware",
+            "design.sha256": designs[-1] if designs else None,
+            "agent.version": agent.get("version"),
+            "meter": meters[0] if meters else None,
+            "board.os": identity.get("os"),
+            "board.kernel": identity.get("uname"),
+        }
+
     def _boards(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The session's board and every board a test used, as the results JSON shows them."""
         used = []
@@ -291,6 +309,9 @@ class ThinkSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         board, boards = self._boards()
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        if alluredir and getattr(self.config, "workerinput", None) is None:
+            allure_report.write_environment(Path(alluredir), self._environment(board))
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller writes the file
             workeroutput["think"] = results_document(board, boards, self._tests())

@@ -53,6 +53,7 @@ class Trial:
     invalid: str | None = None
     # The meter's own integrator across the trial (warm-up and link included), if it has one.
     integrated_avg_power_w: float | None = None
+    window_host_start_ns: int = 0  # where the window was placed on the host's clock
 
 
 @dataclass
@@ -65,6 +66,8 @@ class EnergyReport:
     trials: list[Trial] = field(default_factory=list)
     sample_rate_hz: float = 0.0
     twin_truth_mj_per_inference: float | None = None
+    # The last trial's trace, for plots: (seconds, watts, (window start, end) in seconds).
+    plot: tuple[Any, Any, tuple[float, float]] | None = field(default=None, repr=False)
 
     def _median(self, key: str) -> float | None:
         values = [getattr(t, key) for t in self.trials if t.invalid is None]
@@ -189,7 +192,19 @@ def evaluate_trial(
         alignment_error=alignment_error,
         start_unix_ns=start,
         invalid=invalid,
+        window_host_start_ns=int(window_start),
     )
+
+
+def plot_data(trace: Trace, trial: Trial) -> tuple[Any, Any, tuple[float, float]]:
+    """A trace thinned to at most 4000 points, in seconds from its start, with the window."""
+    if len(trace.times_ns) == 0:
+        return np.zeros(0), np.zeros(0), (0.0, trial.window_s)
+    origin = float(trace.times_ns[0]) - trace.interval_s * 1e9
+    stride = max(1, len(trace.times_ns) // 4000)
+    seconds = (trace.times_ns[::stride] - origin) / 1e9
+    start = (trial.window_host_start_ns - origin) / 1e9
+    return seconds, trace.watts[::stride], (start, start + trial.window_s)
 
 
 def measure_energy(
@@ -221,6 +236,7 @@ def measure_energy(
         trace = meter.fetch()
         report.sample_rate_hz = 1 / trace.interval_s
         trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings)
+        report.plot = plot_data(trace, trial)
         if integrated is not None and integrated[1] > 0:
             trial.integrated_avg_power_w = integrated[0] / integrated[1]
         report.trials.append(trial)
