@@ -92,7 +92,7 @@ class EnergyMeasurer:
         ]
         if known and len(known) == len(report.trials):
             report.twin_truth_mj_per_inference = statistics.median(known)
-        self.record.energy = report.as_json()
+        self.record.energy = {"board": name, **report.as_json()}
         if not report.valid:
             raise EnergyInvalid(
                 f"energy on board '{self.device.board.name}' is invalid: {report.reason}"

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-HEADER = ("test", "outcome", "board", "vectors", "agreement", "dev p50 us", "dev p99 us", "vec/s")
+HEADER = (
+    "test",
+    "outcome",
+    "board",
+    "vectors",
+    "agreement",
+    "dev p50 us",
+    "dev p99 us",
+    "vec/s",
+    "mJ/inf",
+)
+
+
+def _energy(test: dict[str, Any]) -> str:
+    energy = test.get("energy")
+    if not energy:
+        return ""
+    if not energy["valid"]:
+        return "invalid"
+    return f"{energy['mj_per_inference']:.4g}"
 
 
 def _agreement(compare: dict[str, Any] | None) -> str:
@@ -18,11 +37,16 @@ def _agreement(compare: dict[str, Any] | None) -> str:
 def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
     rows = [HEADER]
     for test in tests:
+        name = test["nodeid"].rsplit("::", 1)[-1]
+        if "model" not in test and test.get("energy"):  # an energy-only test
+            board = test.get("board") or test["energy"].get("board", "")
+            rows.append((name, test["outcome"], board, "", "", "", "", "", _energy(test)))
+            continue
         for run in test.get("runs") or ([test] if "model" in test else []):
             device = run["latency"]["device_ns"]
             rows.append(
                 (
-                    test["nodeid"].rsplit("::", 1)[-1],
+                    name,
                     test["outcome"],
                     run["board"],
                     str(run["vectors"]),
@@ -30,6 +54,7 @@ def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
                     f"{device['p50'] / 1e3:.1f}",
                     f"{device['p99'] / 1e3:.1f}",
                     f"{run['throughput_per_s']:.0f}",
+                    _energy(test),
                 )
             )
     if len(rows) == 1:
