@@ -112,5 +112,23 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
         twin.stop()
 
 
+@main.command("compare")
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="directory"
+)
+def compare_command(results: tuple[Path, ...], out: Path) -> None:
+    """Boards side by side from results JSON files (pytest --think-json): index.html,
+    compare.md and PNG plots in OUTPUT."""
+    from pytest_think.report.compare import write_comparison
+
+    try:
+        index = write_comparison(list(results), out)
+    except ThinkError as exc:
+        click.echo(f"think compare: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
+
+
 if __name__ == "__main__":
     main()
