@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import sim_board_data
+from support import DIGITS_MODEL, DIGITS_VECTORS, sim_board_data
 
 from pytest_think.boards import PACKAGED_BOARDS, Board, find_board
 from pytest_think.emulator.launcher import TwinProcess
@@ -58,3 +59,32 @@ def sim_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinProcess]:
     board = find_board("sim", [PACKAGED_BOARDS])
     with TwinProcess.start(board, tmp_path_factory.mktemp("twin")) as twin:
         yield twin
+
+
+@pytest.fixture
+def two_runs(pytester: pytest.Pytester) -> tuple[Path, Path]:
+    """A sim run, and the same results as if from a metered board without one test."""
+    pytester.makepyfile(
+        f"""
+        def test_digits(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
+
+        def test_only_on_sim(dut):
+            dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
+        """
+    )
+    pytester.runpytest("--board=sim", "--think-json=sim.json").assert_outcomes(passed=2)
+    sim = pytester.path / "sim.json"
+    doc = json.loads(sim.read_text())
+    doc["board"].update(name="fpga-bench", family="xilinx-fpga", twin=False)
+    doc["tests"] = [t for t in doc["tests"] if t["nodeid"].endswith("test_digits")]
+    doc["tests"].append(
+        {
+            "nodeid": "test_energy.py::test_energy",
+            "outcome": "passed",
+            "energy": {"valid": True, "reason": None, "mj_per_inference": 0.4691},
+        }
+    )
+    other = pytester.path / "fpga.json"
+    other.write_text(json.dumps(doc))
+    return sim, other

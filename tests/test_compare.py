@@ -7,43 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from support import DIGITS_MODEL, DIGITS_VECTORS
-
 
 def _think(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest_think.cli", *args], capture_output=True, text=True
     )
-
-
-@pytest.fixture
-def two_runs(pytester: pytest.Pytester) -> tuple[Path, Path]:
-    """A sim run, and the same results as if from a metered board without one test."""
-    pytester.makepyfile(
-        f"""
-        def test_digits(dut, reference):
-            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
-
-        def test_only_on_sim(dut):
-            dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
-        """
-    )
-    pytester.runpytest("--board=sim", "--think-json=sim.json").assert_outcomes(passed=2)
-    sim = pytester.path / "sim.json"
-    doc = json.loads(sim.read_text())
-    doc["board"].update(name="fpga-bench", family="xilinx-fpga", twin=False)
-    doc["tests"] = [t for t in doc["tests"] if t["nodeid"].endswith("test_digits")]
-    doc["tests"].append(
-        {
-            "nodeid": "test_energy.py::test_energy",
-            "outcome": "passed",
-            "energy": {"valid": True, "reason": None, "mj_per_inference": 0.4691},
-        }
-    )
-    other = pytester.path / "fpga.json"
-    other.write_text(json.dumps(doc))
-    return sim, other
 
 
 def test_compare_writes_a_self_contained_page_with_both_boards(
