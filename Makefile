@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test lint browser bench clean
+.PHONY: suites test lint browser tools bench clean
 
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -30,7 +30,14 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-test: lint browser
+# The Allure 3 command line (npm, package.json), for think report.
+tools: node_modules/.bin/allure
+
+node_modules/.bin/allure: package.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: lint browser tools
 	$(BIN)/pytest tests
 
 bench: $(STAMP)

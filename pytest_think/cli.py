@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -128,6 +132,51 @@ def compare_command(results: tuple[Path, ...], out: Path) -> None:
         click.echo(f"think compare: {exc}", err=True)
         sys.exit(2)
     click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
+
+
+ALLURE_INSTALL = "npm install allure@3 (Allure 3 runs on Node, no Java), or make test"
+
+
+def find_allure() -> str | None:
+    """The Allure command line: on PATH, or installed in this project by npm."""
+    found = shutil.which("allure")
+    local = Path.cwd() / "node_modules" / ".bin" / "allure"
+    return found or (str(local) if local.is_file() else None)
+
+
+@main.command("report")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="directory"
+)
+def report_command(results_dir: Path, out: Path) -> None:
+    """The Allure HTML report of RESULTS_DIR (pytest --alluredir) in OUTPUT."""
+    if not results_dir.is_dir():
+        fail("think report", f"allure results directory {results_dir} not found")
+    if not any(results_dir.glob("*-result.json")):
+        fail(
+            "think report",
+            f"allure results directory {results_dir} holds no test results; "
+            f"run pytest --alluredir {results_dir} first",
+        )
+    allure = find_allure()
+    if allure is None:
+        fail("think report", f"the Allure command line is not installed: {ALLURE_INSTALL}")
+    proc = subprocess.run(
+        [allure, "generate", str(results_dir), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    if proc.returncode != 0 or not (out / "index.html").is_file():
+        said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        fail("think report", f"allure generate failed (exit {proc.returncode}): {said[0]}")
+    click.echo(f"wrote {out / 'index.html'}; serve it: python -m http.server -d {out}")
+
+
+def fail(command: str, message: str) -> NoReturn:
+    click.echo(f"{command}: {message}", err=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":
