@@ -93,6 +93,8 @@ class EnergyMeasurer:
         if known and len(known) == len(report.trials):
             report.twin_truth_mj_per_inference = statistics.median(known)
         self.record.energy = {"board": name, **report.as_json()}
+        if report.mj_per_inference is not None:
+            self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:
             raise EnergyInvalid(
                 f"energy on board '{self.device.board.name}' is invalid: {report.reason}"

@@ -114,7 +114,17 @@ class TestDut:
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
         node.user_properties.append(("model_sha256", run.model_sha256))
+        self._headline(run)
         return run
+
+    def _headline(self, run: Run) -> None:
+        """Headline figures as JUnit properties (CI dashboards read them)."""
+        stats = run.latency()["device_ns"]
+        node = self.request.node
+        node.user_properties.append(("vectors", run.count))
+        node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
+        node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
+        node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
 
     def run_design(
         self, design: str | Path, vectors: str | Path | VectorSet, **options: Any
@@ -137,6 +147,7 @@ class TestDut:
         # What ran is the design: its sha256 identifies the run, as a model's does.
         node.user_properties.append(("model_sha256", run.model_sha256))
         node.user_properties.append(("design_sha256", run.model_sha256))
+        self._headline(run)
         return run
 
     def flash(self, design: str | Path, *, force: bool | None = None) -> FlashReport:
@@ -238,6 +249,8 @@ class ReferenceChecker:
             allure_report.attach_text("worst mismatches", allure_report.worst_csv(report), "csv")
         record = self.record.record_for(run)
         record.compare = report.as_json()
+        if report.top1_agreement is not None:
+            self.request.node.user_properties.append(("top1_agreement", report.top1_agreement))
         record.accuracy = report.accuracy
         if not report.passed:
             raise AssertionError(

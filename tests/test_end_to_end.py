@@ -87,6 +87,8 @@ def test_suites_on_sim_write_junit_and_results_json(tmp_path: Path) -> None:
             continue
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
         assert props["think_board"] == "sim"
+        assert int(props["vectors"]) == 450 and float(props["device_p50_us"]) > 0
+        assert float(props["throughput_per_s"]) > 0
         assert len(props["model_sha256"]) == 64
 
 
