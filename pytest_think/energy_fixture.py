@@ -21,6 +21,7 @@ from pytest_think.dut import BoardConnection
 from pytest_think.errors import ThinkError
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
 from pytest_think.report import allure_report
+from pytest_think.report.progress import Progress
 
 
 class EnergyInvalid(ThinkError):
@@ -66,7 +67,12 @@ class EnergyMeasurer:
         model_path = self._path(self.request, model)
         vectors_path = self._path(self.request, vectors)
 
+        progress = Progress(self.request.config, f"energy on '{self.device.board.name}'")
+        trial = [0]
+
         def run_loop(min_seconds: float, warmup: int) -> dict[str, Any]:
+            trial[0] += 1
+            progress.say(f"trial {trial[0]}/{chosen.trials}: {min_seconds:g} s window", force=True)
             done: dict[str, Any] = self.device.device_loop(
                 model_path, vectors_path, count=count, min_seconds=min_seconds, warmup=warmup
             )

@@ -22,6 +22,7 @@ from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
 from pytest_think.report import allure_report
+from pytest_think.report.progress import Progress
 from pytest_think.results import TestRecord
 from pytest_think.transport.console import SerialConsole
 from pytest_think.vectors import VectorSet, load_vectors
@@ -107,6 +108,8 @@ class TestDut:
         if not isinstance(vectors, VectorSet):
             vectors = _path(self.request, vectors)
         model_path = _path(self.request, model)
+        progress = Progress(self.request.config, f"streaming through {model_path.name}")
+        options.setdefault("progress", progress.vectors)
         with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
             run = self.device.run(model_path, vectors, **options)
         self._attach_latency(run)
