@@ -68,3 +68,58 @@ def test_compare_page_renders_boards_figures_and_plots(
     # matplotlib's default blue (31, 119, 180) only appears if the plots were drawn.
     blue = np.abs(pixels - [31, 119, 180]).sum(axis=1) < 30
     assert blue.sum() > 2000
+
+
+REPO = Path(__file__).resolve().parent.parent
+NODE = shutil.which("node")
+PLAYWRIGHT = REPO / "node_modules" / "playwright-core"
+
+
+@pytest.mark.skipif(
+    not (NODE and PLAYWRIGHT.is_dir() and (REPO / "node_modules/.bin/allure").exists())
+    and not os.environ.get("CI"),
+    reason="node, playwright-core or the Allure CLI missing (make test installs them with npm)",
+)
+def test_allure_report_renders_in_chromium(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from support import DIGITS_MODEL, DIGITS_VECTORS
+
+    pytester.makepyfile(
+        f"""
+        def test_digits(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
+        """
+    )
+    pytester.runpytest("--board=sim", "--alluredir=results").assert_outcomes(passed=1)
+    report = tmp_path / "report"
+    made = subprocess.run(
+        [sys.executable, "-m", "pytest_think.cli", "report", str(pytester.path / "results"),
+         "-o", str(report)],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    # The Allure app loads its data with fetch: serve it over loopback HTTP.
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        shot = tmp_path / "allure.png"
+        shown = subprocess.run(
+            [str(NODE), str(REPO / "tests/browser/render.mjs"), url, "digital twin", str(shot)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+            env={**os.environ, **({"CHROMIUM": CHROMIUM} if CHROMIUM else {})},
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    text = shown.stdout
+    # environment.properties and the run's outcome, as Allure renders them.
+    for expected in ("board", "sim", "family", "generic", "digital twin", "Passed 1"):
+        assert expected in text
+    assert shot.stat().st_size > 10_000
