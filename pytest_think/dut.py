@@ -137,6 +137,7 @@ class DeviceUnderTest:
         # The last agent's HELLO, kept for reports after that agent is gone.
         self.agent_identity: dict[str, Any] | None = None
         self._meter: PowerMeter | None = None
+        self._signatures: dict[Path, dict[str, Any]] = {}  # reference models' inputs/outputs
 
     @property
     def meter_identity(self) -> str | None:
@@ -234,7 +235,7 @@ class DeviceUnderTest:
                 "to be checked against the model it implements"
             )
         flash = ensure_design(self.conn, design, force=force_flash)
-        signature = ReferenceModel(design.reference).signature
+        signature = self._reference_signature(design.reference)
         runtime = self.conn.family.design_runtime(self.board, self.conn.ssh, design, signature)
         agent = self.ensure_agent()
         loaded = agent.load(
@@ -251,6 +252,12 @@ class DeviceUnderTest:
             self.close_agent()
             raise
         return Run(self.board.name, design.reference, design.sha256, vset, result, loaded), flash
+
+    def _reference_signature(self, model: Path) -> dict[str, Any]:
+        key = model.resolve()
+        if key not in self._signatures:
+            self._signatures[key] = ReferenceModel(model).signature
+        return self._signatures[key]
 
     def device_loop(
         self,

@@ -16,10 +16,9 @@ from pytest_think.emulator.scpi import Handler
 
 class GenericMeterTwin(MeterTwin):
     def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
-        self.meter = meter
         self.idn = f"{meter.idn},TWIN0001,1.0"
         self.update_ns = int(meter.update_s * 1e9)
-        super().__init__(activity, config, meter.channel)
+        super().__init__(activity, config, meter)
 
     def instrument_commands(self) -> list[tuple[str, Handler]]:
         accepted: list[tuple[str, Handler]] = [

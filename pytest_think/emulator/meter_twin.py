@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import time
 
-from pytest_think.boards import TwinMeter
+from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.scpi import Handler, ScpiInstrument
 
 
 class MeterTwin(ScpiInstrument):
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, channel: int) -> None:
+    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
         super().__init__()
         self.activity = activity
         self.config = config
-        self.channel = channel  # the output or element the board hangs on
+        self.meter = meter  # the board file's view of the instrument
+        self.channel = meter.channel  # the output or element the board hangs on
         self.epoch_ns = time.time_ns()  # updates tick from power-on
         self.reset()
         for spec, handler in self.instrument_commands():

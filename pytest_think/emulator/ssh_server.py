@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncssh
 
-from pytest_think.boards import Board, TwinConfig, TwinMeter
+from pytest_think.boards import Board, MeterConfig, TwinConfig, TwinMeter
 from pytest_think.emulator import scpi
 from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.console import ConsoleTwin
@@ -276,12 +276,13 @@ async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
     return server, ready
 
 
-MeterTwin = Callable[[DeviceActivity, TwinMeter, int], ScpiInstrument]
+MeterTwin = Callable[[DeviceActivity, TwinMeter, MeterConfig], ScpiInstrument]
 METER_TWINS: dict[str, MeterTwin] = {
     "keysight-n6705": N6705Twin,
     "yokogawa-wt310e": WT310ETwin,
     "keithley-2280s": K2280STwin,
     "rs-hmc8015": HMC8015Twin,
+    "generic-scpi": GenericMeterTwin,
 }
 
 
@@ -292,17 +293,13 @@ async def start_meter(board: Board, twin: BoardTwin) -> str:
         raise TwinError(
             f"board '{board.name}' has a meter but its twin has no 'power_model' to measure"
         )
-    if board.meter.driver == "generic-scpi":
-        instrument: ScpiInstrument = GenericMeterTwin(twin.activity, twin.twin.meter, board.meter)
-        twin.meter_server = await scpi.serve(instrument)
-        return f"TCPIP::127.0.0.1::{twin.meter_server.sockets[0].getsockname()[1]}::SOCKET"
     factory = METER_TWINS.get(board.meter.driver)
     if factory is None:
         raise TwinError(
             f"board '{board.name}': no twin for meter driver '{board.meter.driver}' "
             f"(twins: {', '.join(sorted(METER_TWINS))})"
         )
-    instrument = factory(twin.activity, twin.twin.meter, board.meter.channel)
+    instrument = factory(twin.activity, twin.twin.meter, board.meter)
     twin.meter_server = await scpi.serve(instrument)
     port = twin.meter_server.sockets[0].getsockname()[1]
     return f"TCPIP::127.0.0.1::{port}::SOCKET"

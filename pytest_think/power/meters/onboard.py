@@ -35,11 +35,6 @@ class OnboardMeter:
             return
         sensors = conn.family.power_sensors(conn.board, conn.ssh)
         by_rail = {s.rail: s for s in sensors}
-        if not config.rails:
-            raise MeterError(
-                f"{what}: an onboard meter needs 'meter.rails' (the board has: "
-                f"{', '.join(by_rail) or 'no power monitors'})"
-            )
         missing = [r for r in config.rails if r not in by_rail]
         if missing:
             raise MeterError(
