@@ -91,6 +91,12 @@ class MeterConfig(_Strict):
     source: Literal["sysfs", "tegrastats"] = Field(
         "sysfs", description="onboard: read the monitors' sysfs files, or Jetson's tegrastats"
     )
+    datalog_above_s: float = Field(
+        60.0,
+        gt=0,
+        description="keysight-n6705: longer acquisitions use the data logger (period averages) "
+        "instead of the digitizer (point samples)",
+    )
     # generic-scpi: the instrument described here rather than in a driver.
     idn: str = Field("", description="generic-scpi: what *IDN? must contain")
     setup: list[str] = Field(default_factory=list, description="generic-scpi: commands sent first")

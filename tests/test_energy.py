@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,92 @@ def test_t1_measured_energy_is_within_one_percent_of_the_twins_truth(
     # Dynamic energy is what the inference adds over idle.
     ratio = energy["dynamic_mj_per_inference"] / energy["mj_per_inference"]
     assert ratio == pytest.approx((19.8 - 16.5) / 19.8, rel=0.05)
+
+
+def test_long_acquisitions_use_the_n6705_data_logger(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # Below `datalog_above_s` the digitizer samples points; above it the data logger averages
+    # every period. Here even the quick 1 s trials are long enough to take the logger's path.
+    data = yaml.safe_load(ZCU102.read_text())
+    data["meter"]["datalog_above_s"] = 0.5
+    board = tmp_path / "zcu102-datalog.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(ENERGY_TEST)
+    result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(passed=1)
+    energy = json.loads((pytester.path / "out.json").read_text())["tests"][0]["energy"]
+    truth = energy["twin_truth_mj_per_inference"]
+    assert abs(energy["mj_per_inference"] - truth) / truth <= 0.01
+    assert energy["samples"] >= 100 and energy["idle_power_w"] == pytest.approx(16.5, rel=0.01)
+
+
+def test_data_log_csv_is_read_by_column_name_and_bad_records_are_one_line() -> None:
+    from pytest_think.power.meters import MeterError
+    from pytest_think.power.meters.keysight_n6705 import parse_datalog_csv
+
+    csv = (
+        b"Sample interval: 1.024E-03\n"
+        b"Sample,Volt avg 1,Curr avg 1,Volt avg 2,Curr avg 2\n"
+        b"1,+5.0E+00,+1.0E-01,+1.2E+01,+1.5E+00\n"
+        b"2,+5.0E+00,+2.0E-01,+1.2E+01,+1.6E+00\n"
+    )
+    interval, volts, amps = parse_datalog_csv(csv, 2, "meter M")
+    assert interval == pytest.approx(1.024e-3)
+    assert volts.tolist() == [12.0, 12.0] and amps.tolist() == [1.5, 1.6]
+    with pytest.raises(
+        MeterError, match=r"^meter M: the exported data log has a malformed record$"
+    ):
+        parse_datalog_csv(csv.replace(b"+1.6E+00", b"n/a"), 2, "meter M")
+    with pytest.raises(MeterError, match="no sample interval or no records"):
+        parse_datalog_csv(b"Sample,Volt avg 1,Curr avg 1\n", 1, "meter M")
+
+
+def test_n6705_twin_data_logger_keeps_the_instruments_rules() -> None:
+    from pytest_think.boards import MeterConfig, TwinMeter, TwinPowerModel
+    from pytest_think.emulator.activity import DeviceActivity
+    from pytest_think.emulator.meter_n6705 import N6705Twin
+
+    twin = N6705Twin(
+        DeviceActivity(TwinPowerModel(idle_w=6.0, active_w=6.0)),
+        TwinMeter(volts=12.0),
+        MeterConfig(driver="keysight-n6705", channel=2),
+    )
+
+    def run(line: str) -> list[str | bytes]:
+        return asyncio.run(twin.execute(line))
+
+    def errors() -> list[str]:
+        return [e for e in iter(twin.next_error, '+0,"No error"')]
+
+    run('MMEM:EXP:DLOG "think.csv"')  # nothing logged yet
+    # Rounded to the 20.48 µs step; PER? takes the path SENS:DLOG: left, as SCPI has it.
+    assert float(run("SENS:DLOG:PER 0.00005;PER?")[0]) == pytest.approx(2 * 20.48e-6)
+    run('TRIG:DLOG:SOUR BUS;:INIT:DLOG "internal:\\think.dlog"')
+    run('MMEM:EXP:DLOG "internal:\\think.csv"')  # waiting for its trigger: nothing to export
+    run('INIT:DLOG "internal:\\other.txt"')
+    assert errors() == [
+        '-230,"Data corrupt or stale"',
+        '-230,"Data corrupt or stale"',
+        '-257,"File name error"',
+    ]
+    run("*TRG")
+    run('MMEM:EXP:DLOG "internal:\\think.csv"')  # still logging (30 s by default)
+    assert errors() == ['-221,"Settings conflict"']
+    time.sleep(0.01)
+    run('ABOR:DLOG;:MMEM:EXP:DLOG "internal:\\think.csv"')
+    (block,) = run('MMEM:DATA? "internal:\\think.csv"')
+    assert isinstance(block, bytes) and block.startswith(b"#")
+    digits = int(block[1:2])
+    text = block[2 + digits :].decode()
+    lines = text.splitlines()
+    assert lines[0] == "Sample interval: 4.09600000E-05"
+    assert lines[1].startswith("Sample,Volt avg 1,Curr avg 1,Volt avg 2,Curr avg 2")
+    sample = lines[2].split(",")
+    assert float(sample[3]) == 12.0 and float(sample[4]) == pytest.approx(0.5)  # 6 W at 12 V
+    run('MMEM:DEL "internal:\\think.csv";:MMEM:DEL "internal:\\think.csv"')
+    run('MMEM:DATA? "internal:\\think.csv"')
+    assert errors() == ['-256,"File name not found"', '-256,"File name not found"']
 
 
 def test_overflowing_range_makes_the_measurement_invalid(
@@ -241,7 +328,7 @@ def test_every_meter_driver_against_its_twin_is_within_one_percent(
     (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
     energy = test["energy"]
     assert energy["samples"] >= 100
-    if driver == "yokogawa-wt310e":  # its integrator ran across the trial as a cross-check
+    if driver in ("yokogawa-wt310e", "rs-hmc8015"):  # their integrators ran as a cross-check
         (trial,) = energy["trials"]
         assert trial["integrated_avg_power_w"] == pytest.approx(trial["avg_power_w"], rel=0.01)
 

@@ -6,7 +6,8 @@ MEASure, and the digitizer — ``SENS:SWE:TINT`` (multiples of 20.48 µs), ``SEN
 ``FETC:ARR:VOLT?`` in ASCII or as IEEE 488.2 binary blocks (``FORM REAL``, ``FORM:BORD``).
 A fetch waits, as on the instrument, until the acquisition is complete. Samples come from
 the board twin's power model over what its device really did; a current above the range
-reads 9.91E37, the SCPI overflow value. Turning the board's output off powers the board down.
+reads 9.91E37, the SCPI overflow value. Turning the board's output off powers the board
+down. The data logger is in `n6705_datalog`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import time
 
 import numpy as np
 
+from pytest_think.boards import MeterConfig, TwinMeter
+from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.n6705_datalog import N6705Datalogger
 from pytest_think.emulator.scpi import Handler, ScpiError, channel_list, ieee_block
 
 TINT_STEP_S = 20.48e-6
@@ -28,8 +32,13 @@ OVERFLOW = 9.91e37
 class N6705Twin(MeterTwin):
     idn = "Keysight Technologies,N6705C,MY56004321,D.03.02"
 
+    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
+        self.datalog = N6705Datalogger(self._levels)
+        super().__init__(activity, config, meter)
+
     def instrument_commands(self) -> list[tuple[str, Handler]]:
         return [
+            *self.datalog.commands(),
             ("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]", self.set_voltage),
             ("[SOURce:]VOLTage[:LEVel][:IMMediate][:AMPLitude]?", self.get_voltage),
             ("OUTPut[:STATe]", self.set_output),
@@ -44,7 +53,7 @@ class N6705Twin(MeterTwin):
             ("TRIGger:ACQuire:SOURce", self.set_trigger_source),
             ("INITiate[:IMMediate]:ACQuire", self.initiate),
             ("*TRG", self.trigger),
-            ("TRIGger:ACQuire[:IMMediate]", self.trigger),
+            ("TRIGger:ACQuire[:IMMediate]", self.trigger_acquisition),
             ("FETCh[:SCALar]:ARRay:CURRent[:DC]?", self.fetch_current),
             ("FETCh[:SCALar]:ARRay:VOLTage[:DC]?", self.fetch_voltage),
             ("FORMat[:DATA]", self.set_format),
@@ -63,6 +72,7 @@ class N6705Twin(MeterTwin):
         self.trigger_ns: int | None = None
         self.real = False
         self.swapped = False
+        self.datalog.reset()
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -156,11 +166,21 @@ class N6705Twin(MeterTwin):
         self.armed = True
         self.trigger_ns = time.time_ns() if self.source == "IMM" else None
 
-    def trigger(self, *channels: str) -> None:
+    def trigger_acquisition(self, *channels: str) -> None:
         if not self.armed:
             raise ScpiError(-211, "Trigger ignored")
         self.trigger_ns = time.time_ns()
         self.armed = False
+
+    def trigger(self, *channels: str) -> None:
+        """*TRG starts whatever waits for a bus trigger: the digitizer, the data logger."""
+        waiting_log = self.datalog.waiting_for_trigger() and self.datalog.source == "BUS"
+        if not (self.armed or waiting_log):
+            raise ScpiError(-211, "Trigger ignored")
+        if self.armed:
+            self.trigger_acquisition()
+        if waiting_log:
+            self.datalog.trigger()
 
     async def _acquired(self) -> np.ndarray:
         """Sample times (unix ns) of the completed acquisition, waiting for it as FETC does."""
@@ -174,6 +194,17 @@ class N6705Twin(MeterTwin):
             await asyncio.sleep(wait)
         # Each sample integrates the interval before its time stamp.
         return first + (np.arange(self.points, dtype=np.int64) + 1) * step
+
+    def _levels(
+        self, channel: int, times: np.ndarray, step_ns: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A channel's average volts and amps over the periods of `step_ns` ending at `times`."""
+        if not self.output[channel]:
+            return np.zeros(len(times)), np.zeros(len(times))
+        volts = np.full(len(times), self.volts[channel])
+        if channel != self.channel:
+            return volts, np.zeros(len(times))
+        return volts, self._board_current(self.activity.sample_power_w(times, step_ns))
 
     async def fetch_current(self, channels: str | None = None) -> str | bytes:
         c = self._one(channels)

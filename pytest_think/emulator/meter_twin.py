@@ -4,10 +4,11 @@ instrument time that ticks in whole update intervals from power-on."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import Handler, ScpiInstrument
+from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
 
 
 class MeterTwin(ScpiInstrument):
@@ -29,3 +30,33 @@ class MeterTwin(ScpiInstrument):
     def latest_update(self, interval_ns: int) -> int:
         """The end (unix ns) of the latest completed update interval."""
         return self.epoch_ns + (time.time_ns() - self.epoch_ns) // interval_ns * interval_ns
+
+
+@dataclass
+class Integrator:
+    """A power analyzer's energy integrator: reset, started and stopped by command. What it
+    shows is the board twin's true energy over the time it ran."""
+
+    state: str = "RESET"  # RESET, START or STOP, as the WT310E's :INTEG:STAT? names them
+    started: int | None = None
+    stopped: int | None = None
+
+    def start(self) -> None:
+        if self.state not in ("RESET", "STOP"):
+            raise ScpiError(-221, "Settings conflict")
+        self.started, self.stopped, self.state = time.time_ns(), None, "START"
+
+    def stop(self) -> None:
+        if self.state != "START":
+            raise ScpiError(-221, "Settings conflict")
+        self.stopped, self.state = time.time_ns(), "STOP"
+
+    def reset(self) -> None:
+        self.state, self.started, self.stopped = "RESET", None, None
+
+    def reading(self, activity: DeviceActivity, now_ns: int) -> tuple[float, float]:
+        """(watt-hours, seconds) integrated up to `now_ns` or to the stop."""
+        if self.started is None:
+            return 0.0, 0.0
+        stop = max(self.started, self.stopped if self.stopped is not None else now_ns)
+        return activity.energy_j(self.started, stop) / 3600, (stop - self.started) / 1e9

@@ -12,11 +12,9 @@ range a reading is 9.9E+37, the meter's over-range value.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from pytest_think.emulator.meter_twin import MeterTwin
+from pytest_think.emulator.meter_twin import Integrator, MeterTwin
 from pytest_think.emulator.scpi import Handler, ScpiError
 
 RATES_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
@@ -49,10 +47,10 @@ class WT310ETwin(MeterTwin):
             ("NUMeric[:NORMal]:ITEM<n>", self.set_item),
             ("NUMeric[:NORMal]:VALue?", self.values),
             ("INTEGrate:MODE", self.set_integration_mode),
-            ("INTEGrate:STARt", self.integ_start),
-            ("INTEGrate:STOP", self.integ_stop),
-            ("INTEGrate:RESet", self.integ_reset),
-            ("INTEGrate:STATe?", lambda: self.integ_state),
+            ("INTEGrate:STARt", lambda: self.integrator.start()),
+            ("INTEGrate:STOP", lambda: self.integrator.stop()),
+            ("INTEGrate:RESet", lambda: self.integrator.reset()),
+            ("INTEGrate:STATe?", lambda: self.integrator.state),
             ("STATus:EESR?", self.eesr),
         ]
 
@@ -60,9 +58,7 @@ class WT310ETwin(MeterTwin):
         self.rate = 0.25
         self.items = ["U", "I", "P"]
         self.header = False
-        self.integ_state = "RESET"
-        self.integ_started: int | None = None
-        self.integ_stopped: int | None = None
+        self.integrator = Integrator()
         self.reported_update = 0
 
     def eesr(self) -> str:
@@ -100,23 +96,6 @@ class WT310ETwin(MeterTwin):
         if value.upper() not in ("NORM", "NORMAL", "CONT", "CONTINUOUS"):
             raise ScpiError(-224, "Illegal parameter value")
 
-    def integ_start(self) -> None:
-        if self.integ_state not in ("RESET", "STOP"):
-            raise ScpiError(-221, "Settings conflict")
-        self.integ_started = time.time_ns()
-        self.integ_stopped = None
-        self.integ_state = "START"
-
-    def integ_stop(self) -> None:
-        if self.integ_state != "START":
-            raise ScpiError(-221, "Settings conflict")
-        self.integ_stopped = time.time_ns()
-        self.integ_state = "STOP"
-
-    def integ_reset(self) -> None:
-        self.integ_state = "RESET"
-        self.integ_started = self.integ_stopped = None
-
     def _last_update(self) -> tuple[int, int]:
         """The latest completed update interval [start, end] (unix ns)."""
         step = int(self.rate * 1e9)
@@ -128,13 +107,7 @@ class WT310ETwin(MeterTwin):
         power = float(self.activity.sample_power_w(np.array([end]), end - start)[0])
         current = power / self.config.volts
         over = current > self.config.current_range_a
-        if self.integ_started is not None:
-            stop = self.integ_stopped if self.integ_stopped is not None else end
-            seconds = max(0, stop - self.integ_started) / 1e9
-            stopped_at = self.integ_started + int(seconds * 1e9)
-            wh = self.activity.energy_j(self.integ_started, stopped_at) / 3600
-        else:
-            seconds, wh = 0.0, 0.0
+        wh, seconds = self.integrator.reading(self.activity, end)
         readings = {
             "U": self.config.volts,
             "I": OVER_RANGE if over else current,

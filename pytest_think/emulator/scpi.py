@@ -79,7 +79,8 @@ class Command:
 
 
 def split_program(line: str) -> list[tuple[str, str]]:
-    """`HEAD1 args;HEAD2?;:HEAD3` → [(header, args), …], keeping quoted strings whole."""
+    """`HEAD1 args;HEAD2?;:HEAD3` → [(header, args), …], keeping quoted strings whole and
+    resolving each header against the path the previous one left (SCPI-99 §6.2.4)."""
     units, current, quote = [], "", ""
     for ch in line.strip():
         if quote:
@@ -96,10 +97,17 @@ def split_program(line: str) -> list[tuple[str, str]]:
             current += ch
     units.append(current)
     result = []
+    path = ""  # SCPI: after `A:B:C x;D` the second command is `A:B:D`
     for unit in units:
         unit = unit.strip()
         if unit:
             header, _, args = unit.partition(" ")
+            if header.startswith(":"):
+                header, path = header[1:], ""
+            elif not header.startswith("*"):
+                header = path + header
+            if not header.startswith("*"):
+                path = header.rpartition(":")[0] + ":" if ":" in header else ""
             result.append((header, args.strip()))
     return result
 

@@ -1,8 +1,10 @@
 """Rohde & Schwarz HMC8015 power analyzer: numeric readings every 100 ms, followed by polling.
 
-``CHAN1:MEAS:FUNC URMS,IRMS,P`` then ``CHAN1:MEAS:DATA?`` once per update interval; with no
-update flag to watch, a reading's interval ends somewhere in the 100 ms before it was read,
-which is the time stamps' uncertainty.
+``CHAN1:MEAS:FUNC URMS,IRMS,P,WH,TIME`` then ``CHAN1:MEAS:DATA?`` once per update interval;
+with no update flag to watch, a reading's interval ends somewhere in the 100 ms before it was
+read, which is the time stamps' uncertainty. The instrument's integrator (``INT:STAT ON``,
+``INT:RES``, ``INT:STAR``, ``INT:STOP``; its WH and TIME functions) runs across each trial as
+a cross-check, as the WT310E's does.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ class RsHMC8015(PolledMeter):
     vendor = "Rohde & Schwarz"
     update_flag = False
 
+    integrator_commands = ("INT:RES", "INT:STAR", "INT:STOP")
+    integrator_query = "CHAN1:MEAS:DATA?"
+
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         self.command("*CLS")
-        self.command("CHAN1:MEAS:FUNC URMS,IRMS,P")
+        self.command("CHAN1:MEAS:FUNC URMS,IRMS,P,WH,TIME")
+        self.command("INT:STAT ON")
 
     def read_watts(self) -> float:
         return float(str(self.inst.query("CHAN1:MEAS:DATA?")).split(",")[2])

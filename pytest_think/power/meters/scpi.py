@@ -85,6 +85,30 @@ class PolledMeter(ScpiMeter):
         # The polling thread and the test's thread share one connection: one query at a time.
         self.lock = threading.Lock()
 
+    # The instrument's own integrator, if it has one: the commands that reset, start and stop
+    # it, and the query whose fields 3 and 4 are its watt-hours and seconds.
+    integrator_commands: tuple[str, str, str] | None = None
+    integrator_query = ""
+
+    @property
+    def integrator(self) -> bool:
+        return self.integrator_commands is not None
+
+    def integrate_start(self) -> None:
+        """Start the instrument's integrator (a cross-check of the sampled energy)."""
+        assert self.integrator_commands is not None
+        with self.lock:
+            self.command(self.integrator_commands[0])
+            self.command(self.integrator_commands[1])
+
+    def integrate_stop(self) -> tuple[float, float]:
+        """Stop it; the energy (J) and time (s) it integrated."""
+        assert self.integrator_commands is not None
+        with self.lock:
+            self.command(self.integrator_commands[2])
+            values = [float(v) for v in str(self.inst.query(self.integrator_query)).split(",")]
+        return values[3] * 3600.0, values[4]
+
     def set_rate(self, seconds: float) -> None:
         """Configure the instrument's update interval (instruments override)."""
 

@@ -23,6 +23,9 @@ class YokogawaWT310E(PolledMeter):
     rates_s = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
     update_flag = True
 
+    integrator_commands = (":INTEG:RES", ":INTEG:STAR", ":INTEG:STOP")
+    integrator_query = ":NUM:NORM:VAL?"
+
     def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         for command in (
@@ -38,21 +41,6 @@ class YokogawaWT310E(PolledMeter):
             ":INTEG:MODE NORM",
         ):
             self.command(command)
-
-    integrator = True
-
-    def integrate_start(self) -> None:
-        """Start the instrument's own integrator (a cross-check of the sampled energy)."""
-        with self.lock:
-            self.command(":INTEG:RES")
-            self.command(":INTEG:STAR")
-
-    def integrate_stop(self) -> tuple[float, float]:
-        """Stop it; the energy (J) and time (s) it integrated."""
-        with self.lock:
-            self.command(":INTEG:STOP")
-            values = [float(v) for v in str(self.inst.query(":NUM:NORM:VAL?")).split(",")]
-        return values[3] * 3600.0, values[4]
 
     def set_rate(self, seconds: float) -> None:
         self.command(f":RATE {round(seconds * 1000)}MS")
