@@ -19,6 +19,7 @@ import pytest
 
 from pytest_think.dut import BoardConnection
 from pytest_think.errors import ThinkError
+from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
@@ -59,9 +60,17 @@ class EnergyMeasurer:
             raise pytest.UsageError(f"energy settings: {exc}") from None
 
     def measure(
-        self, model: str | Path, vectors: str | Path, *, count: int = 64, **settings: Any
+        self,
+        model: str | Path,
+        vectors: str | Path,
+        *,
+        count: int = 64,
+        label: str | None = None,
+        **settings: Any,
     ) -> EnergyReport:
-        """Idle baseline, then trials of the model looping on the device; see docs/energy.md."""
+        """Idle baseline, then trials of the model looping on the device; see docs/energy.md.
+
+        `label` names the measurement in reports when a test measures several variants."""
         __tracebackhide__ = True
         chosen = self.settings(**settings)
         model_path = self._path(self.request, model)
@@ -98,7 +107,15 @@ class EnergyMeasurer:
         ]
         if known and len(known) == len(report.trials):
             report.twin_truth_mj_per_inference = statistics.median(known)
-        self.record.energy = {"board": name, **report.as_json()}
+        self.record.energies.append(
+            {
+                "board": name,
+                "model": str(model_path),
+                "model_sha256": sha256_file(model_path),
+                **({"label": label} if label else {}),
+                **report.as_json(),
+            }
+        )
         if report.mj_per_inference is not None:
             self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:

@@ -236,13 +236,17 @@ class ReferenceChecker:
         min_cosine: float | None = None,
         max_mismatch_fraction: float = 0.0,
         worst: int = 10,
+        against: str | Path | None = None,
     ) -> CompareReport:
         """Compare every output of every vector; raise AssertionError (with a table) on mismatch.
 
         For quantized hardware, allow a share of elements outside rtol/atol
-        (`max_mismatch_fraction`) and judge on `min_top1_agreement` and `min_cosine`."""
+        (`max_mismatch_fraction`) and judge on `min_top1_agreement` and `min_cosine`.
+        `against` is the reference model when it is not the one the board ran: the float
+        model a quantized or pruned variant was derived from."""
         __tracebackhide__ = True
-        model = _session(self.request).reference_model(run.model)
+        reference = _path(self.request, against) if against is not None else run.model
+        model = _session(self.request).reference_model(reference)
         tolerance = Tolerance(
             rtol, atol, lsb, topk, min_top1_agreement, min_cosine, max_mismatch_fraction
         )

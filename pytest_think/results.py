@@ -55,7 +55,7 @@ class TestRecord:
     flashes: list[dict[str, Any]] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
     console: list[dict[str, Any]] = field(default_factory=list)  # lines with their time
-    energy: dict[str, Any] | None = None
+    energies: list[dict[str, Any]] = field(default_factory=list)  # one per energy.measure
     outcome: str = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -82,14 +82,63 @@ class TestRecord:
             data["trtexec"] = self.trtexec
         if self.console:
             data["console"] = self.console
-        if self.energy is not None:
-            data["energy"] = self.energy
+        if self.energies:
+            # As with runs: the headline is the last measurement, all are listed when several.
+            data["energy"] = self.energies[-1]
+            if len(self.energies) > 1:
+                data["energies"] = list(self.energies)
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(self.runs[-1].as_json())
             if len(self.runs) > 1:
                 data["runs"] = [r.as_json() for r in self.runs]
         return data
+
+
+@dataclass
+class ModelEntry:
+    """One model of a test, as a reader sees it: its stream run and its energy, either absent."""
+
+    label: str
+    run: dict[str, Any] | None = None
+    energy: dict[str, Any] | None = None
+
+
+def _label(item: dict[str, Any]) -> str:
+    if item.get("label"):
+        return str(item["label"])
+    return Path(str(item["model"])).stem if item.get("model") else ""
+
+
+def model_entries(test: dict[str, Any]) -> list[ModelEntry]:
+    """A results-file test's models, each with its run and energy matched by model.
+
+    Reads every file of this schema version: files written before energy records named their
+    model (the test's one energy is then its one model's) and files with a single run (no
+    `runs` list: the run's fields are the test's own) included."""
+    runs = test.get("runs") or ([test] if "model" in test else [])
+    energies = test.get("energies") or ([test["energy"]] if test.get("energy") else [])
+    entries = [ModelEntry(_label(run), run) for run in runs]
+    for energy in energies:
+        match = next(
+            (
+                e
+                for e in entries
+                if e.energy is None
+                and e.run is not None
+                and (
+                    "model" not in energy
+                    or energy.get("model_sha256", "") == e.run.get("model_sha256", "")
+                    or energy["model"] == e.run.get("model")
+                )
+            ),
+            None,
+        )
+        if match is not None:
+            match.energy = energy
+        else:
+            entries.append(ModelEntry(_label(energy), None, energy))
+    return entries
 
 
 def board_json(

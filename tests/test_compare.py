@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
+
+QDQ_MODEL = REPO / "fixtures" / "designs" / "digits-dpu-zcu102" / "digits_mlp_int8_qdq.onnx"
+
 
 def _think(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -68,3 +73,62 @@ def test_files_compare_cannot_use_are_one_line_each(
     proc = _think("compare", str(sim), "-o", str(blocker / "sub"))
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(f"think compare: output directory {blocker / 'sub'}:")
+
+
+def test_a_test_running_several_models_has_a_row_and_a_point_per_model(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makepyfile(
+        f"""
+        def test_variants(dut, reference):
+            for model in ({str(DIGITS_MODEL)!r}, {str(QDQ_MODEL)!r}):
+                run = dut.run(model, {str(DIGITS_VECTORS)!r})
+                reference.check(run, against={str(DIGITS_MODEL)!r}, max_mismatch_fraction=1.0)
+        """
+    )
+    pytester.runpytest("--board=sim", "--think-json=sim.json").assert_outcomes(passed=1)
+    sim = pytester.path / "sim.json"
+    doc = json.loads(sim.read_text())
+    (test,) = doc["tests"]
+    assert [Path(r["model"]).stem for r in test["runs"]] == ["digits_mlp", "digits_mlp_int8_qdq"]
+    # The same runs on a metered bench board, energy measured for each model.
+    doc["board"].update(name="bench", twin=False)
+    test["energies"] = [
+        {"model": run["model"], "model_sha256": run["model_sha256"], "valid": True,
+         "reason": None, "mj_per_inference": mj}
+        for run, mj in zip(test["runs"], (0.52, 0.31))
+    ]
+    test["energy"] = test["energies"][-1]
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(doc))
+    out = tmp_path / "compare"
+    proc = _think("compare", str(sim), str(bench), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    markdown = (out / "compare.md").read_text()
+    assert "| test_variants [digits_mlp] | mJ/inference | — | 0.52 |" in markdown
+    assert "| test_variants [digits_mlp_int8_qdq] | mJ/inference | — | 0.31 |" in markdown
+    # The int8 model loses accuracy against the float reference; the float one does not.
+    assert "| test_variants [digits_mlp] | accuracy Δ vs reference (pt) | +0.00 | +0.00 |" in (
+        markdown
+    )
+    assert "| test_variants [digits_mlp_int8_qdq] | top-1 agreement | 0.9956 | 0.9956 |" in (
+        markdown
+    )
+
+
+def test_results_written_by_the_first_pytest_think_still_load(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Written by the first release of the results file (before energy, consoles, flashes):
+    # fields added since are gaps.
+    old = Path(__file__).parent / "data" / "results-0.1.0-first-schema.json"
+    out = tmp_path / "compare"
+    renamed = tmp_path / "old.json"
+    doc = json.loads(old.read_text())
+    doc["board"]["name"] = "sim-first-release"
+    renamed.write_text(json.dumps(doc))
+    proc = _think("compare", str(renamed), str(two_runs[1]), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    markdown = (out / "compare.md").read_text()
+    assert "| test | figure | sim-first-release | fpga-bench |" in markdown
+    assert "| test_digits_mlp_accuracy | accuracy | 0.9778 | — |" in markdown

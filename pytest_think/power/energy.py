@@ -78,6 +78,13 @@ class EnergyReport:
         return self._median("mj_per_inference")
 
     @property
+    def us_per_inference(self) -> float | None:
+        """The loop's device time per inference (median over trials): the latency that goes
+        with this energy, both taken under the same sustained load."""
+        values = [t.window_s / t.inferences * 1e6 for t in self.trials if t.invalid is None]
+        return statistics.median(values) if values and self.valid else None
+
+    @property
     def spread(self) -> float | None:
         """(max - min) / median of the trials' energy per inference."""
         values = [t.mj_per_inference for t in self.trials if t.invalid is None]
@@ -97,6 +104,7 @@ class EnergyReport:
             "samples": self._median("samples"),
             "sample_rate_hz": self.sample_rate_hz,
             "window_s": self._median("window_s"),
+            "us_per_inference": self.us_per_inference,
             "spread": self.spread,
             "trials": [asdict(t) for t in self.trials],
             "meter": self.meter,

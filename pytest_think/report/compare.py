@@ -4,10 +4,12 @@ Writes into one directory:
 
 * ``index.html`` — self-contained (plots inlined, no network), the page a lab shows;
 * ``compare.md`` — the same tables in Markdown, for a merge request or a wiki;
-* ``latency_energy.png``, ``agreement.png``, ``throughput.png``.
+* ``latency_energy.png`` (one point per board and model), ``agreement.png`` (top-1 agreement
+  and the accuracy delta against the float reference), ``throughput.png``.
 
-One row per (test, model) and one column group per board; a board without a meter, or a test
-that did not run on a board, is a gap ("—"), never an error.
+One row per (test, model) — a test that runs one model is one row, a test that runs several
+(variants, a threshold sweep) has a row per model — and one column per board; a board
+without a meter, or a test that did not run on a board, is a gap ("—"), never an error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_think.errors import InputFileError
-from pytest_think.results import SCHEMA, SCHEMA_VERSION
+from pytest_think.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
 
 GAP = "—"
 
@@ -33,10 +35,12 @@ class Cell:
     vectors: int | None = None
     top1_agreement: float | None = None
     accuracy: float | None = None
+    accuracy_delta_pt: float | None = None  # board − float reference, in points
     device_p50_us: float | None = None
     device_p99_us: float | None = None
     throughput: float | None = None
     mj_per_inference: float | None = None
+    loop_us_per_inference: float | None = None  # the energy loop's device time per inference
     energy_note: str | None = None
 
 
@@ -68,21 +72,25 @@ def load_results(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _cell(test: dict[str, Any]) -> Cell:
-    cell = Cell(outcome=test.get("outcome", "unknown"))
-    if "model" in test:
-        device = (test.get("latency") or {}).get("device_ns") or {}
-        compare = test.get("compare") or {}
-        accuracy = test.get("accuracy") or {}
-        cell.vectors = test.get("vectors")
+def _cell(outcome: str, entry: ModelEntry) -> Cell:
+    cell = Cell(outcome=outcome)
+    run = entry.run
+    if run is not None:
+        device = (run.get("latency") or {}).get("device_ns") or {}
+        compare = run.get("compare") or {}
+        accuracy = run.get("accuracy") or {}
+        cell.vectors = run.get("vectors")
         cell.top1_agreement = compare.get("top1_agreement")
         cell.accuracy = accuracy.get("device")
+        if cell.accuracy is not None and accuracy.get("reference") is not None:
+            cell.accuracy_delta_pt = (cell.accuracy - accuracy["reference"]) * 100
         cell.device_p50_us = device["p50"] / 1e3 if device.get("p50") is not None else None
         cell.device_p99_us = device["p99"] / 1e3 if device.get("p99") is not None else None
-        cell.throughput = test.get("throughput_per_s")
-    energy = test.get("energy")
+        cell.throughput = run.get("throughput_per_s")
+    energy = entry.energy
     if energy:
         cell.mj_per_inference = energy.get("mj_per_inference")
+        cell.loop_us_per_inference = energy.get("us_per_inference")
         cell.energy_note = None if energy.get("valid") else f"invalid: {energy.get('reason')}"
     return cell
 
@@ -107,8 +115,13 @@ def build(paths: list[Path]) -> Comparison:
             }
         )
         for test in doc.get("tests", []):
-            key = test["nodeid"].rsplit("::", 1)[-1]
-            result.rows.setdefault(key, {})[name] = _cell(test)
+            name_of_test = test["nodeid"].rsplit("::", 1)[-1]
+            entries = model_entries(test)
+            if not entries:  # a test without figures still shows its outcome
+                entries = [ModelEntry("")]
+            for entry in entries:
+                key = name_of_test if len(entries) == 1 else f"{name_of_test} [{entry.label}]"
+                result.rows.setdefault(key, {})[name] = _cell(test.get("outcome", "?"), entry)
     return result
 
 
@@ -120,10 +133,12 @@ COLUMNS = [
     ("outcome", "outcome", None),
     ("top-1 agreement", "top1_agreement", ".4f"),
     ("accuracy", "accuracy", ".4f"),
+    ("accuracy Δ vs reference (pt)", "accuracy_delta_pt", "+.2f"),
     ("device p50 µs", "device_p50_us", ".1f"),
     ("device p99 µs", "device_p99_us", ".1f"),
     ("vectors/s", "throughput", ".0f"),
     ("mJ/inference", "mj_per_inference", ".4g"),
+    ("µs/inference in the energy loop", "loop_us_per_inference", ".1f"),
 ]
 
 
@@ -156,47 +171,83 @@ def _plots(comparison: Comparison, out: Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     names = [b["name"] for b in comparison.boards]
+    colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     files: dict[str, Path] = {}
 
-    def best(attr: str) -> dict[str, float]:
-        found: dict[str, float] = {}
-        for cells in comparison.rows.values():
-            for name, cell in cells.items():
-                value = getattr(cell, attr)
-                if value is not None and name not in found:
-                    found[name] = value
-        return found
+    def values(attr: str) -> dict[tuple[str, str], float]:
+        return {
+            (row, name): getattr(cell, attr)
+            for row, cells in comparison.rows.items()
+            for name, cell in cells.items()
+            if getattr(cell, attr) is not None
+        }
 
-    latency, energy = best("device_p50_us"), best("mj_per_inference")
-    figure, axes = plt.subplots(figsize=(6.5, 4))
-    for name in names:
-        if name in latency and name in energy:
-            axes.scatter(latency[name], energy[name], s=60)
-            axes.annotate(
-                name, (latency[name], energy[name]), textcoords="offset points", xytext=(6, 4)
-            )
-    axes.set_xlabel("device latency p50 (µs)")
-    axes.set_ylabel("energy per inference (mJ)")
-    axes.set_title("latency vs energy (boards with a meter)")
-    files["latency_energy"] = out / "latency_energy.png"
-    figure.savefig(files["latency_energy"], dpi=100, bbox_inches="tight")
-    plt.close(figure)
-
-    for key, attr, label in (
-        ("agreement", "top1_agreement", "top-1 agreement with the reference"),
-        ("throughput", "throughput", "vectors/s"),
-    ):
-        values = best(attr)
-        figure, axes = plt.subplots(figsize=(6.5, 3.5))
-        shown = [n for n in names if n in values]
-        axes.bar(shown, [values[n] for n in shown], color="tab:blue")
-        axes.set_ylabel(label)
-        axes.set_title(label)
-        axes.tick_params(axis="x", rotation=20)
+    def save(key: str, figure: Any) -> None:
         files[key] = out / f"{key}.png"
         figure.savefig(files[key], dpi=100, bbox_inches="tight")
         plt.close(figure)
+
+    # Energy goes with the time per inference of the same loop; files that predate that
+    # figure fall back on the stream's device p50.
+    latency = {**values("device_p50_us"), **values("loop_us_per_inference")}
+    energy = values("mj_per_inference")
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for name in names:
+        rows = [row for (row, n) in latency if n == name and (row, n) in energy]
+        if rows:
+            xs = [latency[row, name] for row in rows]
+            ys = [energy[row, name] for row in rows]
+            axes.scatter(xs, ys, s=60, color=colors[name], label=name)
+            for row, x, y in zip(rows, xs, ys):
+                axes.annotate(_short(row), (x, y), textcoords="offset points", xytext=(6, 4))
+    axes.set_xlabel("device time per inference (µs), in the energy loop")
+    axes.set_ylabel("energy per inference (mJ)")
+    axes.set_title("latency vs energy, per board and model (boards with a meter)")
+    if energy:
+        axes.legend(loc="best", fontsize="small")
+    save("latency_energy", figure)
+
+    figure, (top, delta) = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
+    rows = _grouped_bars(top, comparison, names, colors, values("top1_agreement"))
+    top.set_ylabel("top-1 agreement")
+    top.set_title("agreement with the float reference, and accuracy delta")
+    _grouped_bars(delta, comparison, names, colors, values("accuracy_delta_pt"), rows)
+    delta.axhline(0, color="black", linewidth=0.8)
+    delta.set_ylabel("accuracy Δ (points)")
+    save("agreement", figure)
+
+    figure, axes = plt.subplots(figsize=(7.5, 3.5))
+    _grouped_bars(axes, comparison, names, colors, values("throughput"))
+    axes.set_ylabel("vectors/s")
+    axes.set_title("throughput")
+    save("throughput", figure)
     return files
+
+
+def _short(row: str, width: int = 28) -> str:
+    return row if len(row) <= width else row[: width - 1] + "…"
+
+
+def _grouped_bars(
+    axes: Any,
+    comparison: Comparison,
+    names: list[str],
+    colors: dict[str, Any],
+    values: dict[tuple[str, str], float],
+    rows: list[str] | None = None,
+) -> list[str]:
+    """Bars grouped by row (test and model), one colour per board; gaps stay empty."""
+    rows = rows or [r for r in comparison.rows if any((r, n) in values for n in names)]
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs = [j + i * width for j, row in enumerate(rows) if (row, name) in values]
+        ys = [values[row, name] for row in rows if (row, name) in values]
+        axes.bar(xs, ys, width=width, color=colors[name], label=name)
+    axes.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
+    axes.set_xticklabels([_short(r) for r in rows], rotation=20, ha="right")
+    if values:
+        axes.legend(loc="best", fontsize="small")
+    return rows
 
 
 def _markdown(comparison: Comparison, rows: list[list[str]]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_think.results import model_entries
+
 HEADER = (
     "test",
     "outcome",
@@ -17,8 +19,7 @@ HEADER = (
 )
 
 
-def _energy(test: dict[str, Any]) -> str:
-    energy = test.get("energy")
+def _energy(energy: dict[str, Any] | None) -> str:
     if not energy:
         return ""
     if not energy["valid"]:
@@ -38,11 +39,12 @@ def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
     rows = [HEADER]
     for test in tests:
         name = test["nodeid"].rsplit("::", 1)[-1]
-        if "model" not in test and test.get("energy"):  # an energy-only test
-            board = test.get("board") or test["energy"].get("board", "")
-            rows.append((name, test["outcome"], board, "", "", "", "", "", _energy(test)))
-            continue
-        for run in test.get("runs") or ([test] if "model" in test else []):
+        for entry in model_entries(test):
+            run, energy = entry.run, entry.energy
+            if run is None:  # an energy-only measurement
+                board = (energy or {}).get("board", "")
+                rows.append((name, test["outcome"], board, "", "", "", "", "", _energy(energy)))
+                continue
             device = run["latency"]["device_ns"]
             rows.append(
                 (
@@ -54,7 +56,7 @@ def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
                     f"{device['p50'] / 1e3:.1f}",
                     f"{device['p99'] / 1e3:.1f}",
                     f"{run['throughput_per_s']:.0f}",
-                    _energy(test),
+                    _energy(energy),
                 )
             )
     if len(rows) == 1:
