@@ -294,7 +294,8 @@ def _html(comparison: Comparison, rows: list[list[str]], plots: dict[str, Path])
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
+th {{ background: #f3f3f3; }}
+td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) {{ text-align: left; }}
 figure {{ display: inline-block; margin: 1em; }} img {{ max-width: 640px; }}
 </style></head>
 <body>
