@@ -21,6 +21,7 @@ that already runs the same design is not flashed again.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_think.errors import InputFileError
 from pytest_think.hashing import sha256_file
+
+SEGMENT_ROLE = re.compile(r"^segment_(\d+)$")
 
 
 class Design(BaseModel):
@@ -57,6 +60,28 @@ class Design(BaseModel):
                 f"design file {self.source}: field 'files.{role}' is missing (has: {roles})"
             )
         return self.files[role]
+
+    def model_roles(self) -> list[str]:
+        """The model files in pipeline order: `model`, or `segment_0` … `segment_<N-1>` for a
+        model cut in segments that run one after another (on one device each, where the
+        family has several)."""
+        segments = sorted(
+            (int(m.group(1)), role) for role in self.files if (m := SEGMENT_ROLE.match(role))
+        )
+        if not segments:
+            self.file("model")  # one clear line when neither is there
+            return ["model"]
+        if "model" in self.files:
+            raise InputFileError(
+                f"design file {self.source}: has both 'files.model' and segments; keep one"
+            )
+        numbers = [n for n, _ in segments]
+        if numbers != list(range(len(numbers))):
+            raise InputFileError(
+                f"design file {self.source}: segments must be segment_0 … segment_"
+                f"{len(numbers) - 1}, found {', '.join(r for _, r in segments)}"
+            )
+        return [role for _, role in segments]
 
 
 def load_design(path: Path) -> Design:

@@ -103,8 +103,17 @@ class TestDut:
         conn = self.device.conn
         return f"<dut board '{conn.board.name}' ({'twin' if conn.emulated else 'hardware'})>"
 
-    def run(self, model: str | Path, vectors: str | Path | VectorSet, **options: Any) -> Run:
-        """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options."""
+    def run(
+        self,
+        model: str | Path,
+        vectors: str | Path | VectorSet,
+        *,
+        label: str | None = None,
+        **options: Any,
+    ) -> Run:
+        """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options.
+
+        `label` names the run in reports when a test runs several (variants of a model)."""
         if not isinstance(vectors, VectorSet):
             vectors = _path(self.request, vectors)
         model_path = _path(self.request, model)
@@ -113,7 +122,7 @@ class TestDut:
         with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
             run = self.device.run(model_path, vectors, **options)
         self._attach_latency(run)
-        self.record.record_for(run)
+        self.record.record_for(run).label = label
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
         node.user_properties.append(("model_sha256", run.model_sha256))
@@ -130,11 +139,17 @@ class TestDut:
         node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
 
     def run_design(
-        self, design: str | Path, vectors: str | Path | VectorSet, **options: Any
+        self,
+        design: str | Path,
+        vectors: str | Path | VectorSet,
+        *,
+        label: str | None = None,
+        **options: Any,
     ) -> Run:
         """Load a design (design.yaml) unless already loaded, then stream `vectors` through it.
 
-        ``reference.check(run)`` then compares with the model the design implements."""
+        ``reference.check(run)`` then compares with the model the design implements. The run
+        is labelled with the design's name unless `label` says otherwise."""
         if not isinstance(vectors, VectorSet):
             vectors = _path(self.request, vectors)
         options.setdefault("force_flash", bool(self.request.config.getoption("--force-flash")))
@@ -144,7 +159,7 @@ class TestDut:
         allure_report.attach_text(f"flash {flash.design}", "\n".join(flash.log) or "(skipped)")
         self._attach_latency(run)
         self.record.flashes.append(flash.as_json())
-        self.record.record_for(run)
+        self.record.record_for(run).label = label or flash.design
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
         # What ran is the design: its sha256 identifies the run, as a model's does.
@@ -270,6 +285,44 @@ class ReferenceChecker:
 def reference(request: pytest.FixtureRequest) -> ReferenceChecker:
     """``reference.check(run, rtol=..., atol=...)`` against onnxruntime on the host."""
     return ReferenceChecker(request, _record(request))
+
+
+class TableRecorder:
+    """Tables of a test's figures (a threshold sweep, variants against N …) for the reports."""
+
+    def __init__(self, record: TestRecord) -> None:
+        self.record = record
+
+    def __repr__(self) -> str:
+        return "<record_table>"
+
+    def __call__(
+        self,
+        name: str,
+        columns: list[str],
+        rows: list[list[Any]],
+        *,
+        plot: tuple[str, list[str]] | None = None,
+    ) -> None:
+        """Record `rows` under `columns` in the results JSON (``tables``) and Allure (CSV);
+        `plot` = (x column, [y columns]) also attaches a trade-off plot."""
+        widths = {len(r) for r in rows}
+        if widths - {len(columns)}:
+            raise ValueError(
+                f"table '{name}': rows of {sorted(widths)} values, {len(columns)} columns"
+            )
+        self.record.tables.append({"name": name, "columns": columns, "rows": rows})
+        csv = "\n".join(",".join(str(v) for v in row) for row in [columns, *rows])
+        allure_report.attach_text(name, csv, "csv")
+        if plot is not None:
+            x, ys = plot
+            allure_report.attach_png(name, allure_report.table_png(name, columns, rows, x, ys))
+
+
+@pytest.fixture
+def record_table(request: pytest.FixtureRequest) -> TableRecorder:
+    """``record_table(name, columns, rows, plot=(x, [ys]))``: a table for the reports."""
+    return TableRecorder(_record(request))
 
 
 @pytest.fixture

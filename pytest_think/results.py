@@ -24,10 +24,12 @@ class RunRecord:
     run: Run
     compare: dict[str, Any] | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
+    label: str | None = None  # what the test calls this run (a variant, a design)
 
     def as_json(self) -> dict[str, Any]:
         run = self.run
         return {
+            **({"label": self.label} if self.label else {}),
             "board": run.board,
             "model": str(run.model),
             "model_sha256": run.model_sha256,
@@ -56,6 +58,7 @@ class TestRecord:
     trtexec: list[dict[str, Any]] = field(default_factory=list)
     console: list[dict[str, Any]] = field(default_factory=list)  # lines with their time
     energies: list[dict[str, Any]] = field(default_factory=list)  # one per energy.measure
+    tables: list[dict[str, Any]] = field(default_factory=list)  # record_table: trade-offs
     outcome: str = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -87,6 +90,8 @@ class TestRecord:
             data["energy"] = self.energies[-1]
             if len(self.energies) > 1:
                 data["energies"] = list(self.energies)
+        if self.tables:
+            data["tables"] = self.tables
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(self.runs[-1].as_json())

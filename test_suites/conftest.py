@@ -34,3 +34,30 @@ def digits_design(board: BoardConnection) -> Path:
 
     ensure_bitstreams()
     return FIXTURES / "designs" / name
+
+
+# Pipelines of the digits MLP, by family: (segments, design); the board's device count decides
+# how many segments it can run.
+PIPELINES = {
+    "generic": [
+        (1, "digits-cpu/design.yaml"),
+        (2, "digits-cpu-pipeline-2/design.yaml"),
+        (3, "digits-cpu-pipeline-3/design.yaml"),
+    ],
+    "coral-edgetpu": [(1, "digits-coral/design.yaml"), (2, "digits-coral/pipeline-2.yaml")],
+}
+
+
+@pytest.fixture
+def pipeline_designs(board: BoardConnection) -> list[tuple[int, Path]]:
+    """The segmented designs this board can run, whole model first; skipped where none."""
+    designs = PIPELINES.get(board.board.family)
+    if designs is None:
+        pytest.skip(f"no segmented designs for family '{board.board.family}'")
+    devices = board.board.options.get("devices")
+    usable = [(n, FIXTURES / "designs" / d) for n, d in designs if not devices or n <= len(devices)]
+    if len(usable) < 2:
+        pytest.skip(
+            f"board '{board.board.name}' has {len(devices or [])} device(s): a pipeline needs 2"
+        )
+    return usable

@@ -94,8 +94,13 @@ def test_a_test_running_several_models_has_a_row_and_a_point_per_model(
     # The same runs on a metered bench board, energy measured for each model.
     doc["board"].update(name="bench", twin=False)
     test["energies"] = [
-        {"model": run["model"], "model_sha256": run["model_sha256"], "valid": True,
-         "reason": None, "mj_per_inference": mj}
+        {
+            "model": run["model"],
+            "model_sha256": run["model_sha256"],
+            "valid": True,
+            "reason": None,
+            "mj_per_inference": mj,
+        }
         for run, mj in zip(test["runs"], (0.52, 0.31))
     ]
     test["energy"] = test["energies"][-1]

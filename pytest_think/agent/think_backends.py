@@ -45,7 +45,11 @@ def log(message: str) -> None:
 
 
 class OnnxRuntimeBackend:
-    """onnxruntime on the board's CPU (or the providers named in the LOAD options)."""
+    """onnxruntime on the board's CPU (or the providers named in the LOAD options).
+
+    LOAD option ``segments``: further model files run after the first, in order; each stage
+    takes its inputs by name from the inputs and the earlier stages' outputs, and the last
+    stage's outputs are the model's (a model cut in segments, as a pipeline is)."""
 
     name = "onnxruntime"
 
@@ -53,7 +57,7 @@ class OnnxRuntimeBackend:
         import onnxruntime as ort
 
         self._ort = ort
-        self.session: Any = None
+        self.sessions: List[Any] = []
         self.device_ns: Optional[int] = None
 
     @staticmethod
@@ -74,18 +78,38 @@ class OnnxRuntimeBackend:
         missing = [p for p in wanted if p not in available]
         if missing:
             log("providers {} are not on this board; using {}".format(missing, providers))
-        try:
-            self.session = self._ort.InferenceSession(path, so, providers=providers)
-        except Exception as exc:
-            raise AgentError("load_failed", "{}: {}".format(path, exc)) from None
-        signature = tf.ort_signature(self.session)
-        return dict(signature, providers=self.session.get_providers())
+        paths = [path] + [os.path.join(AGENT_HOME, p) for p in options.get("segments") or []]
+        self.sessions = []
+        for p in paths:
+            if not os.path.isfile(p):
+                raise AgentError("no_model", "model file {} not found on the board".format(p))
+            try:
+                self.sessions.append(self._ort.InferenceSession(p, so, providers=providers))
+            except Exception as exc:
+                raise AgentError("load_failed", "{}: {}".format(p, exc)) from None
+        first = tf.ort_signature(self.sessions[0])
+        last = tf.ort_signature(self.sessions[-1])
+        signature: Dict[str, Any] = {"inputs": first["inputs"], "outputs": last["outputs"]}
+        if len(self.sessions) > 1:
+            signature["segments"] = len(self.sessions)
+        return dict(signature, providers=self.sessions[0].get_providers())
 
     def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        try:
-            return list(self.session.run(None, feeds))
-        except Exception as exc:
-            raise AgentError("infer_failed", "onnxruntime: {}".format(exc)) from None
+        tensors = dict(feeds)
+        outputs: List[np.ndarray] = []
+        for k, session in enumerate(self.sessions):
+            try:
+                stage_feeds = {i.name: tensors[i.name] for i in session.get_inputs()}
+            except KeyError as exc:
+                raise AgentError(
+                    "infer_failed", "segment {} wants input {}".format(k, exc)
+                ) from None
+            try:
+                outputs = list(session.run(None, stage_feeds))
+            except Exception as exc:
+                raise AgentError("infer_failed", "onnxruntime: {}".format(exc)) from None
+            tensors.update(zip((o.name for o in session.get_outputs()), outputs))
+        return outputs
 
 
 def _tflite_module() -> Any:

@@ -11,7 +11,6 @@ scale and zero point.
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +22,6 @@ from pytest_think.families import DesignRuntime
 from pytest_think.families.generic import GenericLinuxFamily
 from pytest_think.transport.ssh import SshTransport
 
-SEGMENT_ROLE = re.compile(r"^segment_(\d+)$")
-
 
 class CoralOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,27 +32,6 @@ class CoralOptions(BaseModel):
         min_length=1,
         description="TPUs in pipeline order: 'pci:0' (Dev Board), 'usb:0', 'usb:1' …",
     )
-
-
-def segment_roles(design: Design) -> list[str]:
-    """The design's model files in pipeline order: `model`, or `segment_0` … `segment_<N-1>`."""
-    segments = sorted(
-        (int(m.group(1)), role) for role in design.files if (m := SEGMENT_ROLE.match(role))
-    )
-    if not segments:
-        design.file("model")  # one clear line when neither is there
-        return ["model"]
-    if "model" in design.files:
-        raise InputFileError(
-            f"design file {design.source}: has both 'files.model' and segments; keep one"
-        )
-    numbers = [n for n, _ in segments]
-    if numbers != list(range(len(numbers))):
-        raise InputFileError(
-            f"design file {design.source}: segments must be segment_0 … segment_"
-            f"{len(numbers) - 1}, found {', '.join(r for _, r in segments)}"
-        )
-    return [role for _, role in segments]
 
 
 class CoralEdgeTpuFamily(GenericLinuxFamily):
@@ -75,7 +51,7 @@ class CoralEdgeTpuFamily(GenericLinuxFamily):
         signature: dict[str, Any],
     ) -> DesignRuntime:
         opts: CoralOptions = self.options(board)
-        roles = segment_roles(design)
+        roles = design.model_roles()
         for role in roles:
             if design.files[role].suffix != ".tflite":
                 raise InputFileError(

@@ -133,24 +133,27 @@ class GenericLinuxFamily:
         design: Design,
         signature: dict[str, Any],
     ) -> DesignRuntime:
-        """Run the design's `runner` command if it names one, else its `model` file with the
-        backend the file's suffix calls for."""
+        """Run the design's `runner` command if it names one, else its `model` file (or its
+        `segment_<i>` files, one after another) with the backend the suffix calls for."""
         if "runner" in design.runtime:
             return self.runner_runtime(board, design, signature)
-        model = design.file("model")
-        backend = MODEL_BACKENDS.get(model.suffix)
-        if backend is None:
+        roles = design.model_roles()
+        models = [design.files[role] for role in roles]
+        backend = MODEL_BACKENDS.get(models[0].suffix)
+        if backend is None or any(m.suffix != models[0].suffix for m in models):
             known = ", ".join(sorted(MODEL_BACKENDS))
             raise InputFileError(
-                f"design file {design.source}: files.model: no backend runs "
-                f"'{model.suffix}' files on family '{self.name}' (known: {known})"
+                f"design file {design.source}: files.{roles[0]}: no backend runs "
+                f"'{models[0].suffix}' files on family '{self.name}' (known: {known}; "
+                "segments all of one kind)"
             )
         options = dict(design.runtime)
         if backend == "onnxruntime" and board.agent.providers:
             options.setdefault("providers", board.agent.providers)
-        return DesignRuntime(
-            posixpath.join(self.design_subdir(design), model.name), backend, options
-        )
+        paths = [posixpath.join(self.design_subdir(design), m.name) for m in models]
+        if len(paths) > 1:
+            options["segments"] = paths[1:]
+        return DesignRuntime(paths[0], backend, options)
 
     def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
         """A CPU board has nothing to configure: loading a design is copying its files."""

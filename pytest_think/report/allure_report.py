@@ -148,6 +148,30 @@ def power_png(
     return _png(figure)
 
 
+def table_png(
+    title: str, columns: list[str], rows: list[list[Any]], x: str, ys: list[str]
+) -> bytes:
+    """A trade-off plot of a recorded table: each `ys` column against `x`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    xi = columns.index(x)
+    for y in ys:
+        yi = columns.index(y)
+        points = sorted((r[xi], r[yi]) for r in rows if r[xi] is not None and r[yi] is not None)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=y)
+    axes.set_xlabel(x)
+    axes.set_title(title)
+    if len(ys) == 1:
+        axes.set_ylabel(ys[0])
+    else:
+        axes.legend(loc="best")
+    return _png(figure)
+
+
 def attach_png(name: str, png: bytes) -> None:
     allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)
 

@@ -38,8 +38,10 @@ def _agreement(compare: dict[str, Any] | None) -> str:
 def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
     rows = [HEADER]
     for test in tests:
-        name = test["nodeid"].rsplit("::", 1)[-1]
-        for entry in model_entries(test):
+        test_name = test["nodeid"].rsplit("::", 1)[-1]
+        entries = model_entries(test)
+        for entry in entries:
+            name = f"{test_name} [{entry.label}]" if len(entries) > 1 else test_name
             run, energy = entry.run, entry.energy
             if run is None:  # an energy-only measurement
                 board = (energy or {}).get("board", "")
