@@ -31,6 +31,15 @@ class AgentError(ThinkError):
     """The board-side agent refused a request, broke the protocol or died."""
 
 
+class AgentRefused(AgentError):
+    """The agent answered a request with an ERROR frame: `code` says which kind
+    (``load_failed``: the board's backend cannot run the model; ``infer_failed`` …)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class AgentTimeout(AgentError):
     """The agent did not answer in time."""
 

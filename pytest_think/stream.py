@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from pytest_think.agent import think_frames as tf
-from pytest_think.errors import AgentError, AgentTimeout
+from pytest_think.errors import AgentError, AgentRefused, AgentTimeout
 from pytest_think.vectors import VectorSet
 
 TARGET_FRAME_BYTES = 64 * 1024
@@ -233,7 +233,10 @@ class AgentClient:
         frame = self.recv_frame(timeout, doing)
         if frame.type == tf.ERROR:
             err = frame.json()
-            raise AgentError(f"agent refused {doing}: {err.get('code')}: {err.get('message')}")
+            raise AgentRefused(
+                f"agent refused {doing}: {err.get('code')}: {err.get('message')}",
+                str(err.get("code")),
+            )
         if frame.type != ftype or (seq is not None and frame.seq != seq):
             raise AgentError(
                 f"protocol error {doing}: expected {tf.FRAME_NAMES[ftype]} seq {seq}, "
