@@ -98,6 +98,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail, rather than skip, energy tests on boards without a power meter",
     )
     group.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (large vector sets: minutes, gigabytes on disk)",
+    )
+    group.addoption(
         "--think-json",
         default=None,
         metavar="PATH",
@@ -238,7 +244,13 @@ class ThinkSession:
                 record.outcome = "error" if report.when != "call" else "failed"
                 record.message = _first_line(report)
             elif report.skipped and record.outcome in ("unknown", "passed"):
-                record.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+                xfail = getattr(report, "wasxfail", None)
+                record.outcome = "xfailed" if xfail is not None else "skipped"
+                # Why it did not run: the xfail's reason, or the skip's.
+                if xfail:
+                    record.message = str(xfail).splitlines()[0]
+                elif isinstance(report.longrepr, tuple):
+                    record.message = str(report.longrepr[2]).removeprefix("Skipped: ")
             elif report.when == "call" and report.passed and record.outcome == "unknown":
                 record.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
         return report
@@ -352,11 +364,26 @@ def _first_line(report: pytest.TestReport) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "energy(window_s=10, trials=5, idle_s=None, min_samples=100, max_alignment_error=0.01):"
         " defaults for the `energy` fixture's measurements in this test",
+    )
+    config.addinivalue_line(
+        "markers", "slow: takes minutes or gigabytes; runs only with --run-slow"
+    )
+    config.addinivalue_line(
+        "markers", "conformance: a case of an external conformance suite (ONNX backend tests)"
     )
     try:
         session = ThinkSession(config)

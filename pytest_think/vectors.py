@@ -8,6 +8,7 @@ model input nor ``labels`` is an error.
 
 from __future__ import annotations
 
+import mmap
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from pytest_think.errors import InputFileError
 
 LABELS = "labels"
+RELEASE_BEHIND_BYTES = 1 << 20
 
 
 def _npz_member_memmap(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
@@ -89,7 +91,11 @@ class VectorSet:
         return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.inputs.values())
 
     def batches(self, size: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, arrays) for consecutive slices; every vector exactly once, in order."""
+        """(start, stop, arrays) for consecutive slices; every vector exactly once, in order.
+
+        Memory-mapped files are read once, front to back: the pages of a slice are let go
+        when the next one is asked for, so a vector file larger than memory streams in
+        bounded memory (read pages would otherwise stay resident until the kernel needs them)."""
         for start in range(0, self.count, size):
             stop = min(start + size, self.count)
             yield (
@@ -97,6 +103,24 @@ class VectorSet:
                 stop,
                 {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()},
             )
+            for v in self.inputs.values():
+                # A little behind too: page faults map neighbouring cached pages back in.
+                behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
+                _release_rows(v, max(0, start - behind), stop)
+
+
+def _release_rows(arr: np.ndarray, start: int, stop: int) -> None:
+    """Drop rows [start, stop) of a memory-mapped array from memory; they are read again from
+    the file if used again. Pages shared with neighbouring rows go too: harmless, they reload."""
+    mapping = getattr(arr, "_mmap", None)
+    if not isinstance(mapping, mmap.mmap) or not arr.flags.c_contiguous or stop <= start:
+        return
+    base = np.frombuffer(mapping, np.uint8).ctypes.data
+    row = arr.strides[0]
+    first = arr.ctypes.data - base + start * row
+    last = min(arr.ctypes.data - base + stop * row, len(mapping))
+    first -= first % mmap.PAGESIZE
+    mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:

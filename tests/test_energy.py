@@ -467,7 +467,7 @@ def test_jetson_energy_from_tegrastats_run_by_the_agent(
         f"""
         import pytest
 
-        @pytest.mark.energy(window_s=1.0, trials=2, idle_s=0.5)
+        @pytest.mark.energy(window_s=2.0, trials=2, idle_s=0.5)
         def test_energy(energy):
             report = energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
             assert report.meter == "tegrastats: VDD_IN"

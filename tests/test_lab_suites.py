@@ -1,0 +1,87 @@
+"""The lab suites that tests/test_every_board.py leaves out: ONNX conformance (once, on sim)
+and the trade-off suites, whose several energy measurements run on one metered twin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+
+def _suites(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    results = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *args,
+            "-p",
+            "no:cacheprovider",
+            f"--think-json={results}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert results.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc, json.loads(results.read_text())
+
+
+def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
+    import onnx
+
+    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    cases = [p for k in ("pytorch-converted", "pytorch-operator") for p in (data / k).iterdir()]
+    proc, doc = _suites(tmp_path, "test_suites/test_onnx_conformance.py", "--board=sim")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    outcomes = [t["outcome"] for t in doc["tests"]]
+    assert len(outcomes) == len(cases) and set(outcomes) <= {"passed", "xfailed"}
+    # onnxruntime runs most cases; those it cannot (operators of old opsets) are xfails that
+    # say why, not skips.
+    assert outcomes.count("passed") >= 0.6 * len(cases)
+    for test in doc["tests"]:
+        if test["outcome"] == "xfailed":
+            assert "the board's backend cannot run" in test["message"], test
+
+
+@pytest.mark.parametrize("board", ["sim", "fpga-zcu102"])
+def test_tradeoff_suites_record_tables_and_energy_per_variant(board: str, tmp_path: Path) -> None:
+    proc, doc = _suites(
+        tmp_path,
+        "test_suites/test_early_exit.py",
+        "test_suites/test_pruning.py",
+        f"--board={board}",
+        "--emulate",
+        "--energy-window=1",
+        "--energy-trials=1",
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    early, pruning = doc["tests"]
+    tables = {t["name"]: t for t in early["tables"] + pruning["tables"]}
+    sweep = tables["early-exit threshold sweep"]
+    shares = [row[1] for row in sweep["rows"]]
+    assert shares == sorted(shares, reverse=True) and shares[-1] == 0.0
+    assert [row[0] for row in tables["pruning"]["rows"]] == [0, 25, 50, 75]
+    assert [r["label"] for r in pruning["runs"]] == [
+        "0% pruned",
+        "25% pruned",
+        "50% pruned",
+        "75% pruned",
+    ]
+    metered = board == "fpga-zcu102"
+    energies = pruning.get("energies", [])
+    assert len(energies) == (4 if metered else 0)
+    if metered:
+        # Each variant's energy is its own model's, and the sweep is costed with the exits'.
+        assert [e["label"] for e in energies] == [r["label"] for r in pruning["runs"]]
+        assert [e["model_sha256"] for e in energies] == [r["model_sha256"] for r in pruning["runs"]]
+        assert all(e["valid"] for e in energies + early["energies"])
+        assert all(row[4] is not None for row in sweep["rows"])
+    else:
+        assert all(row[4] is None for row in sweep["rows"])
