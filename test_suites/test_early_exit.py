@@ -86,5 +86,6 @@ def test_early_exit_per_exit_and_threshold_sweep(dut, reference, board, request,
     )
     # Nobody leaves above certainty: the last row is the whole network.
     assert rows[-1][1] == 0.0 and rows[-1][2] == float(right2.mean())
-    # Leaving earlier never costs more device time than running everything.
-    assert all(r[3] <= time2 + 1e-9 for r in rows)
+    # A higher threshold never lets more vectors leave early.
+    shares = [r[1] for r in rows]
+    assert shares == sorted(shares, reverse=True)
