@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +17,32 @@ from pytest_think.boards import PACKAGED_BOARDS
 REPO = Path(__file__).resolve().parent.parent
 DIGITS_MODEL = REPO / "fixtures" / "models" / "digits_mlp.onnx"
 DIGITS_VECTORS = REPO / "fixtures" / "vectors" / "digits_test.npz"
+
+
+def run_suites(
+    tmp_path: Path, *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`pytest <args>` from the repository root in a fresh process, as a lab runs the suites;
+    its output and its results JSON (which must have been written)."""
+    results = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *args,
+            "-p",
+            "no:cacheprovider",
+            f"--think-json={results}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert results.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
+    doc: dict[str, Any] = json.loads(results.read_text())
+    return proc, doc
 
 
 def sim_board_data(**overrides: Any) -> dict[str, Any]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, run_suites
 
 BOARDS = sorted(p.stem for p in (REPO / "boards").glob("*.yaml"))
 METERED = {"fpga-zcu102", "jetson-orin-nano", "jetson-tx1", "coral-devboard", "kalray-mppa"}
@@ -37,37 +34,24 @@ PIPELINED = {"sim", "arm64-linux", "coral-usb"}
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
-    results = tmp_path / "results.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "test_suites",
-            f"--board={board}",
-            "--emulate",
-            # Onboard sensors stamp samples to about ±10 ms: 2 s keeps the alignment well
-            # inside the 1 % rule on a loaded machine (1 s sits right at it).
-            "--energy-window=2",
-            "--energy-trials=3",
-            # The ONNX conformance cases run once, on sim, and the trade-off suites (several
-            # energy measurements each) on sim and one metered twin: tests/test_lab_suites.py.
-            "-m",
-            "not conformance",
-            "-k",
-            "not early_exit and not pruned",
-            "-p",
-            "no:cacheprovider",
-            f"--think-json={results}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc, doc = run_suites(
+        tmp_path,
+        "test_suites",
+        f"--board={board}",
+        "--emulate",
+        # Onboard sensors stamp samples to about ±10 ms: 2 s keeps the alignment well
+        # inside the 1 % rule on a loaded machine (1 s sits right at it).
+        "--energy-window=2",
+        "--energy-trials=3",
+        # The ONNX conformance cases run once, on sim, and the trade-off suites (several
+        # energy measurements each) on sim and one metered twin: tests/test_lab_suites.py.
+        "-m",
+        "not conformance",
+        "-k",
+        "not early_exit and not pruned",
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"think: board {board} (family " in proc.stdout and "digital twin" in proc.stdout
-    doc = json.loads(results.read_text())
     assert doc["board"]["name"] == board and doc["board"]["twin"] is True
     outcomes = {t["nodeid"]: t["outcome"] for t in doc["tests"]}
 

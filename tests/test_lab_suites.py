@@ -3,34 +3,10 @@ and the trade-off suites, whose several energy measurements run on one metered t
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import REPO
-
-
-def _suites(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    results = tmp_path / "results.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *args,
-            "-p",
-            "no:cacheprovider",
-            f"--think-json={results}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert results.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
-    return proc, json.loads(results.read_text())
+from support import run_suites
 
 
 def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
@@ -38,7 +14,7 @@ def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
 
     data = Path(onnx.__file__).parent / "backend" / "test" / "data"
     cases = [p for k in ("pytorch-converted", "pytorch-operator") for p in (data / k).iterdir()]
-    proc, doc = _suites(tmp_path, "test_suites/test_onnx_conformance.py", "--board=sim")
+    proc, doc = run_suites(tmp_path, "test_suites/test_onnx_conformance.py", "--board=sim")
     assert proc.returncode == 0, proc.stdout[-3000:]
     outcomes = [t["outcome"] for t in doc["tests"]]
     assert len(outcomes) == len(cases) and set(outcomes) <= {"passed", "xfailed"}
@@ -52,7 +28,7 @@ def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("board", ["sim", "fpga-zcu102"])
 def test_tradeoff_suites_record_tables_and_energy_per_variant(board: str, tmp_path: Path) -> None:
-    proc, doc = _suites(
+    proc, doc = run_suites(
         tmp_path,
         "test_suites/test_early_exit.py",
         "test_suites/test_pruning.py",
