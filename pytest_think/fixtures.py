@@ -311,7 +311,10 @@ class TableRecorder:
             raise ValueError(
                 f"table '{name}': rows of {sorted(widths)} values, {len(columns)} columns"
             )
-        self.record.tables.append({"name": name, "columns": columns, "rows": rows})
+        table: dict[str, Any] = {"name": name, "columns": columns, "rows": rows}
+        if plot is not None:
+            table["plot"] = {"x": plot[0], "y": list(plot[1])}
+        self.record.tables.append(table)
         csv = "\n".join(",".join(str(v) for v in row) for row in [columns, *rows])
         allure_report.attach_text(name, csv, "csv")
         if plot is not None:

@@ -80,10 +80,15 @@ def test_a_test_running_several_models_has_a_row_and_a_point_per_model(
 ) -> None:
     pytester.makepyfile(
         f"""
-        def test_variants(dut, reference):
-            for model in ({str(DIGITS_MODEL)!r}, {str(QDQ_MODEL)!r}):
+        def test_variants(dut, reference, record_table):
+            rows = []
+            for bits, model in ((32, {str(DIGITS_MODEL)!r}), (8, {str(QDQ_MODEL)!r})):
                 run = dut.run(model, {str(DIGITS_VECTORS)!r})
-                reference.check(run, against={str(DIGITS_MODEL)!r}, max_mismatch_fraction=1.0)
+                report = reference.check(
+                    run, against={str(DIGITS_MODEL)!r}, max_mismatch_fraction=1.0
+                )
+                rows.append([bits, report.accuracy["device"]])
+            record_table("precision", ["bits", "accuracy"], rows, plot=("bits", ["accuracy"]))
         """
     )
     pytester.runpytest("--board=sim", "--think-json=sim.json").assert_outcomes(passed=1)
@@ -119,6 +124,13 @@ def test_a_test_running_several_models_has_a_row_and_a_point_per_model(
     assert "| test_variants [digits_mlp_int8_qdq] | top-1 agreement | 0.9956 | 0.9956 |" in (
         markdown
     )
+    # The recorded trade-off: a table per board, one plot with a line per board.
+    assert "## test_variants: precision — bench" in markdown
+    assert (
+        "| 8 | 0.9733 |" in markdown and "![test_variants: precision](tradeoff_0.png)" in markdown
+    )
+    assert (out / "tradeoff_0.png").read_bytes()[:4] == b"\x89PNG"
+    assert "<caption>test_variants: precision — sim</caption>" in (out / "index.html").read_text()
 
 
 def test_results_written_by_the_first_pytest_think_still_load(

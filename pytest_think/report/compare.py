@@ -5,7 +5,9 @@ Writes into one directory:
 * ``index.html`` — self-contained (plots inlined, no network), the page a lab shows;
 * ``compare.md`` — the same tables in Markdown, for a merge request or a wiki;
 * ``latency_energy.png`` (one point per board and model), ``agreement.png`` (top-1 agreement
-  and the accuracy delta against the float reference), ``throughput.png``.
+  and the accuracy delta against the float reference), ``throughput.png``, and one
+  ``tradeoff_<n>.png`` per trade-off table the tests recorded (``record_table``), a line per
+  board; the tables themselves are on the page.
 
 One row per (test, model) — a test that runs one model is one row, a test that runs several
 (variants, a threshold sweep) has a row per model — and one column per board; a board
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_think.errors import InputFileError
+from pytest_think.report.compare_plots import plots
 from pytest_think.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
 
 GAP = "—"
@@ -48,6 +51,8 @@ class Cell:
 class Comparison:
     boards: list[dict[str, Any]] = field(default_factory=list)  # name, family, twin, source
     rows: dict[str, dict[str, Cell]] = field(default_factory=dict)  # test -> board -> cell
+    # Tables the tests recorded (record_table): "test: table" -> board -> table.
+    tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def load_results(path: Path) -> dict[str, Any]:
@@ -122,6 +127,9 @@ def build(paths: list[Path]) -> Comparison:
             for entry in entries:
                 key = name_of_test if len(entries) == 1 else f"{name_of_test} [{entry.label}]"
                 result.rows.setdefault(key, {})[name] = _cell(test.get("outcome", "?"), entry)
+            for table in test.get("tables", []):
+                key = f"{name_of_test}: {table['name']}"
+                result.tables.setdefault(key, {})[name] = table
     return result
 
 
@@ -164,93 +172,13 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
     return rows
 
 
-def _plots(comparison: Comparison, out: Path) -> dict[str, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [b["name"] for b in comparison.boards]
-    colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
-    files: dict[str, Path] = {}
-
-    def values(attr: str) -> dict[tuple[str, str], float]:
-        return {
-            (row, name): getattr(cell, attr)
-            for row, cells in comparison.rows.items()
-            for name, cell in cells.items()
-            if getattr(cell, attr) is not None
-        }
-
-    def save(key: str, figure: Any) -> None:
-        files[key] = out / f"{key}.png"
-        figure.savefig(files[key], dpi=100, bbox_inches="tight")
-        plt.close(figure)
-
-    # Energy goes with the time per inference of the same loop; files that predate that
-    # figure fall back on the stream's device p50.
-    latency = {**values("device_p50_us"), **values("loop_us_per_inference")}
-    energy = values("mj_per_inference")
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name in names:
-        rows = [row for (row, n) in latency if n == name and (row, n) in energy]
-        if rows:
-            xs = [latency[row, name] for row in rows]
-            ys = [energy[row, name] for row in rows]
-            axes.scatter(xs, ys, s=60, color=colors[name], label=name)
-            for row, x, y in zip(rows, xs, ys):
-                axes.annotate(_short(row), (x, y), textcoords="offset points", xytext=(6, 4))
-    axes.set_xlabel("device time per inference (µs), in the energy loop")
-    axes.set_ylabel("energy per inference (mJ)")
-    axes.set_title("latency vs energy, per board and model (boards with a meter)")
-    if energy:
-        axes.legend(loc="best", fontsize="small")
-    save("latency_energy", figure)
-
-    figure, (top, delta) = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
-    rows = _grouped_bars(top, comparison, names, colors, values("top1_agreement"))
-    top.set_ylabel("top-1 agreement")
-    top.set_title("agreement with the float reference, and accuracy delta")
-    _grouped_bars(delta, comparison, names, colors, values("accuracy_delta_pt"), rows)
-    delta.axhline(0, color="black", linewidth=0.8)
-    delta.set_ylabel("accuracy Δ (points)")
-    save("agreement", figure)
-
-    figure, axes = plt.subplots(figsize=(7.5, 3.5))
-    _grouped_bars(axes, comparison, names, colors, values("throughput"))
-    axes.set_ylabel("vectors/s")
-    axes.set_title("throughput")
-    save("throughput", figure)
-    return files
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return GAP
+    return format(value, ".4g") if isinstance(value, float) else str(value)
 
 
-def _short(row: str, width: int = 28) -> str:
-    return row if len(row) <= width else row[: width - 1] + "…"
-
-
-def _grouped_bars(
-    axes: Any,
-    comparison: Comparison,
-    names: list[str],
-    colors: dict[str, Any],
-    values: dict[tuple[str, str], float],
-    rows: list[str] | None = None,
-) -> list[str]:
-    """Bars grouped by row (test and model), one colour per board; gaps stay empty."""
-    rows = rows or [r for r in comparison.rows if any((r, n) in values for n in names)]
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs = [j + i * width for j, row in enumerate(rows) if (row, name) in values]
-        ys = [values[row, name] for row in rows if (row, name) in values]
-        axes.bar(xs, ys, width=width, color=colors[name], label=name)
-    axes.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
-    axes.set_xticklabels([_short(r) for r in rows], rotation=20, ha="right")
-    if values:
-        axes.legend(loc="best", fontsize="small")
-    return rows
-
-
-def _markdown(comparison: Comparison, rows: list[list[str]]) -> str:
+def _markdown(comparison: Comparison, rows: list[list[str]], images: dict[str, Path]) -> str:
     lines = ["# THINK board comparison", ""]
     lines.append("| board | family | target | results |")
     lines.append("|---|---|---|---|")
@@ -259,13 +187,15 @@ def _markdown(comparison: Comparison, rows: list[list[str]]) -> str:
         lines.append(f"| {b['name']} | {b['family']} | {target} | {b['source']} |")
     lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    lines += [
-        "",
-        "![latency vs energy](latency_energy.png)",
-        "![agreement](agreement.png)",
-        "![throughput](throughput.png)",
-        "",
-    ]
+    for key, by_board in comparison.tables.items():
+        for board, table in by_board.items():
+            lines += ["", f"## {key} — {board}", ""]
+            lines.append("| " + " | ".join(table["columns"]) + " |")
+            lines.append("|" + "---|" * len(table["columns"]))
+            lines += ["| " + " | ".join(_cell_text(v) for v in r) + " |" for r in table["rows"]]
+    lines.append("")
+    lines += [f"![{key}]({path.name})" for key, path in images.items()]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -282,6 +212,18 @@ def _html(comparison: Comparison, rows: list[list[str]], plots: dict[str, Path])
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
     )
+    tradeoffs = "".join(
+        f"<table class='tradeoff'><caption>{esc(key)} — {esc(board)}</caption><tr>"
+        + "".join(f"<th>{esc(c)}</th>" for c in table["columns"])
+        + "</tr>"
+        + "".join(
+            "<tr>" + "".join(f"<td>{esc(_cell_text(v))}</td>" for v in r) + "</tr>"
+            for r in table["rows"]
+        )
+        + "</table>"
+        for key, by_board in comparison.tables.items()
+        for board, table in by_board.items()
+    )
     images = "".join(
         f"<figure><img alt='{esc(key)}' src='data:image/png;base64,"
         f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{esc(key)}</figcaption>"
@@ -297,12 +239,15 @@ th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
 th {{ background: #f3f3f3; }}
 td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) {{ text-align: left; }}
 figure {{ display: inline-block; margin: 1em; }} img {{ max-width: 640px; }}
+table.tradeoff {{ display: inline-table; margin-right: 2em; vertical-align: top; }}
+caption {{ text-align: left; font-weight: bold; padding: 4px 0; }}
 </style></head>
 <body>
 <h1>THINK board comparison</h1>
 <table id="boards"><tr><th>board</th><th>family</th><th>target</th></tr>{boards}</table>
 <table id="figures"><tr>{head}</tr>{body}</table>
 <div id="plots">{images}</div>
+<div id="tradeoffs">{tradeoffs}</div>
 </body></html>
 """
 
@@ -320,8 +265,8 @@ def write_comparison(paths: list[Path], out: Path) -> Path:
             f"output directory {out}: cannot write there ({exc.strerror})"
         ) from None
     rows = table_rows(comparison)
-    plots = _plots(comparison, out)
-    (out / "compare.md").write_text(_markdown(comparison, rows), encoding="utf-8")
+    images = plots(comparison, out)
+    (out / "compare.md").write_text(_markdown(comparison, rows, images), encoding="utf-8")
     index = out / "index.html"
-    index.write_text(_html(comparison, rows, plots), encoding="utf-8")
+    index.write_text(_html(comparison, rows, images), encoding="utf-8")
     return index
