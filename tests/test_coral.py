@@ -97,7 +97,7 @@ def test_missing_tpu_and_too_few_tpus_are_one_line_each(
         [
             "*InputFileError: design file *pipeline-2.yaml: 2 segments need 2 TPUs; "
             "board 'coral-one' lists 1 in options.devices",
-            "*AgentError: *delegate libedgetpu.so.1 on device usb:3 failed to load: "
+            "*AgentRefused: *delegate libedgetpu.so.1 on device usb:3 failed to load: "
             "Failed to load delegate from libedgetpu.so.1: Failed to open device",
         ]
     )

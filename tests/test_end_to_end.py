@@ -22,7 +22,11 @@ def test_suites_on_sim_write_junit_and_results_json(tmp_path: Path) -> None:
             sys.executable,
             "-m",
             "pytest",
-            "test_suites",
+            # The digits suites: every test one model over the same 450 vectors (the other
+            # suites run on every board in test_every_board.py and test_lab_suites.py).
+            "test_suites/test_digits.py",
+            "test_suites/test_digits_design.py",
+            "test_suites/test_energy.py",
             "--board=sim",
             "-p",
             "no:cacheprovider",

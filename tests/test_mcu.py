@@ -67,7 +67,7 @@ def test_model_not_in_the_firmware(pytester: pytest.Pytester, tmp_path: Path) ->
     )
     result = pytester.runpytest("--board=mcu-uart", "--emulate")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["AgentError: agent refused loading jets.onnx: no_model: *"])
+    result.stdout.fnmatch_lines(["AgentRefused: agent refused loading jets.onnx: no_model: *"])
 
 
 def test_mcu_board_needs_a_serial_section(pytester: pytest.Pytester) -> None:
