@@ -35,9 +35,10 @@ def test_sim_run_has_steps_attachments_labels_and_environment(
     write_board("noisy", twin={"faults": {"output_offset": 0.25, "perturb_every": 9}})
     pytester.makepyfile(
         f"""
-        def test_digits(dut, reference):
+        def test_digits(dut, reference, record_table):
             run = dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
             reference.check(run, rtol=1e-4, atol=1e-5)
+            record_table("sweep", ["x", "y"], [[1, 0.5], [2, 0.7]], plot=("x", ["y"]))
 
         import pytest
 
@@ -57,6 +58,9 @@ def test_sim_run_has_steps_attachments_labels_and_environment(
     assert "compare 450 vectors with onnxruntime on the host" in steps
     attachments = _attachments(passed)
     assert "latency (device vs host)" in attachments
+    # A recorded trade-off table: its CSV and its plot.
+    kinds = {a["type"] for a in passed["attachments"] if a["name"] == "sweep"}
+    assert kinds == {"text/csv", "image/png"}
     labels = {(label["name"], label["value"]) for label in passed["labels"]}
     assert {("board", "sim"), ("family", "generic"), ("parentSuite", "sim")} <= labels
     # The failing test carries the worst mismatches as CSV.
