@@ -6,7 +6,8 @@ from the kernel (``wait4`` resource usage — the twin and its agent are other p
 * the baseline: the digits suite (plugin, onnxruntime, paramiko loaded; a few hundred vectors);
 * the large suite: ``test_suites/test_large_vectors.py --run-slow`` — a 1.05 GiB memory-mapped
   .npy (made first, outside the measurement, by fixtures/make_large_vectors.py) streamed
-  through the board and checked against onnxruntime on the host.
+  through the board, as many bytes of outputs coming back, all checked against onnxruntime
+  on the host.
 
 Prints both peaks, the large run's peak against the P6 target (≤ 300 MiB) and its ratio to the
 vector file's size. The exit status is 0 for PASS and MISS alike: it reports, it does not gate.

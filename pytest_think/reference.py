@@ -21,9 +21,10 @@ import onnxruntime as ort
 
 from pytest_think.agent.think_frames import ort_signature
 from pytest_think.errors import InputFileError
-from pytest_think.vectors import VectorSet
+from pytest_think.vectors import VectorSet, release_rows
 
-CHUNK = 4096
+CHUNK = 4096  # vectors per reference run at most…
+CHUNK_BYTES = 2 << 20  # …and input bytes: large vectors in small chunks keep memory flat
 
 
 class ReferenceModel:
@@ -49,10 +50,13 @@ class ReferenceModel:
     def run_chunks(
         self, vectors: VectorSet, chunk: int | None = None
     ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, {output name: array}) over all vectors, in order (chunk: CHUNK)."""
+        """(start, stop, {output name: array}) over all vectors, in order (`chunk` vectors
+        at a time; by default CHUNK, fewer when vectors are large)."""
         names = [o.name for o in self.session.get_outputs()]
         batched = self._batched()
-        for start, stop, arrays in vectors.batches(CHUNK if chunk is None else chunk):
+        if chunk is None:
+            chunk = max(1, min(CHUNK, CHUNK_BYTES // max(1, vectors.bytes_per_vector)))
+        for start, stop, arrays in vectors.batches(chunk):
             if batched:
                 outs = self.session.run(names, arrays)
             else:
@@ -273,6 +277,7 @@ def compare(
                 heap,
                 worst_n,
             )
+            release_rows(outputs[name], start, stop)  # memory-mapped outputs: read once
     for s in stats.values():
         if s._rows:
             s.top1_agreement = s._top1_hits / s._rows

@@ -18,6 +18,7 @@ import numpy as np
 
 from pytest_think.agent import think_frames as tf
 from pytest_think.errors import AgentError, AgentRefused, AgentTimeout
+from pytest_think.output_store import WrittenFrontier, allocate
 from pytest_think.vectors import VectorSet
 
 TARGET_FRAME_BYTES = 64 * 1024
@@ -82,6 +83,7 @@ class _Collector:
         self.device_ns = np.zeros(self.count, np.int64)
         self.host_ns = np.zeros(self.count, np.int64)
         self.filled = np.zeros(self.count, bool)
+        self.written = WrittenFrontier(self.filled)
 
     def store(
         self, job: _InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
@@ -107,7 +109,7 @@ class _Collector:
                     f"has shape {arr.shape}"
                 )
             if t.name not in self.outputs:
-                self.outputs[t.name] = np.empty((self.count, *arr.shape[1:]), arr.dtype)
+                self.outputs[t.name] = allocate(self.count, arr.shape[1:], arr.dtype)
             out = self.outputs[t.name]
             if arr.dtype != out.dtype or arr.shape[1:] != out.shape[1:]:
                 # numpy would silently cast or broadcast it into the other frames' layout
@@ -119,6 +121,7 @@ class _Collector:
         self.device_ns[job.start : job.stop] = device_ns
         self.host_ns[job.start : job.stop] = now - job.sent_ns
         self.filled[job.start : job.stop] = True
+        self.written.advance(self.outputs)
 
 
 class AgentClient:

@@ -106,10 +106,10 @@ class VectorSet:
             for v in self.inputs.values():
                 # A little behind too: page faults map neighbouring cached pages back in.
                 behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
-                _release_rows(v, max(0, start - behind), stop)
+                release_rows(v, max(0, start - behind), stop)
 
 
-def _release_rows(arr: np.ndarray, start: int, stop: int) -> None:
+def release_rows(arr: np.ndarray, start: int, stop: int) -> None:
     """Drop rows [start, stop) of a memory-mapped array from memory; they are read again from
     the file if used again. Pages shared with neighbouring rows go too: harmless, they reload."""
     mapping = getattr(arr, "_mmap", None)

@@ -2,9 +2,11 @@
 
 The vectors are generated once into a memory-mapped .npy (fixtures/make_large_vectors.py,
 cached under reports/cache/); the harness reads it front to back, letting each slice go once
-sent, so its memory does not grow with the file. Every vector must come back exactly once
-and agree with onnxruntime on the host. Slow: run with ``--run-slow``. The memory figure (P6)
-is measured by bench/bench_large_vectors.py.
+sent. The model also returns an image per vector, so as many bytes come back as go out; they
+land in a memory-mapped store whose written pages are let go too. Neither direction's memory
+grows with the file. Every vector must come back exactly once and agree with onnxruntime on
+the host. Slow: run with ``--run-slow``. The memory figure (P6) is measured by
+bench/bench_large_vectors.py.
 """
 
 from __future__ import annotations
@@ -30,4 +32,5 @@ def test_more_than_a_gibibyte_of_vectors(dut, reference):
     run = dut.run(MODEL, path)
     assert run.count == expected and run.count * run.vectors.bytes_per_vector > GIB
     assert len(run.result.device_ns) == expected and min(run.result.device_ns) > 0
+    assert isinstance(run.outputs["seen"], np.memmap)  # 1 GiB of outputs: not in memory
     reference.check(run, rtol=1e-4, atol=1e-5)

@@ -161,7 +161,7 @@ def table_png(
     xi = columns.index(x)
     for y in ys:
         yi = columns.index(y)
-        points = sorted((r[xi], r[yi]) for r in rows if r[xi] is not None and r[yi] is not None)
+        points = [(r[xi], r[yi]) for r in rows if r[xi] is not None and r[yi] is not None]
         axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=y)
     axes.set_xlabel(x)
     axes.set_title(title)

@@ -46,7 +46,13 @@ def plots(comparison: Comparison, out: Path) -> dict[str, Path]:
             ys = [energy[row, name] for row in rows]
             axes.scatter(xs, ys, s=60, color=colors[name], label=name)
             for row, x, y in zip(rows, xs, ys):
-                axes.annotate(_short(row), (x, y), textcoords="offset points", xytext=(6, 4))
+                axes.annotate(
+                    _point_label(row),
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(5, 3),
+                    fontsize=7,
+                )
     axes.set_xlabel("device time per inference (µs), in the energy loop")
     axes.set_ylabel("energy per inference (mJ)")
     axes.set_title("latency vs energy, per board and model (boards with a meter)")
@@ -79,9 +85,10 @@ def plots(comparison: Comparison, out: Path) -> dict[str, Path]:
             if table is None or spec["x"] not in table["columns"]:
                 continue
             xi, yi = table["columns"].index(spec["x"]), table["columns"].index(spec["y"][0])
-            points = sorted(
+            # In the order the test recorded (variants, thresholds), not sorted by x.
+            points = [
                 (r[xi], r[yi]) for r in table["rows"] if r[xi] is not None and r[yi] is not None
-            )
+            ]
             if points:
                 axes.plot(
                     [x for x, _ in points],
@@ -92,10 +99,18 @@ def plots(comparison: Comparison, out: Path) -> dict[str, Path]:
                 )
         axes.set_xlabel(spec["x"])
         axes.set_ylabel(spec["y"][0])
-        axes.set_title(_short(key, 60))
+        test, _, table_name = key.partition(": ")
+        axes.set_title(f"{table_name}\n({test})", fontsize=10)
         axes.legend(loc="best", fontsize="small")
         save(f"tradeoff_{n}", figure, key)
     return files
+
+
+def _point_label(row: str) -> str:
+    """What tells a point apart: the model's label when the test ran several, else the test."""
+    if row.endswith("]") and " [" in row:
+        return row[row.rindex(" [") + 2 : -1]
+    return _short(row.removeprefix("test_"), 24)
 
 
 def _short(row: str, width: int = 28) -> str:
