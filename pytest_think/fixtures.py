@@ -121,18 +121,18 @@ class TestDut:
         options.setdefault("progress", progress.vectors)
         with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
             run = self.device.run(model_path, vectors, **options)
+        self._recorded(run, label)
+        return run
+
+    def _recorded(self, run: Run, label: str | None) -> None:
+        """The run into the test's record, its latency plot into Allure, and its board,
+        sha256 and headline figures as JUnit properties (CI dashboards read them)."""
         self._attach_latency(run)
         self.record.record_for(run).label = label
+        stats = run.latency()["device_ns"]
         node = self.request.node
         node.user_properties.append(("think_board", run.board))
         node.user_properties.append(("model_sha256", run.model_sha256))
-        self._headline(run)
-        return run
-
-    def _headline(self, run: Run) -> None:
-        """Headline figures as JUnit properties (CI dashboards read them)."""
-        stats = run.latency()["device_ns"]
-        node = self.request.node
         node.user_properties.append(("vectors", run.count))
         node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
         node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
@@ -157,15 +157,10 @@ class TestDut:
         with allure_report.step(f"flash design {design_path} and stream the vectors through it"):
             run, flash = self.device.run_design(design_path, vectors, **options)
         allure_report.attach_text(f"flash {flash.design}", "\n".join(flash.log) or "(skipped)")
-        self._attach_latency(run)
         self.record.flashes.append(flash.as_json())
-        self.record.record_for(run).label = label or flash.design
-        node = self.request.node
-        node.user_properties.append(("think_board", run.board))
         # What ran is the design: its sha256 identifies the run, as a model's does.
-        node.user_properties.append(("model_sha256", run.model_sha256))
-        node.user_properties.append(("design_sha256", run.model_sha256))
-        self._headline(run)
+        self._recorded(run, label or flash.design)
+        self.request.node.user_properties.append(("design_sha256", run.model_sha256))
         return run
 
     def flash(self, design: str | Path, *, force: bool | None = None) -> FlashReport:

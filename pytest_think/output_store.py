@@ -34,17 +34,20 @@ def allocate(count: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 class WrittenFrontier:
-    """Follows how far the outputs are written without a gap (results arrive out of order)
-    and lets the written pages of memory-mapped outputs go behind it."""
+    """Follows how far the outputs are written without a gap (results arrive out of order,
+    a frame's vectors at a time) and lets the written pages of memory-mapped outputs go
+    behind it."""
 
-    def __init__(self, filled: np.ndarray) -> None:
-        self.filled = filled
+    def __init__(self) -> None:
         self.frontier = 0  # every vector before this one has its outputs
         self.released = 0
+        self.ahead: dict[int, int] = {}  # written ranges past a gap: start -> stop
 
-    def advance(self, outputs: dict[str, np.ndarray]) -> None:
-        gaps = np.flatnonzero(~self.filled[self.frontier :])
-        self.frontier = self.frontier + int(gaps[0]) if gaps.size else len(self.filled)
+    def advance(self, start: int, stop: int, outputs: dict[str, np.ndarray]) -> None:
+        """Vectors [start, stop) now have their outputs."""
+        self.ahead[start] = stop
+        while self.frontier in self.ahead:
+            self.frontier = self.ahead.pop(self.frontier)
         mapped = [a for a in outputs.values() if isinstance(a, np.memmap)]
         if not mapped:
             return

@@ -83,7 +83,7 @@ class _Collector:
         self.device_ns = np.zeros(self.count, np.int64)
         self.host_ns = np.zeros(self.count, np.int64)
         self.filled = np.zeros(self.count, bool)
-        self.written = WrittenFrontier(self.filled)
+        self.written = WrittenFrontier()
 
     def store(
         self, job: _InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
@@ -121,7 +121,7 @@ class _Collector:
         self.device_ns[job.start : job.stop] = device_ns
         self.host_ns[job.start : job.stop] = now - job.sent_ns
         self.filled[job.start : job.stop] = True
-        self.written.advance(self.outputs)
+        self.written.advance(job.start, job.stop, self.outputs)
 
 
 class AgentClient:

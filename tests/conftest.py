@@ -88,3 +88,16 @@ def two_runs(pytester: pytest.Pytester) -> tuple[Path, Path]:
     other = pytester.path / "fpga.json"
     other.write_text(json.dumps(doc))
     return sim, other
+
+
+@pytest.fixture
+def sim_allure_results(pytester: pytest.Pytester) -> Path:
+    """Allure results of one passing digits test on sim (for the report and browser tests)."""
+    pytester.makepyfile(
+        f"""
+        def test_digits(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
+        """
+    )
+    pytester.runpytest("--board=sim", "--alluredir=results").assert_outcomes(passed=1)
+    return pytester.path / "results"

@@ -80,23 +80,14 @@ PLAYWRIGHT = REPO / "node_modules" / "playwright-core"
     and not os.environ.get("CI"),
     reason="node, playwright-core or the Allure CLI missing (make test installs them with npm)",
 )
-def test_allure_report_renders_in_chromium(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_allure_report_renders_in_chromium(sim_allure_results: Path, tmp_path: Path) -> None:
     import functools
     import http.server
     import threading
 
-    from support import DIGITS_MODEL, DIGITS_VECTORS
-
-    pytester.makepyfile(
-        f"""
-        def test_digits(dut, reference):
-            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
-        """
-    )
-    pytester.runpytest("--board=sim", "--alluredir=results").assert_outcomes(passed=1)
     report = tmp_path / "report"
     made = subprocess.run(
-        [sys.executable, "-m", "pytest_think.cli", "report", str(pytester.path / "results"),
+        [sys.executable, "-m", "pytest_think.cli", "report", str(sim_allure_results),
          "-o", str(report)],
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip

@@ -39,16 +39,13 @@ def test_written_pages_are_let_go_behind_the_gapless_frontier(
     monkeypatch.setattr(output_store, "IN_MEMORY_BYTES", 1 << 20)
     monkeypatch.setattr(output_store, "RELEASE_EVERY_BYTES", 1 << 20)
     out = allocate(2048, (64, 64), np.dtype(np.float32))  # 32 MiB, 16 KiB per vector
-    filled = np.zeros(len(out), bool)
-    frontier = WrittenFrontier(filled)
+    frontier = WrittenFrontier()
     # Results arrive out of order: the second half first. Nothing before the gap goes.
     out[1024:] = 2.0
-    filled[1024:] = True
-    frontier.advance({"y": out})
+    frontier.advance(1024, 2048, {"y": out})
     assert frontier.frontier == 0 and frontier.released == 0
     out[:1024] = 1.0
-    filled[:1024] = True
-    frontier.advance({"y": out})
+    frontier.advance(0, 1024, {"y": out})
     assert frontier.frontier == 2048 and frontier.released == 2048
     assert _resident_kib(out) < 4096  # 32 MiB written, almost none of it resident
     # Nothing was lost: the pages come back from the file.

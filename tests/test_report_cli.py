@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
+from support import REPO
 
 from pytest_think.cli import find_allure
 
@@ -49,16 +49,9 @@ def test_report_inputs_it_cannot_use_are_one_line_each(tmp_path: Path) -> None:
     and not os.environ.get("CI"),
     reason="the Allure command line is not installed (make test installs it with npm)",
 )  # fmt: skip
-def test_report_generates_the_allure_html(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    pytester.makepyfile(
-        f"""
-        def test_digits(dut, reference):
-            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
-        """
-    )
-    pytester.runpytest("--board=sim", "--alluredir=results").assert_outcomes(passed=1)
+def test_report_generates_the_allure_html(sim_allure_results: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    proc = _think(REPO, "report", str(pytester.path / "results"), "-o", str(out))
+    proc = _think(REPO, "report", str(sim_allure_results), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert (out / "index.html").is_file()
     assert "digits" in "".join(p.read_text() for p in (out / "data" / "test-results").glob("*"))

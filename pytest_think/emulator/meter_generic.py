@@ -6,8 +6,6 @@ answers its power query with the board twin's power, updated every ``update_s``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.meter_twin import MeterTwin
@@ -28,5 +26,5 @@ class GenericMeterTwin(MeterTwin):
 
     def power(self, *args: str) -> str:
         end = self.latest_update(self.update_ns)
-        watts = float(self.activity.sample_power_w(np.array([end]), self.update_ns)[0])
+        watts, _, _ = self.reading(end, self.update_ns)
         return f"{watts:.6E}"

@@ -8,8 +8,6 @@ from power-on as on the instrument). The integrator: ``INT:STAT ON|OFF`` enables
 
 from __future__ import annotations
 
-import numpy as np
-
 from pytest_think.emulator.meter_twin import Integrator, MeterTwin
 from pytest_think.emulator.scpi import Handler, ScpiError
 
@@ -57,9 +55,7 @@ class HMC8015Twin(MeterTwin):
         if n not in ("", "1"):
             raise ScpiError(-114, "Header suffix out of range")
         end = self.latest_update(UPDATE_NS)
-        power = float(self.activity.sample_power_w(np.array([end]), UPDATE_NS)[0])
-        current = power / self.config.volts
-        over = current > self.config.current_range_a
+        power, current, over = self.reading(end, UPDATE_NS)
         wh, seconds = self.integrator.reading(self.activity, end)
         values = {
             "URMS": self.config.volts,

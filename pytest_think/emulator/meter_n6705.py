@@ -209,16 +209,12 @@ class N6705Twin(MeterTwin):
     async def fetch_current(self, channels: str | None = None) -> str | bytes:
         c = self._one(channels)
         times = await self._acquired()
-        if c != self.channel or not self.output[c]:
-            return self._values(np.zeros(len(times)))
-        step = round(self.tint * 1e9)
-        return self._values(self._board_current(self.activity.sample_power_w(times, step)))
+        return self._values(self._levels(c, times, round(self.tint * 1e9))[1])
 
     async def fetch_voltage(self, channels: str | None = None) -> str | bytes:
         c = self._one(channels)
         times = await self._acquired()
-        level = self.volts[c] if self.output[c] else 0.0
-        return self._values(np.full(len(times), level))
+        return self._values(self._levels(c, times, round(self.tint * 1e9))[0])
 
     def set_format(self, value: str) -> None:
         kind = value.upper()

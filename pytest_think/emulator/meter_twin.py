@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
@@ -30,6 +32,13 @@ class MeterTwin(ScpiInstrument):
     def latest_update(self, interval_ns: int) -> int:
         """The end (unix ns) of the latest completed update interval."""
         return self.epoch_ns + (time.time_ns() - self.epoch_ns) // interval_ns * interval_ns
+
+    def reading(self, end_ns: int, interval_ns: int) -> tuple[float, float, bool]:
+        """(watts, amps, over range) of the board's supply averaged over the interval that
+        ends at `end_ns`, at the twin's supply voltage."""
+        watts = float(self.activity.sample_power_w(np.array([end_ns]), interval_ns)[0])
+        amps = watts / self.config.volts
+        return watts, amps, amps > self.config.current_range_a
 
 
 @dataclass

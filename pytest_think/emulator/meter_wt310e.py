@@ -12,8 +12,6 @@ range a reading is 9.9E+37, the meter's over-range value.
 
 from __future__ import annotations
 
-import numpy as np
-
 from pytest_think.emulator.meter_twin import Integrator, MeterTwin
 from pytest_think.emulator.scpi import Handler, ScpiError
 
@@ -104,9 +102,7 @@ class WT310ETwin(MeterTwin):
 
     def values(self) -> str:
         start, end = self._last_update()
-        power = float(self.activity.sample_power_w(np.array([end]), end - start)[0])
-        current = power / self.config.volts
-        over = current > self.config.current_range_a
+        power, current, over = self.reading(end, end - start)
         wh, seconds = self.integrator.reading(self.activity, end)
         readings = {
             "U": self.config.volts,
