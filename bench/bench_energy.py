@@ -19,8 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_think.boards import Board, find_board
-from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.boards import BoardConfig, find_board
+from pytest_think.connection import Board
+from pytest_think.device import Device
 from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.power.energy import EnergySettings, measure_energy
@@ -32,10 +33,10 @@ WINDOWS_S = (0.25, 1.0, 4.0)
 RATES_HZ = (1.0, 10.0, 100.0, 1000.0, None)  # None: the digitizer's finest (48.8 kHz)
 
 
-def measure_grid(twin: TwinProcess, board: Board, trials: int) -> list[dict[str, Any]]:
+def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dict[str, Any]]:
     """Every window × rate cell against the twin's truth."""
-    conn = BoardConnection.open(twin.board(board), True)
-    device = DeviceUnderTest(conn)
+    conn = Board.open(twin.board(board), True)
+    device = Device(conn)
     truth_file = twin.log.parent / TRUTH_FILE
     rows: list[dict[str, Any]] = []
 

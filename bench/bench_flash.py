@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 from pytest_think import hashing
-from pytest_think.boards import Board, find_board
+from pytest_think.boards import BoardConfig, find_board
+from pytest_think.connection import Board
 from pytest_think.designs import load_design
-from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,16 +29,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support import make_bitstream, write_design  # noqa: E402
 
 
-def session(board: Board, design_file: Path) -> tuple[float, float, bool]:
+def session(board: BoardConfig, design_file: Path) -> tuple[float, float, bool]:
     """One 'pytest run': connect, then bring the board to the design.
 
     Returns (seconds of the whole session, seconds of the flash step, flashed)."""
     hashing.forget_memory()  # a new process: only the on-disk hash cache survives
     started = time.perf_counter()
-    conn = BoardConnection.open(board, False)
+    conn = Board.open(board, False)
     try:
         flash_started = time.perf_counter()
-        report = DeviceUnderTest(conn).flash(load_design(design_file))
+        report = Device(conn).flash(load_design(design_file))
         flash_s = time.perf_counter() - flash_started
     finally:
         conn.close()

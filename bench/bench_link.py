@@ -6,7 +6,7 @@ Starts the `sim` twin on 127.0.0.1 (state in a temporary directory, removed afte
 prints the ratios below, each measured in this run with its raw figures and target. It
 reports; it never asserts: the exit status is 0 whether a line reads PASS or MISS.
 
-  P1  harness vectors/s (DeviceUnderTest.run)  /  the agent's own on-device loop (LOOP frame)
+  P1  harness vectors/s (Device.run)  /  the agent's own on-device loop (LOOP frame)
   P3  harness vectors/s  /  naive baseline: one SSH exec (agent start, load, 1 vector) per vector
   P4  SshTransport.upload bytes/s  /  raw paramiko exec channel into `sha256sum` bytes/s
   P4o the same against a private OpenSSH sshd on 127.0.0.1 (when sshd is installed)
@@ -33,7 +33,8 @@ import numpy as np
 import onnxruntime
 
 from pytest_think.boards import PACKAGED_BOARDS, find_board
-from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.connection import Board
+from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.stream import AgentClient
 from pytest_think.transport.ssh import SshTransport
@@ -95,7 +96,7 @@ def tiled_vectors(count: int, dest: Path) -> Path:
     return dest
 
 
-def measure_p1(dut: DeviceUnderTest, vectors: Path, sizes: Sizes) -> tuple[Line, float]:
+def measure_p1(dut: Device, vectors: Path, sizes: Sizes) -> tuple[Line, float]:
     """Harness stream vs on-device loop, interleaved so both see the same machine load."""
     dut.run(MODEL, VECTORS, device_batch=1)  # warm-up: deploys agent and model, loads it
     rates, loops, busy, loop_busy = [], [], [], []
@@ -145,9 +146,9 @@ def measure_p1(dut: DeviceUnderTest, vectors: Path, sizes: Sizes) -> tuple[Line,
     return line, harness
 
 
-def measure_p3(dut: DeviceUnderTest, vectors: Path, harness: float, sizes: Sizes) -> Line:
+def measure_p3(dut: Device, vectors: Path, harness: float, sizes: Sizes) -> Line:
     """Naive baseline: a fresh SSH exec of the agent for every single vector."""
-    conn, board = dut.conn, dut.board
+    conn, board = dut.board, dut.config
     remote_model, sha = dut.deploy_model(MODEL)
     agent_path = posixpath.join(dut.workdir, "think_agent.py")
     argv = conn.family.agent_command(board, agent_path)
@@ -267,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         vectors = tiled_vectors(sizes.vectors, scratch / "digits_tiled.npz")
         with TwinProcess.start(board, scratch / "twin") as twin:
-            conn = BoardConnection.open(twin.board(board), True)
-            dut = DeviceUnderTest(conn)
+            conn = Board.open(twin.board(board), True)
+            dut = Device(conn)
             try:
                 p1, harness = measure_p1(dut, vectors, sizes)
                 p3 = measure_p3(dut, vectors, harness, sizes)

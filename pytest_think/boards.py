@@ -257,7 +257,7 @@ class TwinConfig(_Strict):
     meter: TwinMeter = TwinMeter()
 
 
-class Board(_Strict):
+class BoardConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     family: str = "generic"
     description: str = ""
@@ -273,22 +273,22 @@ class Board(_Strict):
     source: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
-    def _reachable(self) -> Board:
+    def _reachable(self) -> BoardConfig:
         if self.ssh is None and self.serial is None:
             raise ValueError("a board needs an 'ssh' or a 'serial' section to be reached")
         return self
 
-    def with_serial_port(self, url: str) -> Board:
+    def with_serial_port(self, url: str) -> BoardConfig:
         """The same board on another serial port (a twin's pty)."""
         assert self.serial is not None
         return self.model_copy(update={"serial": self.serial.model_copy(update={"url": url})})
 
-    def with_console_port(self, url: str) -> Board:
+    def with_console_port(self, url: str) -> BoardConfig:
         """The same board with its console on another port (a twin's pty)."""
         assert self.console is not None
         return self.model_copy(update={"console": self.console.model_copy(update={"url": url})})
 
-    def with_meter_resource(self, resource: str) -> Board:
+    def with_meter_resource(self, resource: str) -> BoardConfig:
         """The same board measured by another instrument (a twin's SCPI server)."""
         assert self.meter is not None
         return self.model_copy(
@@ -297,7 +297,7 @@ class Board(_Strict):
 
     def with_endpoint(
         self, *, host: str, port: int, user: str, key_file: Path, host_key: str
-    ) -> Board:
+    ) -> BoardConfig:
         """The same board reached elsewhere: what --emulate does, and nothing more."""
         assert self.ssh is not None
         ssh = self.ssh.model_copy(
@@ -344,7 +344,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             ssh[key] = path if path.is_absolute() else base / path
 
 
-def load_board(path: Path) -> Board:
+def load_board(path: Path) -> BoardConfig:
     """Load and validate one board file; any problem is a BoardConfigError naming file and field."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -367,7 +367,7 @@ def load_board(path: Path) -> Board:
         )
     _resolve_paths(data, path.parent)
     try:
-        return Board.model_validate({**data, "source": path})
+        return BoardConfig.model_validate({**data, "source": path})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -397,7 +397,7 @@ def known_boards(dirs: list[Path]) -> dict[str, Path]:
     return found
 
 
-def find_board(spec: str, dirs: list[Path]) -> Board:
+def find_board(spec: str, dirs: list[Path]) -> BoardConfig:
     """A board by name (looked up in `dirs`, in order) or by path to its YAML file."""
     as_path = Path(spec).expanduser()
     if as_path.suffix in (".yaml", ".yml") or os.sep in spec:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_think.dut import BoardConnection
+from pytest_think.connection import Board
 from pytest_think.errors import ThinkError
 from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
@@ -41,7 +41,7 @@ class EnergyMeasurer:
         self._path = _path
 
     def __repr__(self) -> str:
-        return f"<energy on board '{self.device.board.name}'>"
+        return f"<energy on board '{self.device.config.name}'>"
 
     def settings(self, **overrides: Any) -> EnergySettings:
         values: dict[str, Any] = {}
@@ -76,7 +76,7 @@ class EnergyMeasurer:
         model_path = self._path(self.request, model)
         vectors_path = self._path(self.request, vectors)
 
-        progress = Progress(self.request.config, f"energy on '{self.device.board.name}'")
+        progress = Progress(self.request.config, f"energy on '{self.device.config.name}'")
         trial = [0]
 
         def run_loop(min_seconds: float, warmup: int) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class EnergyMeasurer:
             )
             return done
 
-        name = self.device.board.name
+        name = self.device.config.name
         with allure_report.step(
             f"measure energy on '{name}': {chosen.trials} trials of {chosen.window_s:g} s"
         ):
@@ -120,20 +120,20 @@ class EnergyMeasurer:
             self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:
             raise EnergyInvalid(
-                f"energy on board '{self.device.board.name}' is invalid: {report.reason}"
+                f"energy on board '{self.device.config.name}' is invalid: {report.reason}"
             )
         return report
 
 
 @pytest.fixture
 def energy(
-    request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool
+    request: pytest.FixtureRequest, board: Board, board_spec: str, emulate: bool
 ) -> EnergyMeasurer:
     """Measures energy per inference with the board's power meter (``meter`` in its file)."""
-    if board.board.meter is None:
+    if board.config.meter is None:
         reason = (
-            f"board '{board.board.name}' has no power meter (no 'meter' section in "
-            f"{board.board.source})"
+            f"board '{board.config.name}' has no power meter (no 'meter' section in "
+            f"{board.config.source})"
         )
         if request.config.getoption("--require-power"):
             pytest.fail(reason + " and --require-power is set", pytrace=False)

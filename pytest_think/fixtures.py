@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from pytest_think.dut import BoardConnection, DeviceUnderTest, Run
+from pytest_think.connection import Board
+from pytest_think.device import Device, Run
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
@@ -71,16 +72,16 @@ def think_json(request: pytest.FixtureRequest) -> Path | None:
 
 
 @pytest.fixture
-def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> BoardConnection:
+def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Board:
     """The connected board: config, SSH transport and identity (one per session and board).
 
     Function-scoped on purpose: the connection itself is kept for the session, and a test that
     parametrizes `board_spec` must get its own board, which a cached session value is not."""
     with allure_report.step(f"connect to board '{board_spec}' and identify it"):
-        conn: BoardConnection = _session(request).connection(board_spec, emulate)
-    allure_report.board_labels(conn.board)
+        conn: Board = _session(request).connection(board_spec, emulate)
+    allure_report.board_labels(conn.config)
     allure_report.attach_text(
-        "board file (secrets redacted)", allure_report.redacted_board(conn.board), "json"
+        "board file (secrets redacted)", allure_report.redacted_board(conn.config), "json"
     )
     return conn
 
@@ -90,18 +91,18 @@ class TestDut:
 
     __test__ = False  # not a test class, despite the name
 
-    def __init__(self, device: DeviceUnderTest, record: TestRecord, request: pytest.FixtureRequest):
+    def __init__(self, device: Device, record: TestRecord, request: pytest.FixtureRequest):
         self.device = device
         self.record = record
         self.request = request
 
     @property
-    def board(self) -> BoardConnection:
-        return self.device.conn
+    def board(self) -> Board:
+        return self.device.board
 
     def __repr__(self) -> str:
-        conn = self.device.conn
-        return f"<dut board '{conn.board.name}' ({'twin' if conn.emulated else 'hardware'})>"
+        conn = self.device.board
+        return f"<dut board '{conn.config.name}' ({'twin' if conn.emulated else 'hardware'})>"
 
     def run(
         self,
@@ -111,7 +112,7 @@ class TestDut:
         label: str | None = None,
         **options: Any,
     ) -> Run:
-        """Stream `vectors` through `model` on the board; see DeviceUnderTest.run for options.
+        """Stream `vectors` through `model` on the board; see Device.run for options.
 
         `label` names the run in reports when a test runs several (variants of a model)."""
         if not isinstance(vectors, VectorSet):
@@ -202,7 +203,7 @@ class TestDut:
 
 
 @pytest.fixture
-def console(request: pytest.FixtureRequest, board: BoardConnection) -> Iterator[SerialConsole]:
+def console(request: pytest.FixtureRequest, board: Board) -> Iterator[SerialConsole]:
     """The board's serial console; what it prints during the test goes into the report.
 
     ``console.expect(r"login: $")``, ``console.login()``, ``console.run(["uname", "-r"])``."""
@@ -216,9 +217,7 @@ def console(request: pytest.FixtureRequest, board: BoardConnection) -> Iterator[
 
 
 @pytest.fixture
-def dut(
-    request: pytest.FixtureRequest, board: BoardConnection, board_spec: str, emulate: bool
-) -> TestDut:
+def dut(request: pytest.FixtureRequest, board: Board, board_spec: str, emulate: bool) -> TestDut:
     """Runs models on the board: ``run = dut.run(model, vectors)``."""
     device = _session(request).device(board_spec, emulate)
     return TestDut(device, _record(request), request)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_think.errors import InputFileError
 
 if TYPE_CHECKING:
+    from pytest_think.connection import Board
     from pytest_think.designs import Design
-    from pytest_think.dut import BoardConnection
 
 
 @dataclass
@@ -37,31 +37,31 @@ class FlashReport:
         }
 
 
-def loaded_design(conn: BoardConnection) -> str | None:
+def loaded_design(conn: Board) -> str | None:
     """sha256 of the design the board runs now, or None when unknown or no longer active."""
-    result = conn.transport.run(["cat", conn.family.design_record(conn.board)])
+    result = conn.transport.run(["cat", conn.family.design_record(conn.config)])
     sha = result.out.strip() if result.exit_status == 0 else ""
     if len(sha) != 64:
         return None
-    return sha if conn.family.design_active(conn.board, conn.transport) else None
+    return sha if conn.family.design_active(conn.config, conn.transport) else None
 
 
-def ensure_design(conn: BoardConnection, design: Design, force: bool = False) -> FlashReport:
+def ensure_design(conn: Board, design: Design, force: bool = False) -> FlashReport:
     """Make `design` the one the board runs; skip the flash when it already is (unless forced)."""
-    if design.family != conn.board.family:
+    if design.family != conn.config.family:
         raise InputFileError(
             f"design file {design.source}: design '{design.name}' is for family "
-            f"'{design.family}', board '{conn.board.name}' is family '{conn.board.family}'"
+            f"'{design.family}', board '{conn.config.name}' is family '{conn.config.family}'"
         )
     started = time.perf_counter()
     sha = design.sha256
     if not force and loaded_design(conn) == sha:
         return FlashReport(design.name, sha, False, time.perf_counter() - started)
-    record = conn.family.design_record(conn.board)
+    record = conn.family.design_record(conn.config)
     where = conn.transport.where
     # Forget the old design first: a failed flash must not leave a stale record behind.
     conn.transport.run(["rm", "-f", record]).check(where)
-    log = conn.family.flash(conn.board, conn.transport, design)
+    log = conn.family.flash(conn.config, conn.transport, design)
     conn.transport.run(["mkdir", "-p", posixpath.dirname(record)]).check(where)
     conn.transport.write_file(record, f"{sha}\n".encode())
     return FlashReport(design.name, sha, True, time.perf_counter() - started, log)

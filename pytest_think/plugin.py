@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from pytest_think.boards import Board, board_dirs, find_board
-from pytest_think.dut import BoardConnection, DeviceUnderTest
+from pytest_think.boards import BoardConfig, board_dirs, find_board
+from pytest_think.connection import Board
+from pytest_think.device import Device
 from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
@@ -113,9 +114,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @dataclass
 class _Endpoint:
-    conn: BoardConnection
+    conn: Board
     twin: TwinProcess | None
-    dut: DeviceUnderTest | None = None
+    dut: Device | None = None
 
 
 class ThinkSession:
@@ -140,10 +141,10 @@ class ThinkSession:
         self._worker_tests: list[dict[str, Any]] = []
         self._worker_boards: list[dict[str, Any]] = []
 
-    def resolve(self, spec: str) -> Board:
+    def resolve(self, spec: str) -> BoardConfig:
         return find_board(spec, self.dirs)
 
-    def emulated(self, board: Board, emulate: bool) -> bool:
+    def emulated(self, board: BoardConfig, emulate: bool) -> bool:
         """Whether `board` is reached through its twin: asked for, or the board is twin-only."""
         return emulate or bool(board.twin and board.twin.only)
 
@@ -169,7 +170,7 @@ class ThinkSession:
                     )
                 twin = TwinProcess.start(board, self._state() / f"twin-{board.name}")
                 board = twin.board(board)
-            conn = BoardConnection.open(board, twin is not None)
+            conn = Board.open(board, twin is not None)
         except ThinkError as exc:
             if twin is not None:
                 twin.stop()
@@ -179,13 +180,13 @@ class ThinkSession:
         self._endpoints[key] = _Endpoint(conn, twin)
         return self._endpoints[key]
 
-    def connection(self, spec: str, emulate: bool) -> BoardConnection:
+    def connection(self, spec: str, emulate: bool) -> Board:
         return self.endpoint(spec, emulate).conn
 
-    def device(self, spec: str, emulate: bool) -> DeviceUnderTest:
+    def device(self, spec: str, emulate: bool) -> Device:
         ep = self.endpoint(spec, emulate)
         if ep.dut is None:
-            ep.dut = DeviceUnderTest(ep.conn)
+            ep.dut = Device(ep.conn)
         return ep.dut
 
     def twin_truth(self, spec: str, emulate: bool) -> list[dict[str, Any]]:
@@ -284,7 +285,7 @@ class ThinkSession:
         session_board = None
         for (spec, emulate), ep in self._endpoints.items():
             agent = ep.dut.agent_identity if ep.dut else None
-            board = ep.conn.board
+            board = ep.conn.config
             doc = board_json(ep.conn, board.name, board.family, ep.conn.emulated, agent)
             used.append(doc)
             if (spec, emulate) == (self.board_spec, self.emulate_option):

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_think import __version__
 
 if TYPE_CHECKING:
-    from pytest_think.dut import BoardConnection, Run
+    from pytest_think.connection import Board
+    from pytest_think.device import Run
 
 SCHEMA = "pytest-think/results"
 SCHEMA_VERSION = 1
@@ -147,7 +148,7 @@ def model_entries(test: dict[str, Any]) -> list[ModelEntry]:
 
 
 def board_json(
-    conn: BoardConnection | None,
+    conn: Board | None,
     name: str,
     family: str,
     emulated: bool,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_think.dut import BoardConnection
+from pytest_think.connection import Board
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -23,11 +23,11 @@ DIGITS_DESIGNS = {
 
 
 @pytest.fixture
-def digits_design(board: BoardConnection) -> Path:
+def digits_design(board: Board) -> Path:
     """The digits design for this board's family; skipped for families that have none."""
-    name = DIGITS_DESIGNS.get(board.board.family)
+    name = DIGITS_DESIGNS.get(board.config.family)
     if name is None:
-        pytest.skip(f"no digits design for family '{board.board.family}'")
+        pytest.skip(f"no digits design for family '{board.config.family}'")
     # FPGA bitstreams are large and synthetic: written on first use, not committed.
     sys.path.insert(0, str(FIXTURES))
     from make_designs import ensure_bitstreams
@@ -49,15 +49,15 @@ PIPELINES = {
 
 
 @pytest.fixture
-def pipeline_designs(board: BoardConnection) -> list[tuple[int, Path]]:
+def pipeline_designs(board: Board) -> list[tuple[int, Path]]:
     """The segmented designs this board can run, whole model first; skipped where none."""
-    designs = PIPELINES.get(board.board.family)
+    designs = PIPELINES.get(board.config.family)
     if designs is None:
-        pytest.skip(f"no segmented designs for family '{board.board.family}'")
-    devices = board.board.options.get("devices")
+        pytest.skip(f"no segmented designs for family '{board.config.family}'")
+    devices = board.config.options.get("devices")
     usable = [(n, FIXTURES / "designs" / d) for n, d in designs if not devices or n <= len(devices)]
     if len(usable) < 2:
         pytest.skip(
-            f"board '{board.board.name}' has {len(devices or [])} device(s): a pipeline needs 2"
+            f"board '{board.config.name}' has {len(devices or [])} device(s): a pipeline needs 2"
         )
     return usable

@@ -43,7 +43,7 @@ def test_early_exit_per_exit_and_threshold_sweep(dut, reference, board, request,
     time1 = float(np.mean(early.result.device_ns)) / 1e3
     time2 = float(np.mean(whole.result.device_ns)) / 1e3
     energy1 = energy2 = None
-    if board.board.meter is not None:
+    if board.config.meter is not None:
         energy = request.getfixturevalue("energy")
         energy1 = energy.measure(EXIT1, VECTORS, label="exit 1").mj_per_inference
         energy2 = energy.measure(WHOLE, VECTORS, label="exit 2").mj_per_inference

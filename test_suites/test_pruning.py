@@ -20,7 +20,7 @@ VARIANTS = {
 
 
 def test_pruned_variants_accuracy_latency_energy(dut, reference, board, request, record_table):
-    energy = request.getfixturevalue("energy") if board.board.meter is not None else None
+    energy = request.getfixturevalue("energy") if board.config.meter is not None else None
     rows = []
     for percent, model in VARIANTS.items():
         run = dut.run(model, VECTORS, label=f"{percent}% pruned")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from support import DIGITS_MODEL, DIGITS_VECTORS, sim_board_data
 
-from pytest_think.boards import PACKAGED_BOARDS, Board, find_board
+from pytest_think.boards import PACKAGED_BOARDS, BoardConfig, find_board
 from pytest_think.emulator.launcher import TwinProcess
 
 
@@ -49,7 +49,7 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def sim_board() -> Board:
+def sim_board() -> BoardConfig:
     return find_board("sim", [PACKAGED_BOARDS])
 
 

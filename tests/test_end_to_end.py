@@ -128,7 +128,7 @@ def test_board_spec_fixture_can_be_parametrized(
         def test_each_board(board, dut, reference):
             run = dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
             reference.check(run)
-            hostname = {{"sim": "sim", "sim-b": "second"}}[board.board.name]
+            hostname = {{"sim": "sim", "sim-b": "second"}}[board.config.name]
             assert board.identity["uname"].split()[1] == hostname
         """
     )

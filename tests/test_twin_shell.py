@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import RemoteCommandError
 from pytest_think.transport.ssh import SshTransport
@@ -23,7 +23,9 @@ def ssh(sim_twin: TwinProcess) -> SshTransport:
     transport.close()
 
 
-def test_twin_listens_on_loopback_with_pinned_key(sim_twin: TwinProcess, sim_board: Board) -> None:
+def test_twin_listens_on_loopback_with_pinned_key(
+    sim_twin: TwinProcess, sim_board: BoardConfig
+) -> None:
     board = sim_twin.board(sim_board)
     assert board.ssh.host == "127.0.0.1"
     assert board.ssh.port != 22

@@ -13,14 +13,14 @@ import asyncio
 import os
 import tty
 
-from pytest_think.boards import Board, TwinConsole
+from pytest_think.boards import BoardConfig, TwinConsole
 from pytest_think.emulator.shell import BoardShell, ShellIO
 
 LOGIN_INCORRECT_DELAY_S = 0.5
 
 
 class ConsoleTwin:
-    def __init__(self, board: Board, shell: BoardShell, config: TwinConsole) -> None:
+    def __init__(self, board: BoardConfig, shell: BoardShell, config: TwinConsole) -> None:
         assert board.console is not None
         self.shell = shell
         self.config = config

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import yaml
 
-from pytest_think.boards import Board, TwinUart
+from pytest_think.boards import BoardConfig, TwinUart
 from pytest_think.errors import TwinError
 
 
@@ -24,7 +24,7 @@ class TwinProcess:
         self.log = log
 
     @classmethod
-    def start(cls, board: Board, state_dir: Path, timeout: float = 30.0) -> TwinProcess:
+    def start(cls, board: BoardConfig, state_dir: Path, timeout: float = 30.0) -> TwinProcess:
         state_dir.mkdir(parents=True, exist_ok=True)
         board_file = state_dir / "board.yaml"
         board_file.write_text(yaml.safe_dump(board.model_dump(mode="json"), sort_keys=False))
@@ -49,7 +49,7 @@ class TwinProcess:
             raise TwinError(f"twin of board '{board.name}' did not start: {tail[0]} (log: {log})")
         return cls(proc, json.loads(line), log)
 
-    def board(self, board: Board) -> Board:
+    def board(self, board: BoardConfig) -> BoardConfig:
         """The board as reached through this twin: only the endpoint changes."""
         e = self.endpoint
         if "port" in e and isinstance(e["port"], str):  # a serial twin: its pty
@@ -91,7 +91,7 @@ class TwinProcess:
         self.stop()
 
 
-def _uart_argv(board: Board, state_dir: Path) -> list[str]:
+def _uart_argv(board: BoardConfig, state_dir: Path) -> list[str]:
     assert board.serial is not None and board.twin is not None
     uart = board.twin.uart or TwinUart()
     return [

@@ -10,7 +10,7 @@ import posixpath
 import shutil
 from pathlib import Path
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 
 
 class Sandbox:
@@ -19,7 +19,7 @@ class Sandbox:
         self.home = home
 
     @classmethod
-    def create(cls, root: Path, board: Board, kernel: str, machine: str) -> Sandbox:
+    def create(cls, root: Path, board: BoardConfig, kernel: str, machine: str) -> Sandbox:
         """Lay out a fresh board root: /etc identity files, the user's home, /tmp."""
         if root.exists():
             shutil.rmtree(root)

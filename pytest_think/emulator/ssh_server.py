@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncssh
 
-from pytest_think.boards import Board, MeterConfig, TwinConfig, TwinMeter
+from pytest_think.boards import BoardConfig, MeterConfig, TwinConfig, TwinMeter
 from pytest_think.emulator import scpi
 from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.console import ConsoleTwin
@@ -62,7 +62,7 @@ class TwinSSHServer(asyncssh.SSHServer):
 
 
 class BoardTwin:
-    def __init__(self, board: Board, sandbox: Sandbox) -> None:
+    def __init__(self, board: BoardConfig, sandbox: Sandbox) -> None:
         self.board = board
         self.twin = board.twin or TwinConfig()
         self.sandbox = sandbox
@@ -213,7 +213,7 @@ class BoardTwin:
         )
 
 
-def uname_for(board: Board) -> Uname:
+def uname_for(board: BoardConfig) -> Uname:
     twin = board.twin or TwinConfig()
     return Uname(
         system="Linux",
@@ -224,7 +224,7 @@ def uname_for(board: Board) -> Uname:
     )
 
 
-async def start_server(board: Board, state: Path) -> tuple[Any, dict[str, Any]]:
+async def start_server(board: BoardConfig, state: Path) -> tuple[Any, dict[str, Any]]:
     """Start the twin's SSH server; return it and what a client needs to reach it."""
     assert board.ssh is not None, "an SSH twin serves boards with an 'ssh' section"
     host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -286,7 +286,7 @@ METER_TWINS: dict[str, MeterTwin] = {
 }
 
 
-async def start_meter(board: Board, twin: BoardTwin) -> str:
+async def start_meter(board: BoardConfig, twin: BoardTwin) -> str:
     """Serve the twin of the board's meter on loopback; return its VISA resource."""
     assert board.meter is not None
     if twin.activity is None:
@@ -305,7 +305,7 @@ async def start_meter(board: Board, twin: BoardTwin) -> str:
     return f"TCPIP::127.0.0.1::{port}::SOCKET"
 
 
-async def serve_until_parent_exits(board: Board, state: Path, announce: Any) -> None:
+async def serve_until_parent_exits(board: BoardConfig, state: Path, announce: Any) -> None:
     server, ready = await start_server(board, state)
     announce(ready)
     loop = asyncio.get_running_loop()

@@ -18,7 +18,7 @@ from pytest_think.errors import BoardConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_think.boards import Board
+    from pytest_think.boards import BoardConfig
     from pytest_think.designs import Design
     from pytest_think.power.onboard import PowerSensor
     from pytest_think.stream import Link
@@ -41,40 +41,42 @@ class Family(Protocol):
 
     name: str
 
-    def check_options(self, board: Board) -> None:
+    def check_options(self, board: BoardConfig) -> None:
         """Validate the board file's `options` section; BoardConfigError naming the field."""
         ...
 
-    def prepare(self, board: Board, transport: SshTransport | None) -> None:
+    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
         """Bring a freshly connected board to the state its options ask for."""
         ...
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         """Facts about the board as it is now (OS, kernel, hardware), for reports."""
         ...
 
-    def start_agent(self, board: Board, ssh: SshTransport | None) -> Link:
+    def start_agent(self, board: BoardConfig, ssh: SshTransport | None) -> Link:
         """Start the board-side agent (or reach the firmware that speaks its protocol)."""
         ...
 
-    def deploy_model(self, board: Board, ssh: SshTransport | None, model: Path, sha: str) -> str:
+    def deploy_model(
+        self, board: BoardConfig, ssh: SshTransport | None, model: Path, sha: str
+    ) -> str:
         """Make `model` loadable by the agent; returns the path to name in LOAD."""
         ...
 
-    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
         """Load `design` and verify the board runs it; return the loader's output lines.
 
         Raises FlashError naming what failed. Called only when the design is not already
         active (see pytest_think.flashing)."""
         ...
 
-    def design_active(self, board: Board, transport: SshTransport) -> bool:
+    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
         """Whether the last design loaded is still what the board runs."""
         ...
 
     def design_runtime(
         self,
-        board: Board,
+        board: BoardConfig,
         transport: SshTransport | None,
         design: Design,
         signature: dict[str, Any],
@@ -84,11 +86,13 @@ class Family(Protocol):
         `signature` is the reference model's (inputs and outputs), for runners that need it."""
         ...
 
-    def power_sensors(self, board: Board, transport: SshTransport | None) -> list[PowerSensor]:
+    def power_sensors(
+        self, board: BoardConfig, transport: SshTransport | None
+    ) -> list[PowerSensor]:
         """The board's onboard power monitors (empty when it has none or no SSH)."""
         ...
 
-    def design_record(self, board: Board) -> str:
+    def design_record(self, board: BoardConfig) -> str:
         """Where on the board the loaded design's sha256 is kept: somewhere that is forgotten
         exactly when the board forgets the design (e.g. a tmpfs for an FPGA's fabric)."""
         ...
@@ -98,7 +102,7 @@ def available_families() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def load_family(board: Board) -> Family:
+def load_family(board: BoardConfig) -> Family:
     families = available_families()
     if board.family not in families:
         names = ", ".join(sorted(families)) or "none (is pytest-think installed?)"

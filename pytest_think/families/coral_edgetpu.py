@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
 from pytest_think.families import DesignRuntime
@@ -38,14 +38,14 @@ class CoralEdgeTpuFamily(GenericLinuxFamily):
     name = "coral-edgetpu"
     Options = CoralOptions
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
         facts["edgetpu_devices"] = self.options(board).devices
         return facts
 
     def design_runtime(
         self,
-        board: Board,
+        board: BoardConfig,
         transport: SshTransport | None,
         design: Design,
         signature: dict[str, Any],

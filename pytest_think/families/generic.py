@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pytest_think.agent import AGENT_DIR, AGENT_FILES
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, InputFileError, LinkError
 from pytest_think.families import DesignRuntime
@@ -44,7 +44,7 @@ class GenericLinuxFamily:
     name = "generic"
     Options: type[BaseModel] = NoOptions
 
-    def options(self, board: Board) -> Any:
+    def options(self, board: BoardConfig) -> Any:
         """The board's `options`, validated by this family's Options model."""
         try:
             return self.Options.model_validate(board.options)
@@ -58,13 +58,13 @@ class GenericLinuxFamily:
                 f"board file {board.source or board.name}: field '{field}': {message}"
             ) from None
 
-    def check_options(self, board: Board) -> None:
+    def check_options(self, board: BoardConfig) -> None:
         self.options(board)
 
-    def prepare(self, board: Board, transport: SshTransport | None) -> None:
+    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
         """A generic board needs nothing set up."""
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         transport = self._ssh(board, transport)
         uname = transport.run(["uname", "-a"]).check(transport.where).out.strip()
         release = transport.run(["cat", "/etc/os-release"])
@@ -74,16 +74,16 @@ class GenericLinuxFamily:
         rails = [s.rail for s in self.power_sensors(board, transport)]
         return {"uname": uname, "os": os_name, "power_rails": rails}
 
-    def agent_command(self, board: Board, agent_path: str) -> list[str]:
+    def agent_command(self, board: BoardConfig, agent_path: str) -> list[str]:
         return [board.agent.interpreter, agent_path]
 
     @staticmethod
-    def _ssh(board: Board, ssh: SshTransport | None) -> SshTransport:
+    def _ssh(board: BoardConfig, ssh: SshTransport | None) -> SshTransport:
         if ssh is None:
             raise LinkError(f"board '{board.name}' (family generic) needs an 'ssh' section")
         return ssh
 
-    def start_agent(self, board: Board, ssh: SshTransport | None) -> Link:
+    def start_agent(self, board: BoardConfig, ssh: SshTransport | None) -> Link:
         """Upload the agent and its codec (skipped when unchanged) and start it over SSH."""
         ssh = self._ssh(board, ssh)
         workdir = board.agent.workdir
@@ -91,22 +91,26 @@ class GenericLinuxFamily:
         argv = self.agent_command(board, posixpath.join(workdir, AGENT_FILES[0]))
         return ssh.start(argv, timeout=board.agent.start_timeout)
 
-    def deploy_model(self, board: Board, ssh: SshTransport | None, model: Path, sha: str) -> str:
+    def deploy_model(
+        self, board: BoardConfig, ssh: SshTransport | None, model: Path, sha: str
+    ) -> str:
         """Upload the model under its hash; returns its path relative to the agent's directory."""
         relative = posixpath.join("models", f"{sha[:16]}-{model.name}")
         self._ssh(board, ssh).upload([(model, posixpath.join(board.agent.workdir, relative))])
         return relative
 
-    def power_rail_names(self, board: Board) -> dict[str, str]:
+    def power_rail_names(self, board: BoardConfig) -> dict[str, str]:
         """Names for monitors that carry no label, by I2C device ("3-0040": "VCCINT")."""
         return {}
 
-    def power_sensors(self, board: Board, transport: SshTransport | None) -> list[PowerSensor]:
+    def power_sensors(
+        self, board: BoardConfig, transport: SshTransport | None
+    ) -> list[PowerSensor]:
         if transport is None:
             return []
         return discover(transport, self.power_rail_names(board))
 
-    def design_dir(self, board: Board, design: Design) -> str:
+    def design_dir(self, board: BoardConfig, design: Design) -> str:
         return posixpath.join(board.agent.workdir, self.design_subdir(design))
 
     @staticmethod
@@ -115,7 +119,11 @@ class GenericLinuxFamily:
         return posixpath.join("designs", design.sha256[:16])
 
     def upload_design_files(
-        self, transport: SshTransport, board: Board, design: Design, skip: tuple[str, ...] = ()
+        self,
+        transport: SshTransport,
+        board: BoardConfig,
+        design: Design,
+        skip: tuple[str, ...] = (),
     ) -> list[str]:
         """Copy the design's files (but the `skip` roles) to its directory; names uploaded."""
         target = self.design_dir(board, design)
@@ -128,7 +136,7 @@ class GenericLinuxFamily:
 
     def design_runtime(
         self,
-        board: Board,
+        board: BoardConfig,
         transport: SshTransport | None,
         design: Design,
         signature: dict[str, Any],
@@ -155,15 +163,15 @@ class GenericLinuxFamily:
             options["segments"] = paths[1:]
         return DesignRuntime(paths[0], backend, options)
 
-    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
         """A CPU board has nothing to configure: loading a design is copying its files."""
         return [f"uploaded {name}" for name in self.upload_design_files(transport, board, design)]
 
-    def design_active(self, board: Board, transport: SshTransport) -> bool:
+    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
         return True
 
     def runner_runtime(
-        self, board: Board, design: Design, signature: dict[str, Any]
+        self, board: BoardConfig, design: Design, signature: dict[str, Any]
     ) -> DesignRuntime:
         """A design run by its own command (a FINN ``driver.py``, a vendor runner …).
 
@@ -204,6 +212,6 @@ class GenericLinuxFamily:
             posixpath.join(self.design_subdir(design), first.name), "exec", options
         )
 
-    def design_record(self, board: Board) -> str:
+    def design_record(self, board: BoardConfig) -> str:
         # Copied files survive a reboot, so the record lives beside them.
         return posixpath.join(board.agent.workdir, "designs", "loaded")

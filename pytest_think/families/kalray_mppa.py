@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import LinkError
 from pytest_think.families import DesignRuntime
@@ -51,7 +51,7 @@ class KalrayMppaFamily(GenericLinuxFamily):
             )
         return result.out.strip()
 
-    def clock_khz(self, board: Board, transport: SshTransport) -> int:
+    def clock_khz(self, board: BoardConfig, transport: SshTransport) -> int:
         opts: KalrayOptions = self.options(board)
         path = posixpath.join(opts.mppa, "mppa0", "freq")
         text = self._read(transport, path)
@@ -62,7 +62,7 @@ class KalrayMppaFamily(GenericLinuxFamily):
                 f"{transport.where}: {path} reads {text!r}, not a clock in kHz"
             ) from None
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
         transport = self._ssh(board, transport)
         opts: KalrayOptions = self.options(board)
@@ -72,7 +72,7 @@ class KalrayMppaFamily(GenericLinuxFamily):
 
     def design_runtime(
         self,
-        board: Board,
+        board: BoardConfig,
         transport: SshTransport | None,
         design: Design,
         signature: dict[str, Any],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, FlashError
 from pytest_think.families.generic import GenericLinuxFamily
@@ -21,7 +21,7 @@ from pytest_think.transport.ssh import SshTransport
 class MicrocontrollerFamily(GenericLinuxFamily):
     name = "mcu-uart"
 
-    def check_options(self, board: Board) -> None:
+    def check_options(self, board: BoardConfig) -> None:
         super().check_options(board)
         if board.serial is None:
             raise BoardConfigError(
@@ -29,24 +29,26 @@ class MicrocontrollerFamily(GenericLinuxFamily):
                 "needs the serial line its firmware listens on"
             )
 
-    def prepare(self, board: Board, transport: SshTransport | None) -> None:
+    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
         """The firmware needs no set-up from the host."""
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         # What the firmware is comes in its HELLO; here, only how it is reached.
         assert board.serial is not None
         return {"serial": board.serial.url, "baud": board.serial.baud}
 
-    def start_agent(self, board: Board, ssh: SshTransport | None) -> Link:
+    def start_agent(self, board: BoardConfig, ssh: SshTransport | None) -> Link:
         assert board.serial is not None
         serial = board.serial
         return SerialLink(serial.url, serial.baud, frame_bytes=serial.frame_bytes)
 
-    def deploy_model(self, board: Board, ssh: SshTransport | None, model: Path, sha: str) -> str:
+    def deploy_model(
+        self, board: BoardConfig, ssh: SshTransport | None, model: Path, sha: str
+    ) -> str:
         return model.name  # built into the firmware; the agent says no_model if it is not
 
-    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
         raise FlashError(f"flashing firmware onto board '{board.name}' is not supported yet")
 
-    def design_active(self, board: Board, transport: SshTransport) -> bool:
+    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
         return False

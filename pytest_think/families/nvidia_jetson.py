@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, RemoteCommandError
 from pytest_think.families.generic import GenericLinuxFamily
@@ -54,7 +54,7 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
         result = transport.run(["nvpmodel", "-q"])
         return parse_nvpmodel_query(result.out) if result.exit_status == 0 else None
 
-    def _wanted_mode(self, board: Board, transport: SshTransport, wanted: int | str) -> int:
+    def _wanted_mode(self, board: BoardConfig, transport: SshTransport, wanted: int | str) -> int:
         modes = self.power_modes(transport)
         field = f"board file {board.source or board.name}: field 'options.power_mode'"
         if not modes:
@@ -70,7 +70,7 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             f"{field}: mode {wanted!r} is not on this module; {NVPMODEL_CONF} lists {listed}"
         )
 
-    def prepare(self, board: Board, transport: SshTransport | None) -> None:
+    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
         transport = self._ssh(board, transport)
         options: JetsonOptions = self.options(board)
         where = transport.where
@@ -92,7 +92,7 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
 
     def trtexec(
         self,
-        board: Board,
+        board: BoardConfig,
         transport: SshTransport,
         design: Design,
         iterations: int = 200,
@@ -108,7 +108,7 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             )
         return parse_trtexec(result.out)
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
         transport = self._ssh(board, transport)
         model = transport.run(["cat", "/proc/device-tree/model"])

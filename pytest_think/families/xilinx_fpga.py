@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
 from pytest_think.families.generic import GenericLinuxFamily
@@ -66,11 +66,11 @@ class XilinxFpgaFamily(GenericLinuxFamily):
     name = "xilinx-fpga"
     Options = FpgaOptions
 
-    def power_rail_names(self, board: Board) -> dict[str, str]:
+    def power_rail_names(self, board: BoardConfig) -> dict[str, str]:
         opts: FpgaOptions = self.options(board)
         return opts.power_rails
 
-    def identify(self, board: Board, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
         facts = super().identify(board, transport)
         transport = self._ssh(board, transport)
         manager = transport.run(["cat", f"{FPGA_MANAGER}/name"])
@@ -78,7 +78,7 @@ class XilinxFpgaFamily(GenericLinuxFamily):
         facts["fpga_state"] = FpgaManagerFlasher(transport, transport.where).state()
         return facts
 
-    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
         target = self.design_dir(board, design)
         bitstream = posixpath.join(target, design.file("bitstream").name)
         overlay = design.files.get("overlay")
@@ -89,9 +89,9 @@ class XilinxFpgaFamily(GenericLinuxFamily):
             bitstream, posixpath.join(target, overlay.name) if overlay else None, partial=False
         )
 
-    def design_active(self, board: Board, transport: SshTransport) -> bool:
+    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
         return FpgaManagerFlasher(transport, transport.where).state() == "operating"
 
-    def design_record(self, board: Board) -> str:
+    def design_record(self, board: BoardConfig) -> str:
         # /run is a tmpfs: the record goes when a reboot or power cycle clears the fabric.
         return "/run/think/fpga0-design"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import posixpath
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
 from pytest_think.families.xilinx_fpga import FpgaManagerFlasher, XilinxFpgaFamily
@@ -48,7 +48,7 @@ class XmutilLoader:
 class XilinxKriaFamily(XilinxFpgaFamily):
     name = "xilinx-kria"
 
-    def flash(self, board: Board, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
         app_dir = posixpath.join(APPS_DIR, design.name)
         files = [(design.file("bitstream"), None), (design.file("overlay"), None)]
         uploads = [(path, posixpath.join(app_dir, path.name)) for path, _ in files]
@@ -64,7 +64,7 @@ class XilinxKriaFamily(XilinxFpgaFamily):
             transport.write_file(posixpath.join(app_dir, "shell.json"), shell)
         return XmutilLoader(transport).load(design.name)
 
-    def design_active(self, board: Board, transport: SshTransport) -> bool:
+    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
         return XmutilLoader(transport).active_app() is not None and super().design_active(
             board, transport
         )

@@ -19,7 +19,7 @@ import allure
 import numpy as np
 
 if TYPE_CHECKING:
-    from pytest_think.boards import Board
+    from pytest_think.boards import BoardConfig
     from pytest_think.reference import CompareReport
 
 # How Allure sorts failures: hardware and flashing, numbers, the link, energy validity.
@@ -55,7 +55,7 @@ def step(title: str) -> Iterator[None]:
         yield
 
 
-def board_labels(board: Board) -> None:
+def board_labels(board: BoardConfig) -> None:
     """Group a multi-board history by board and family."""
     dynamic: Any = allure.dynamic  # untyped in allure-pytest
     dynamic.parent_suite(board.name)
@@ -74,7 +74,7 @@ def attach_text(name: str, text: str, kind: str = "text") -> None:
     allure.attach(text, name=name, attachment_type=types[kind])
 
 
-def redacted_board(board: Board) -> str:
+def redacted_board(board: BoardConfig) -> str:
     """The board as configured, for reports: anything secret-looking is masked."""
     from pytest_think.boards import SECRET_KEYS
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
 from pytest_think.errors import BoardConfigError, ThinkError
 
 GROUP = "pytest_think.meters"
@@ -57,8 +57,8 @@ class PowerMeter(Protocol):
     def close(self) -> None: ...
 
 
-def open_meter(board: Board, device: Any = None) -> PowerMeter:
-    """The board's meter, connected and identified. `device` (the DeviceUnderTest) is for
+def open_meter(board: BoardConfig, device: Any = None) -> PowerMeter:
+    """The board's meter, connected and identified. `device` (the Device) is for
     meters that live on the board itself (onboard sensors sampled by the agent)."""
     assert board.meter is not None
     drivers = {ep.name: ep for ep in entry_points(group=GROUP)}

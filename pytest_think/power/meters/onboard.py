@@ -23,7 +23,7 @@ class OnboardMeter:
         self.config = config
         self.where = what
         self.device = device
-        conn = device.conn
+        conn = device.board
         self.period = config.period_s
         self.armed: tuple[int, float, float, float] | None = None  # start, offset, ± ns, s
         if not config.rails:
@@ -33,7 +33,7 @@ class OnboardMeter:
             self.sensors = []
             self.idn = f"tegrastats: {' + '.join(config.rails)}"
             return
-        sensors = conn.family.power_sensors(conn.board, conn.ssh)
+        sensors = conn.family.power_sensors(conn.config, conn.ssh)
         by_rail = {s.rail: s for s in sensors}
         missing = [r for r in config.rails if r not in by_rail]
         if missing:

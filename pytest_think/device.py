@@ -1,8 +1,7 @@
-"""The device under test: a connected board, its deployed agent, and runs of models on it.
+"""The device under test: a connected board's agent, and runs of models on it.
 
-`BoardConnection` is the session's link to one board (config + SSH + identity).
-`DeviceUnderTest` deploys the agent on first use, uploads models (skipping unchanged ones),
-and streams vectors, returning a `Run` with the board's outputs and timings.
+`Device` deploys the agent on first use, uploads models (skipping unchanged ones), and
+streams vectors, returning a `Run` with the board's outputs and timings.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_think.boards import Board
+from pytest_think.boards import BoardConfig
+from pytest_think.connection import Board
 from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError, LinkError
-from pytest_think.families import Family, load_family
 from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
@@ -25,57 +24,7 @@ from pytest_think.power.meters import PowerMeter, open_meter
 from pytest_think.reference import ReferenceModel, accuracy
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
-from pytest_think.transport.console import SerialConsole
-from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
-
-
-@dataclass
-class BoardConnection:
-    board: Board
-    emulated: bool
-    family: Family
-    ssh: SshTransport | None  # None: a board reached only over its serial line
-    identity: dict[str, Any]
-    _console: SerialConsole | None = None
-
-    @classmethod
-    def open(cls, board: Board, emulated: bool) -> BoardConnection:
-        family = load_family(board)
-        ssh = SshTransport(board.ssh, board.name).connect() if board.ssh else None
-        try:
-            # Bring the board to the state its file asks for (power mode …), then describe it.
-            family.prepare(board, ssh)
-            identity = family.identify(board, ssh)
-        except Exception:
-            if ssh is not None:
-                ssh.close()
-            raise
-        return cls(board, emulated, family, ssh, identity)
-
-    @property
-    def transport(self) -> SshTransport:
-        """The SSH transport; an error for boards that have none."""
-        if self.ssh is None:
-            raise LinkError(f"board '{self.board.name}' has no SSH access (serial only)")
-        return self.ssh
-
-    @property
-    def console(self) -> SerialConsole:
-        """The board's serial console, opened on first use (its capture starts then)."""
-        if self.board.console is None:
-            raise LinkError(
-                f"board '{self.board.name}' has no 'console' section in {self.board.source}"
-            )
-        if self._console is None:
-            self._console = SerialConsole(self.board.console, self.board.name)
-        return self._console
-
-    def close(self) -> None:
-        if self._console is not None:
-            self._console.close()
-        if self.ssh is not None:
-            self.ssh.close()
 
 
 @dataclass
@@ -128,11 +77,11 @@ def _model_sha256(model: Path) -> str:
     return sha256_file(model)
 
 
-class DeviceUnderTest:
+class Device:
     """Runs models on one connected board through its agent (deployed on first use)."""
 
-    def __init__(self, conn: BoardConnection) -> None:
-        self.conn = conn
+    def __init__(self, board: Board) -> None:
+        self.board = board
         self.agent: AgentClient | None = None
         # The last agent's HELLO, kept for reports after that agent is gone.
         self.agent_identity: dict[str, Any] | None = None
@@ -147,29 +96,29 @@ class DeviceUnderTest:
     @property
     def meter(self) -> PowerMeter:
         """The board's power meter, connected and identified on first use."""
-        if self.board.meter is None:
+        if self.config.meter is None:
             raise LinkError(
-                f"board '{self.board.name}' has no 'meter' section in {self.board.source}"
+                f"board '{self.config.name}' has no 'meter' section in {self.config.source}"
             )
         if self._meter is None:
-            self._meter = open_meter(self.board, self)
+            self._meter = open_meter(self.config, self)
         return self._meter
 
     @property
-    def board(self) -> Board:
-        return self.conn.board
+    def config(self) -> BoardConfig:
+        return self.board.config
 
     @property
     def workdir(self) -> str:
-        return self.board.agent.workdir
+        return self.config.agent.workdir
 
     def ensure_agent(self) -> AgentClient:
         if self.agent is not None:
             return self.agent
-        link = self.conn.family.start_agent(self.board, self.conn.ssh)
+        link = self.board.family.start_agent(self.config, self.board.ssh)
         agent = AgentClient(link)
         try:
-            agent.hello(self.board.agent.start_timeout)
+            agent.hello(self.config.agent.start_timeout)
         except Exception:
             link.close()
             raise
@@ -180,7 +129,7 @@ class DeviceUnderTest:
     def deploy_model(self, model: Path) -> tuple[str, str]:
         """Put `model` where the agent can load it; returns (path for LOAD, sha256)."""
         sha = _model_sha256(model)
-        return self.conn.family.deploy_model(self.board, self.conn.ssh, model, sha), sha
+        return self.board.family.deploy_model(self.config, self.board.ssh, model, sha), sha
 
     def run(
         self,
@@ -197,11 +146,11 @@ class DeviceUnderTest:
         remote, sha = self.deploy_model(model)
         agent = self.ensure_agent()
         options: dict[str, Any] = {"device_batch": device_batch}
-        if self.board.agent.providers:
-            options["providers"] = self.board.agent.providers
+        if self.config.agent.providers:
+            options["providers"] = self.config.agent.providers
         options.update(backend_options or {})
         signature = agent.load(
-            remote, sha, self.board.agent.backend, options, self.board.agent.start_timeout
+            remote, sha, self.config.agent.backend, options, self.config.agent.start_timeout
         )
         vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)
         try:
@@ -212,7 +161,7 @@ class DeviceUnderTest:
             # A failed stream leaves the agent in an unknown state: start a fresh one next time.
             self.close_agent()
             raise
-        return Run(self.board.name, model, sha, vset, result, signature)
+        return Run(self.config.name, model, sha, vset, result, signature)
 
     def run_design(
         self,
@@ -234,16 +183,16 @@ class DeviceUnderTest:
                 f"design file {design.source}: field 'reference' is missing; a design is run "
                 "to be checked against the model it implements"
             )
-        flash = ensure_design(self.conn, design, force=force_flash)
+        flash = ensure_design(self.board, design, force=force_flash)
         signature = self._reference_signature(design.reference)
-        runtime = self.conn.family.design_runtime(self.board, self.conn.ssh, design, signature)
+        runtime = self.board.family.design_runtime(self.config, self.board.ssh, design, signature)
         agent = self.ensure_agent()
         loaded = agent.load(
             runtime.path,
             design.sha256,
             runtime.backend,
             runtime.options,
-            self.board.agent.start_timeout,
+            self.config.agent.start_timeout,
         )
         vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), loaded)
         try:
@@ -251,7 +200,7 @@ class DeviceUnderTest:
         except Exception:
             self.close_agent()
             raise
-        return Run(self.board.name, design.reference, design.sha256, vset, result, loaded), flash
+        return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
 
     def _reference_signature(self, model: Path) -> dict[str, Any]:
         key = model.resolve()
@@ -276,9 +225,9 @@ class DeviceUnderTest:
         signature = agent.load(
             remote,
             sha,
-            self.board.agent.backend,
+            self.config.agent.backend,
             {"device_batch": device_batch},
-            self.board.agent.start_timeout,
+            self.config.agent.start_timeout,
         )
         vset = load_vectors(Path(vectors), signature)
         options = {"min_seconds": min_seconds, "warmup": warmup}
@@ -288,7 +237,7 @@ class DeviceUnderTest:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""
         if not isinstance(design, Design):
             design = load_design(Path(design))
-        return ensure_design(self.conn, design, force=force)
+        return ensure_design(self.board, design, force=force)
 
     def trtexec(
         self, design: str | Path | Design, *, iterations: int = 200, warmup_ms: int = 200
@@ -296,15 +245,15 @@ class DeviceUnderTest:
         """Bring the board to `design`, then benchmark its TensorRT engine with trtexec."""
         if not isinstance(design, Design):
             design = load_design(Path(design))
-        runner = getattr(self.conn.family, "trtexec", None)
+        runner = getattr(self.board.family, "trtexec", None)
         if runner is None:
             raise InputFileError(
-                f"design file {design.source}: board '{self.board.name}' (family "
-                f"'{self.board.family}') has no trtexec"
+                f"design file {design.source}: board '{self.config.name}' (family "
+                f"'{self.config.family}') has no trtexec"
             )
-        ensure_design(self.conn, design)
+        ensure_design(self.board, design)
         summary: TrtexecSummary = runner(
-            self.board, self.conn.transport, design, iterations, warmup_ms
+            self.config, self.board.transport, design, iterations, warmup_ms
         )
         return summary
 
