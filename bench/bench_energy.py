@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_think.boards import BoardConfig, find_board
-from pytest_think.connection import Board
 from pytest_think.device import Device
 from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.families import open_board
 from pytest_think.power.energy import EnergySettings, measure_energy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ RATES_HZ = (1.0, 10.0, 100.0, 1000.0, None)  # None: the digitizer's finest (48.
 
 def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dict[str, Any]]:
     """Every window × rate cell against the twin's truth."""
-    conn = Board.open(twin.board(board), True)
+    conn = open_board(twin.board(board), True)
     device = Device(conn)
     truth_file = twin.log.parent / TRUTH_FILE
     rows: list[dict[str, Any]] = []

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pytest_think import hashing
 from pytest_think.boards import BoardConfig, find_board
-from pytest_think.connection import Board
 from pytest_think.designs import load_design
 from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.families import open_board
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -35,7 +35,7 @@ def session(board: BoardConfig, design_file: Path) -> tuple[float, float, bool]:
     Returns (seconds of the whole session, seconds of the flash step, flashed)."""
     hashing.forget_memory()  # a new process: only the on-disk hash cache survives
     started = time.perf_counter()
-    conn = Board.open(board, False)
+    conn = open_board(board, False)
     try:
         flash_started = time.perf_counter()
         report = Device(conn).flash(load_design(design_file))

@@ -33,9 +33,10 @@ import numpy as np
 import onnxruntime
 
 from pytest_think.boards import PACKAGED_BOARDS, find_board
-from pytest_think.connection import Board
 from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.families import open_board
+from pytest_think.hashing import sha256_file
 from pytest_think.stream import AgentClient
 from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
@@ -149,9 +150,9 @@ def measure_p1(dut: Device, vectors: Path, sizes: Sizes) -> tuple[Line, float]:
 def measure_p3(dut: Device, vectors: Path, harness: float, sizes: Sizes) -> Line:
     """Naive baseline: a fresh SSH exec of the agent for every single vector."""
     conn, board = dut.board, dut.config
-    remote_model, sha = dut.deploy_model(MODEL)
-    agent_path = posixpath.join(dut.workdir, "think_agent.py")
-    argv = conn.family.agent_command(board, agent_path)
+    sha = sha256_file(MODEL)
+    remote_model = conn.agent.deploy_model(MODEL, sha)
+    argv = [board.agent.interpreter, posixpath.join(board.agent.workdir, "think_agent.py")]
     timeout = board.agent.start_timeout
     vset: VectorSet | None = None
     start = time.perf_counter()
@@ -268,13 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         vectors = tiled_vectors(sizes.vectors, scratch / "digits_tiled.npz")
         with TwinProcess.start(board, scratch / "twin") as twin:
-            conn = Board.open(twin.board(board), True)
+            conn = open_board(twin.board(board), True)
             dut = Device(conn)
             try:
                 p1, harness = measure_p1(dut, vectors, sizes)
                 p3 = measure_p3(dut, vectors, harness, sizes)
                 p4 = measure_p4(
-                    conn.transport, posixpath.join(dut.workdir, "bench"), scratch, sizes
+                    conn.transport,
+                    posixpath.join(dut.config.agent.workdir, "bench"),
+                    scratch,
+                    sizes,
                 )
             finally:
                 dut.close()

@@ -1,59 +1,112 @@
-"""A connected board: its board file, its family, its SSH transport and console, its identity.
+"""A connected board: its board file, its transports, what its family bound to it, its identity.
 
-`Board` is the session's link to one board, opened once however many tests use it.
+`Board` is the session's link to one board, opened once however many tests use it
+(`pytest_think.families.open_board`). Code asks it for a capability — `board.flasher`,
+`board.design_runner`, `board.benchmarker` — and gets the part its family bound, or the one
+`NotCapable` line naming the board, its family and what it cannot do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import (
+    AgentLauncher,
+    Benchmarker,
+    Capabilities,
+    DesignRunner,
+    Flasher,
+    NotCapable,
+    PowerSwitch,
+)
 from pytest_think.errors import LinkError
-from pytest_think.families import Family, load_family
 from pytest_think.transport.console import SerialConsole
 from pytest_think.transport.ssh import SshTransport
 
+if TYPE_CHECKING:
+    from pytest_think.power.onboard import PowerSensor
+    from pytest_think.transport.shell import Shell
 
-@dataclass
+Part = TypeVar("Part")
+
+
 class Board:
-    config: BoardConfig
-    emulated: bool
-    family: Family
-    ssh: SshTransport | None  # None: a board reached only over its serial line
-    identity: dict[str, Any]
-    _console: SerialConsole | None = None
+    def __init__(self, config: BoardConfig, emulated: bool, ssh: SshTransport | None) -> None:
+        self.config = config
+        self.emulated = emulated
+        self.ssh = ssh  # None: a board reached only over its serial line
+        self.parts: Capabilities | None = None  # bound by the family once connected
+        self.identity: dict[str, Any] = {}
+        self._console: SerialConsole | None = None
 
-    @classmethod
-    def open(cls, board: BoardConfig, emulated: bool) -> Board:
-        family = load_family(board)
-        ssh = SshTransport(board.ssh, board.name).connect() if board.ssh else None
-        try:
-            # Bring the board to the state its file asks for (power mode …), then describe it.
-            family.prepare(board, ssh)
-            identity = family.identify(board, ssh)
-        except Exception:
-            if ssh is not None:
-                ssh.close()
-            raise
-        return cls(board, emulated, family, ssh, identity)
+    def __repr__(self) -> str:
+        return f"<board '{self.name}' ({'twin' if self.emulated else 'hardware'})>"
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def family(self) -> str:
+        return self.config.family
+
+    def _need(self, part: Part | None, what: str) -> Part:
+        if part is None:
+            raise NotCapable(f"board '{self.name}' (family {self.family}) cannot {what}")
+        return part
+
+    @property
+    def _parts(self) -> Capabilities:
+        if self.parts is None:
+            raise LinkError(f"board '{self.name}' is not brought up yet (no family bound)")
+        return self.parts
+
+    @property
+    def agent(self) -> AgentLauncher:
+        return self._parts.agent
+
+    @property
+    def shell(self) -> Shell:
+        """Commands on the board (over SSH)."""
+        return self._need(self._parts.shell, "run commands (its board file has no 'ssh' section)")
+
+    @property
+    def flasher(self) -> Flasher:
+        return self._need(self._parts.flasher, "load designs")
+
+    @property
+    def design_runner(self) -> DesignRunner:
+        return self._need(self._parts.runner, "run designs")
+
+    @property
+    def benchmarker(self) -> Benchmarker:
+        return self._need(self._parts.benchmarker, "benchmark designs with trtexec")
+
+    @property
+    def power_switch(self) -> PowerSwitch:
+        return self._need(self._parts.power_switch, "switch its power")
+
+    @property
+    def power_sensors(self) -> list[PowerSensor]:
+        """The onboard power monitors (none when the board has no way to read them)."""
+        sensors = self._parts.sensors
+        return sensors.sensors() if sensors is not None else []
 
     @property
     def transport(self) -> SshTransport:
-        """The SSH transport; an error for boards that have none."""
+        """The SSH transport (uploads, long-lived processes); an error for serial-only boards."""
         if self.ssh is None:
-            raise LinkError(f"board '{self.config.name}' has no SSH access (serial only)")
+            raise LinkError(f"board '{self.name}' has no SSH access (serial only)")
         return self.ssh
 
     @property
     def console(self) -> SerialConsole:
         """The board's serial console, opened on first use (its capture starts then)."""
         if self.config.console is None:
-            raise LinkError(
-                f"board '{self.config.name}' has no 'console' section in {self.config.source}"
-            )
+            raise LinkError(f"board '{self.name}' has no 'console' section in {self.config.source}")
         if self._console is None:
-            self._console = SerialConsole(self.config.console, self.config.name)
+            self._console = SerialConsole(self.config.console, self.name)
         return self._console
 
     def close(self) -> None:

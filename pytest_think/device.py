@@ -17,13 +17,13 @@ from pytest_think.boards import BoardConfig
 from pytest_think.connection import Board
 from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError, LinkError
-from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
 from pytest_think.power.meters import PowerMeter, open_meter
-from pytest_think.reference import ReferenceModel, accuracy
+from pytest_think.reference import accuracy, reference_model
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, AgentClient, StreamResult
+from pytest_think.trtexec import TrtexecSummary
 from pytest_think.vectors import VectorSet, load_vectors
 
 
@@ -86,7 +86,10 @@ class Device:
         # The last agent's HELLO, kept for reports after that agent is gone.
         self.agent_identity: dict[str, Any] | None = None
         self._meter: PowerMeter | None = None
-        self._signatures: dict[Path, dict[str, Any]] = {}  # reference models' inputs/outputs
+
+    @property
+    def config(self) -> BoardConfig:
+        return self.board.config
 
     @property
     def meter_identity(self) -> str | None:
@@ -104,18 +107,10 @@ class Device:
             self._meter = open_meter(self.config, self)
         return self._meter
 
-    @property
-    def config(self) -> BoardConfig:
-        return self.board.config
-
-    @property
-    def workdir(self) -> str:
-        return self.config.agent.workdir
-
     def ensure_agent(self) -> AgentClient:
         if self.agent is not None:
             return self.agent
-        link = self.board.family.start_agent(self.config, self.board.ssh)
+        link = self.board.agent.start_agent()
         agent = AgentClient(link)
         try:
             agent.hello(self.config.agent.start_timeout)
@@ -126,10 +121,31 @@ class Device:
         self.agent_identity = agent.identity
         return agent
 
-    def deploy_model(self, model: Path) -> tuple[str, str]:
-        """Put `model` where the agent can load it; returns (path for LOAD, sha256)."""
+    def load_model(
+        self, model: Path, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Deploy `model` (skipped when the board has it) and have the agent load it with the
+        board's backend and providers; its sha256 and the loaded signature."""
         sha = _model_sha256(model)
-        return self.board.family.deploy_model(self.config, self.board.ssh, model, sha), sha
+        remote = self.board.agent.deploy_model(model, sha)
+        loaded: dict[str, Any] = {}
+        if self.config.agent.providers:
+            loaded["providers"] = self.config.agent.providers
+        loaded.update(options or {})
+        return sha, self._load(remote, sha, self.config.agent.backend, loaded)
+
+    def _load(self, path: str, sha: str, backend: str, options: dict[str, Any]) -> dict[str, Any]:
+        agent = self.ensure_agent()
+        return agent.load(path, sha, backend, options, self.config.agent.start_timeout)
+
+    def _stream(self, vectors: VectorSet, **options: Any) -> StreamResult:
+        assert self.agent is not None
+        try:
+            return self.agent.stream(vectors, **options)
+        except Exception:
+            # A failed stream leaves the agent in an unknown state: start a fresh one next time.
+            self.close_agent()
+            raise
 
     def run(
         self,
@@ -143,24 +159,13 @@ class Device:
         progress: Callable[[int, int], None] | None = None,
     ) -> Run:
         model = Path(model)
-        remote, sha = self.deploy_model(model)
-        agent = self.ensure_agent()
-        options: dict[str, Any] = {"device_batch": device_batch}
-        if self.config.agent.providers:
-            options["providers"] = self.config.agent.providers
-        options.update(backend_options or {})
-        signature = agent.load(
-            remote, sha, self.config.agent.backend, options, self.config.agent.start_timeout
+        sha, signature = self.load_model(
+            model, {"device_batch": device_batch, **(backend_options or {})}
         )
-        vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)
-        try:
-            result = agent.stream(
-                vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress
-            )
-        except Exception:
-            # A failed stream leaves the agent in an unknown state: start a fresh one next time.
-            self.close_agent()
-            raise
+        vset = _vector_set(vectors, signature)
+        result = self._stream(
+            vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress
+        )
         return Run(self.config.name, model, sha, vset, result, signature)
 
     def run_design(
@@ -174,39 +179,21 @@ class Device:
     ) -> tuple[Run, FlashReport]:
         """Bring the board to `design`, then stream `vectors` through it.
 
-        The family says how the loaded design is run (its runtime); the run is checked against
-        the design's `reference` model, so `Run.model` is that reference."""
-        if not isinstance(design, Design):
-            design = load_design(Path(design))
+        The board's design runner says how the loaded design is run (its runtime); the run
+        is checked against the design's `reference` model, so `Run.model` is that reference."""
+        design = _design(design)
         if design.reference is None:
             raise InputFileError(
                 f"design file {design.source}: field 'reference' is missing; a design is run "
                 "to be checked against the model it implements"
             )
         flash = ensure_design(self.board, design, force=force_flash)
-        signature = self._reference_signature(design.reference)
-        runtime = self.board.family.design_runtime(self.config, self.board.ssh, design, signature)
-        agent = self.ensure_agent()
-        loaded = agent.load(
-            runtime.path,
-            design.sha256,
-            runtime.backend,
-            runtime.options,
-            self.config.agent.start_timeout,
-        )
-        vset = vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), loaded)
-        try:
-            result = agent.stream(vset, window=window, progress=progress)
-        except Exception:
-            self.close_agent()
-            raise
+        signature = reference_model(design.reference).signature
+        runtime = self.board.design_runner.design_runtime(design, signature)
+        loaded = self._load(runtime.path, design.sha256, runtime.backend, runtime.options)
+        vset = _vector_set(vectors, loaded)
+        result = self._stream(vset, window=window, progress=progress)
         return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
-
-    def _reference_signature(self, model: Path) -> dict[str, Any]:
-        key = model.resolve()
-        if key not in self._signatures:
-            self._signatures[key] = ReferenceModel(model).signature
-        return self._signatures[key]
 
     def device_loop(
         self,
@@ -219,43 +206,24 @@ class Device:
         device_batch: int = 1,
     ) -> dict[str, Any]:
         """Run `model` in a loop on the device, no link involved; returns the agent's report."""
-        model = Path(model)
-        remote, sha = self.deploy_model(model)
-        agent = self.ensure_agent()
-        signature = agent.load(
-            remote,
-            sha,
-            self.config.agent.backend,
-            {"device_batch": device_batch},
-            self.config.agent.start_timeout,
-        )
+        _, signature = self.load_model(Path(model), {"device_batch": device_batch})
         vset = load_vectors(Path(vectors), signature)
         options = {"min_seconds": min_seconds, "warmup": warmup}
-        return agent.loop(vset, min(count, vset.count), options, timeout=min_seconds * 10 + 60)
+        assert self.agent is not None
+        return self.agent.loop(vset, min(count, vset.count), options, timeout=min_seconds * 10 + 60)
 
     def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""
-        if not isinstance(design, Design):
-            design = load_design(Path(design))
-        return ensure_design(self.board, design, force=force)
+        return ensure_design(self.board, _design(design), force=force)
 
     def trtexec(
         self, design: str | Path | Design, *, iterations: int = 200, warmup_ms: int = 200
     ) -> TrtexecSummary:
         """Bring the board to `design`, then benchmark its TensorRT engine with trtexec."""
-        if not isinstance(design, Design):
-            design = load_design(Path(design))
-        runner = getattr(self.board.family, "trtexec", None)
-        if runner is None:
-            raise InputFileError(
-                f"design file {design.source}: board '{self.config.name}' (family "
-                f"'{self.config.family}') has no trtexec"
-            )
+        design = _design(design)
+        benchmarker = self.board.benchmarker
         ensure_design(self.board, design)
-        summary: TrtexecSummary = runner(
-            self.config, self.board.transport, design, iterations, warmup_ms
-        )
-        return summary
+        return benchmarker.trtexec(design, iterations, warmup_ms)
 
     def close_agent(self) -> None:
         if self.agent is not None:
@@ -267,3 +235,11 @@ class Device:
             self._meter.close()
             self._meter = None
         self.close_agent()
+
+
+def _design(design: str | Path | Design) -> Design:
+    return design if isinstance(design, Design) else load_design(Path(design))
+
+
+def _vector_set(vectors: str | Path | VectorSet, signature: dict[str, Any]) -> VectorSet:
+    return vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)

@@ -19,13 +19,13 @@ import pytest
 
 from pytest_think.connection import Board
 from pytest_think.device import Device, Run
-from pytest_think.families.trtexec import TrtexecSummary
 from pytest_think.flashing import FlashReport
 from pytest_think.reference import CompareReport, Tolerance, compare
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
 from pytest_think.results import TestRecord
 from pytest_think.transport.console import SerialConsole
+from pytest_think.trtexec import TrtexecSummary
 from pytest_think.vectors import VectorSet, load_vectors
 
 

@@ -1,8 +1,9 @@
 """Bringing a board to a design: flash it unless the same design is already running.
 
-The strategy is the same for every family; the family says how a design is loaded, how to
-tell that the board still runs it, and where on the board to record what was loaded (for an
-FPGA, a tmpfs, so the record is forgotten exactly when a reboot forgets the fabric).
+The strategy is the same for every family; the board's `Flasher` part says how a design is
+loaded, how to tell that the board still runs it, and where on the board to record what was
+loaded (for an FPGA, a tmpfs, so the record is forgotten exactly when a reboot forgets the
+fabric).
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import posixpath
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_think.connection import Board
+from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
-
-if TYPE_CHECKING:
-    from pytest_think.connection import Board
-    from pytest_think.designs import Design
 
 
 @dataclass
@@ -37,31 +36,33 @@ class FlashReport:
         }
 
 
-def loaded_design(conn: Board) -> str | None:
+def loaded_design(board: Board) -> str | None:
     """sha256 of the design the board runs now, or None when unknown or no longer active."""
-    result = conn.transport.run(["cat", conn.family.design_record(conn.config)])
+    flasher = board.flasher
+    result = board.shell.run(["cat", flasher.design_record])
     sha = result.out.strip() if result.exit_status == 0 else ""
     if len(sha) != 64:
         return None
-    return sha if conn.family.design_active(conn.config, conn.transport) else None
+    return sha if flasher.design_active() else None
 
 
-def ensure_design(conn: Board, design: Design, force: bool = False) -> FlashReport:
+def ensure_design(board: Board, design: Design, force: bool = False) -> FlashReport:
     """Make `design` the one the board runs; skip the flash when it already is (unless forced)."""
-    if design.family != conn.config.family:
+    if design.family != board.family:
         raise InputFileError(
             f"design file {design.source}: design '{design.name}' is for family "
-            f"'{design.family}', board '{conn.config.name}' is family '{conn.config.family}'"
+            f"'{design.family}', board '{board.name}' is family '{board.family}'"
         )
+    flasher = board.flasher
     started = time.perf_counter()
     sha = design.sha256
-    if not force and loaded_design(conn) == sha:
+    if not force and loaded_design(board) == sha:
         return FlashReport(design.name, sha, False, time.perf_counter() - started)
-    record = conn.family.design_record(conn.config)
-    where = conn.transport.where
+    record = flasher.design_record
+    ssh = board.transport
     # Forget the old design first: a failed flash must not leave a stale record behind.
-    conn.transport.run(["rm", "-f", record]).check(where)
-    log = conn.family.flash(conn.config, conn.transport, design)
-    conn.transport.run(["mkdir", "-p", posixpath.dirname(record)]).check(where)
-    conn.transport.write_file(record, f"{sha}\n".encode())
+    ssh.run(["rm", "-f", record]).check(ssh.where)
+    log = flasher.flash(design)
+    ssh.run(["mkdir", "-p", posixpath.dirname(record)]).check(ssh.where)
+    ssh.write_file(record, f"{sha}\n".encode())
     return FlashReport(design.name, sha, True, time.perf_counter() - started, log)

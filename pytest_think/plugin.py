@@ -23,7 +23,7 @@ from pytest_think.device import Device
 from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import BoardConfigError, ThinkError
-from pytest_think.families import load_family
+from pytest_think.families import load_family, open_board
 from pytest_think.reference import ReferenceModel
 from pytest_think.report import allure_report
 from pytest_think.report.summary import summary_lines
@@ -170,7 +170,7 @@ class ThinkSession:
                     )
                 twin = TwinProcess.start(board, self._state() / f"twin-{board.name}")
                 board = twin.board(board)
-            conn = Board.open(board, twin is not None)
+            conn = open_board(board, twin is not None)
         except ThinkError as exc:
             if twin is not None:
                 twin.stop()

@@ -172,9 +172,9 @@ def test_design_for_another_family_and_missing_design(
 def test_zcu102_twin_identifies_its_fpga_manager(tmp_path: Path) -> None:
     board = find_board("fpga-zcu102", [REPO / "boards"])
     with TwinProcess.start(board, tmp_path / "twin") as twin:
-        from pytest_think.connection import Board
+        from pytest_think.families import open_board
 
-        conn = Board.open(twin.board(board), True)
+        conn = open_board(twin.board(board), True)
         try:
             assert conn.identity["fpga_manager"] == "Xilinx ZynqMP FPGA Manager"
             assert conn.identity["fpga_state"] == "unknown"

@@ -128,7 +128,7 @@ median = 0.54 ms, percentile(90%) = 0.6 ms, percentile(95%) = 0.65 ms, percentil
 
 def test_parse_trtexec_summary() -> None:
     from pytest_think.errors import RemoteCommandError
-    from pytest_think.families.trtexec import parse_trtexec
+    from pytest_think.trtexec import parse_trtexec
 
     summary = parse_trtexec(SUMMARY)
     assert summary.throughput_qps == 1534.21

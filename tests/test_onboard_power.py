@@ -22,7 +22,7 @@ def test_rails_are_discovered_and_read_in_watts(pytester: pytest.Pytester, board
 
         def test_power(board):
             assert board.identity["power_rails"] == {list(CASES[board_name])!r}
-            sensors = board.family.power_sensors(board.config, board.transport)
+            sensors = board.power_sensors
             watts = read_power(board.transport, sensors)
             # Integer sysfs units (mV x mA, uW, mW) round the idle power a little.
             assert watts == pytest.approx({CASES[board_name]!r}, rel=2e-3, abs=2e-3)
@@ -38,7 +38,7 @@ def test_a_board_without_monitors_has_no_rails(pytester: pytest.Pytester) -> Non
         """
         def test_none(board):
             assert board.identity["power_rails"] == []
-            assert board.family.power_sensors(board.config, board.transport) == []
+            assert board.power_sensors == []
         """
     )
     pytester.runpytest("--board=sim").assert_outcomes(passed=1)

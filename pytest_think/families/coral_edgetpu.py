@@ -16,10 +16,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import DesignRunner, DesignRuntime
+from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
-from pytest_think.families import DesignRuntime
 from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.families.linux import design_subdir
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -34,23 +36,15 @@ class CoralOptions(BaseModel):
     )
 
 
-class CoralEdgeTpuFamily(GenericLinuxFamily):
-    name = "coral-edgetpu"
-    Options = CoralOptions
+class EdgeTpuRunner:
+    """Runs .tflite designs through libedgetpu, one TPU per segment."""
 
-    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
-        facts = super().identify(board, transport)
-        facts["edgetpu_devices"] = self.options(board).devices
-        return facts
+    def __init__(self, config: BoardConfig, options: CoralOptions) -> None:
+        self.config = config
+        self.opts = options
 
-    def design_runtime(
-        self,
-        board: BoardConfig,
-        transport: SshTransport | None,
-        design: Design,
-        signature: dict[str, Any],
-    ) -> DesignRuntime:
-        opts: CoralOptions = self.options(board)
+    def design_runtime(self, design: Design, signature: dict[str, Any]) -> DesignRuntime:
+        opts = self.opts
         roles = design.model_roles()
         for role in roles:
             if design.files[role].suffix != ".tflite":
@@ -61,9 +55,9 @@ class CoralEdgeTpuFamily(GenericLinuxFamily):
         if len(roles) > len(opts.devices):
             raise InputFileError(
                 f"design file {design.source}: {len(roles)} segments need {len(roles)} TPUs; "
-                f"board '{board.name}' lists {len(opts.devices)} in options.devices"
+                f"board '{self.config.name}' lists {len(opts.devices)} in options.devices"
             )
-        paths = [posixpath.join(self.design_subdir(design), design.files[r].name) for r in roles]
+        paths = [posixpath.join(design_subdir(design), design.files[r].name) for r in roles]
         options = {
             **design.runtime,
             "delegate": opts.delegate,
@@ -71,3 +65,16 @@ class CoralEdgeTpuFamily(GenericLinuxFamily):
             "segments": paths[1:],
         }
         return DesignRuntime(paths[0], "tflite", options)
+
+
+class CoralEdgeTpuFamily(GenericLinuxFamily):
+    name = "coral-edgetpu"
+    Options = CoralOptions
+
+    def runner(self, config: BoardConfig, ssh: SshTransport) -> DesignRunner:
+        return EdgeTpuRunner(config, self.options(config))
+
+    def identify(self, board: Board) -> dict[str, Any]:
+        facts = super().identify(board)
+        facts["edgetpu_devices"] = self.options(board.config).devices
+        return facts

@@ -17,10 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import DesignRunner, DesignRuntime
+from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import LinkError
-from pytest_think.families import DesignRuntime
 from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.families.linux import design_subdir
+from pytest_think.transport.shell import Shell
 from pytest_think.transport.ssh import SshTransport
 
 TOTAL_CYCLES = r"Total: (\d+)"
@@ -38,47 +41,44 @@ class KalrayOptions(BaseModel):
     runner_timeout_s: float = Field(600.0, gt=0)
 
 
-class KalrayMppaFamily(GenericLinuxFamily):
-    name = "kalray-mppa"
-    Options = KalrayOptions
+class MppaSysfs:
+    """What /mppa/board0 says: the board type and the cluster clock."""
 
-    def _read(self, transport: SshTransport, path: str) -> str:
-        result = transport.run(["cat", path])
+    def __init__(self, shell: Shell, mppa: str) -> None:
+        self.shell = shell
+        self.mppa = mppa
+
+    def read(self, name: str) -> str:
+        path = posixpath.join(self.mppa, name)
+        result = self.shell.run(["cat", path])
         if result.exit_status != 0:
             raise LinkError(
-                f"{transport.where}: cannot read {path} ({result.err.strip() or 'no output'}); "
-                "is the MPPA driver loaded (lsmod | grep mppa)?"
+                f"{self.shell.where}: cannot read {path} "
+                f"({result.err.strip() or 'no output'}); is the MPPA driver loaded "
+                "(lsmod | grep mppa)?"
             )
         return result.out.strip()
 
-    def clock_khz(self, board: BoardConfig, transport: SshTransport) -> int:
-        opts: KalrayOptions = self.options(board)
-        path = posixpath.join(opts.mppa, "mppa0", "freq")
-        text = self._read(transport, path)
+    def clock_khz(self) -> int:
+        text = self.read("mppa0/freq")
         try:
             return int(text.split()[0])
         except (ValueError, IndexError):
             raise LinkError(
-                f"{transport.where}: {path} reads {text!r}, not a clock in kHz"
+                f"{self.shell.where}: {posixpath.join(self.mppa, 'mppa0/freq')} reads "
+                f"{text!r}, not a clock in kHz"
             ) from None
 
-    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
-        facts = super().identify(board, transport)
-        transport = self._ssh(board, transport)
-        opts: KalrayOptions = self.options(board)
-        facts["mppa_board"] = self._read(transport, posixpath.join(opts.mppa, "type"))
-        facts["mppa_clock_khz"] = self.clock_khz(board, transport)
-        return facts
 
-    def design_runtime(
-        self,
-        board: BoardConfig,
-        transport: SshTransport | None,
-        design: Design,
-        signature: dict[str, Any],
-    ) -> DesignRuntime:
-        transport = self._ssh(board, transport)
-        opts: KalrayOptions = self.options(board)
+class KannRunner:
+    """Runs KaNN networks with kann_opencl_cnn, or cluster ELFs with kvx-jtag-runner."""
+
+    def __init__(self, options: KalrayOptions, mppa: MppaSysfs) -> None:
+        self.opts = options
+        self.mppa = mppa
+
+    def design_runtime(self, design: Design, signature: dict[str, Any]) -> DesignRuntime:
+        opts = self.opts
         # A KaNN network (kann_opencl_cnn), or a bare-metal cluster program run over JTAG.
         if "elf" in design.files:
             network = design.file("elf")
@@ -98,10 +98,26 @@ class KalrayMppaFamily(GenericLinuxFamily):
             "device_time": {
                 "pattern": TOTAL_CYCLES,
                 "unit": "cycles",
-                "clock_khz": self.clock_khz(board, transport),
+                "clock_khz": self.mppa.clock_khz(),
             },
             "device_batch": int(design.runtime.get("batch", opts.batch)),
             "timeout_s": opts.runner_timeout_s,
         }
-        path = posixpath.join(self.design_subdir(design), network.name)
+        path = posixpath.join(design_subdir(design), network.name)
         return DesignRuntime(path, "exec", options)
+
+
+class KalrayMppaFamily(GenericLinuxFamily):
+    name = "kalray-mppa"
+    Options = KalrayOptions
+
+    def runner(self, config: BoardConfig, ssh: SshTransport) -> DesignRunner:
+        opts: KalrayOptions = self.options(config)
+        return KannRunner(opts, MppaSysfs(ssh, opts.mppa))
+
+    def identify(self, board: Board) -> dict[str, Any]:
+        facts = super().identify(board)
+        mppa = MppaSysfs(board.shell, self.options(board.config).mppa)
+        facts["mppa_board"] = mppa.read("type")
+        facts["mppa_clock_khz"] = mppa.clock_khz()
+        return facts

@@ -2,6 +2,7 @@
 
 Nothing is uploaded: the firmware holds its models, and LOAD names one by file name. The
 link is a serial port (`serial:` in the board file), resynchronised and retransmitted over.
+Such a board can run models and nothing else: no shell, no designs to flash (yet).
 """
 
 from __future__ import annotations
@@ -9,46 +10,50 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_think.boards import BoardConfig
-from pytest_think.designs import Design
-from pytest_think.errors import BoardConfigError, FlashError
-from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.boards import BoardConfig, SerialConfig
+from pytest_think.capabilities import Capabilities
+from pytest_think.connection import Board
+from pytest_think.errors import BoardConfigError
+from pytest_think.families import family_options
+from pytest_think.families.generic import NoOptions
 from pytest_think.stream import Link
 from pytest_think.transport.serial import SerialLink
-from pytest_think.transport.ssh import SshTransport
 
 
-class MicrocontrollerFamily(GenericLinuxFamily):
+class FirmwareAgent:
+    """The firmware is the agent: reaching it is opening its serial line."""
+
+    def __init__(self, serial: SerialConfig) -> None:
+        self.serial = serial
+
+    def start_agent(self) -> Link:
+        serial = self.serial
+        return SerialLink(serial.url, serial.baud, frame_bytes=serial.frame_bytes)
+
+    def deploy_model(self, model: Path, sha256: str) -> str:
+        return model.name  # built into the firmware; the agent says no_model if it is not
+
+
+class MicrocontrollerFamily:
     name = "mcu-uart"
 
-    def check_options(self, board: BoardConfig) -> None:
-        super().check_options(board)
-        if board.serial is None:
+    def check_options(self, config: BoardConfig) -> None:
+        family_options(NoOptions, config, self.name)
+        if config.serial is None:
             raise BoardConfigError(
-                f"board file {board.source or board.name}: field 'serial': family mcu-uart "
+                f"board file {config.source or config.name}: field 'serial': family mcu-uart "
                 "needs the serial line its firmware listens on"
             )
 
-    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
+    def bind(self, board: Board) -> Capabilities:
+        assert board.config.serial is not None  # check_options saw to it
+        return Capabilities(agent=FirmwareAgent(board.config.serial))
+
+    def prepare(self, board: Board) -> None:
         """The firmware needs no set-up from the host."""
 
-    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
+    def identify(self, board: Board) -> dict[str, Any]:
         # What the firmware is comes in its HELLO; here, only how it is reached.
-        assert board.serial is not None
-        return {"serial": board.serial.url, "baud": board.serial.baud}
-
-    def start_agent(self, board: BoardConfig, ssh: SshTransport | None) -> Link:
-        assert board.serial is not None
-        serial = board.serial
-        return SerialLink(serial.url, serial.baud, frame_bytes=serial.frame_bytes)
-
-    def deploy_model(
-        self, board: BoardConfig, ssh: SshTransport | None, model: Path, sha: str
-    ) -> str:
-        return model.name  # built into the firmware; the agent says no_model if it is not
-
-    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
-        raise FlashError(f"flashing firmware onto board '{board.name}' is not supported yet")
-
-    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
-        return False
+        serial = board.config.serial
+        assert serial is not None
+        return {"serial": serial.url, "baud": serial.baud}

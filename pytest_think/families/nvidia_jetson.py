@@ -10,11 +10,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import Benchmarker
+from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, RemoteCommandError
 from pytest_think.families.generic import GenericLinuxFamily
-from pytest_think.families.trtexec import TrtexecSummary, parse_trtexec, trtexec_argv
+from pytest_think.families.linux import design_dir
+from pytest_think.transport.shell import Shell
 from pytest_think.transport.ssh import SshTransport
+from pytest_think.trtexec import TrtexecSummary, parse_trtexec, trtexec_argv
 
 NVPMODEL_CONF = "/etc/nvpmodel.conf"
 CLOCKS_STORE = "/run/think/jetson_clocks.conf"
@@ -42,24 +46,44 @@ def parse_nvpmodel_query(text: str) -> tuple[str, int] | None:
     return None
 
 
-class NvidiaJetsonFamily(GenericLinuxFamily):
-    name = "nvidia-jetson"
-    Options = JetsonOptions
+class Trtexec:
+    """Benchmarks a design's TensorRT engine with trtexec on the module."""
 
-    def power_modes(self, transport: SshTransport) -> dict[int, str] | None:
-        result = transport.run(["cat", NVPMODEL_CONF])
+    def __init__(self, config: BoardConfig, ssh: SshTransport) -> None:
+        self.config = config
+        self.ssh = ssh
+
+    def trtexec(self, design: Design, iterations: int, warmup_ms: int) -> TrtexecSummary:
+        engine = posixpath.join(design_dir(self.config, design), design.file("engine").name)
+        result = self.ssh.run(trtexec_argv(engine, iterations, warmup_ms))
+        if result.exit_status != 0:
+            tail = (result.err or result.out).strip().splitlines()[-1:] or ["no output"]
+            raise RemoteCommandError(
+                f"trtexec failed on {self.ssh.where} (exit {result.exit_status}): {tail[0]}"
+            )
+        return parse_trtexec(result.out)
+
+
+class Nvpmodel:
+    """The module's power modes: /etc/nvpmodel.conf and `nvpmodel -q` / `-m`."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    def modes(self) -> dict[int, str] | None:
+        result = self.shell.run(["cat", NVPMODEL_CONF])
         return parse_nvpmodel_conf(result.out) if result.exit_status == 0 else None
 
-    def power_mode(self, transport: SshTransport) -> tuple[str, int] | None:
-        result = transport.run(["nvpmodel", "-q"])
+    def current(self) -> tuple[str, int] | None:
+        result = self.shell.run(["nvpmodel", "-q"])
         return parse_nvpmodel_query(result.out) if result.exit_status == 0 else None
 
-    def _wanted_mode(self, board: BoardConfig, transport: SshTransport, wanted: int | str) -> int:
-        modes = self.power_modes(transport)
-        field = f"board file {board.source or board.name}: field 'options.power_mode'"
+    def wanted(self, config: BoardConfig, wanted: int | str) -> int:
+        modes = self.modes()
+        field = f"board file {config.source or config.name}: field 'options.power_mode'"
         if not modes:
             raise BoardConfigError(
-                f"{field}: {board.name} has no {NVPMODEL_CONF}, so its power mode cannot be "
+                f"{field}: {config.name} has no {NVPMODEL_CONF}, so its power mode cannot be "
                 "set (modules before the TX2 have no nvpmodel); remove the option"
             )
         for mode_id, name in modes.items():
@@ -70,53 +94,47 @@ class NvidiaJetsonFamily(GenericLinuxFamily):
             f"{field}: mode {wanted!r} is not on this module; {NVPMODEL_CONF} lists {listed}"
         )
 
-    def prepare(self, board: BoardConfig, transport: SshTransport | None) -> None:
-        transport = self._ssh(board, transport)
-        options: JetsonOptions = self.options(board)
-        where = transport.where
-        if options.power_mode is not None:
-            mode_id = self._wanted_mode(board, transport, options.power_mode)
-            current = self.power_mode(transport)
+    def set(self, mode_id: int) -> None:
+        where = self.shell.where
+        current = self.current()
+        if current is None or current[1] != mode_id:
+            self.shell.run(["nvpmodel", "-m", str(mode_id)]).check(where)
+            current = self.current()
             if current is None or current[1] != mode_id:
-                transport.run(["nvpmodel", "-m", str(mode_id)]).check(where)
-                current = self.power_mode(transport)
-                if current is None or current[1] != mode_id:
-                    raise RemoteCommandError(
-                        f"`nvpmodel -m {mode_id}` on {where} did not take: `nvpmodel -q` "
-                        f"reports {current}"
-                    )
+                raise RemoteCommandError(
+                    f"`nvpmodel -m {mode_id}` on {where} did not take: `nvpmodel -q` "
+                    f"reports {current}"
+                )
+
+
+class NvidiaJetsonFamily(GenericLinuxFamily):
+    name = "nvidia-jetson"
+    Options = JetsonOptions
+
+    def benchmarker(self, config: BoardConfig, ssh: SshTransport) -> Benchmarker:
+        return Trtexec(config, ssh)
+
+    def prepare(self, board: Board) -> None:
+        shell = board.shell
+        options: JetsonOptions = self.options(board.config)
+        if options.power_mode is not None:
+            nvpmodel = Nvpmodel(shell)
+            nvpmodel.set(nvpmodel.wanted(board.config, options.power_mode))
         if options.jetson_clocks:
-            transport.run(["mkdir", "-p", "/run/think"]).check(where)
-            transport.run(["jetson_clocks", "--store", CLOCKS_STORE]).check(where)
-            transport.run(["jetson_clocks"]).check(where)
+            where = shell.where
+            shell.run(["mkdir", "-p", "/run/think"]).check(where)
+            shell.run(["jetson_clocks", "--store", CLOCKS_STORE]).check(where)
+            shell.run(["jetson_clocks"]).check(where)
 
-    def trtexec(
-        self,
-        board: BoardConfig,
-        transport: SshTransport,
-        design: Design,
-        iterations: int = 200,
-        warmup_ms: int = 200,
-    ) -> TrtexecSummary:
-        """Benchmark the design's TensorRT engine with trtexec on the module."""
-        engine = posixpath.join(self.design_dir(board, design), design.file("engine").name)
-        result = transport.run(trtexec_argv(engine, iterations, warmup_ms))
-        if result.exit_status != 0:
-            tail = (result.err or result.out).strip().splitlines()[-1:] or ["no output"]
-            raise RemoteCommandError(
-                f"trtexec failed on {transport.where} (exit {result.exit_status}): {tail[0]}"
-            )
-        return parse_trtexec(result.out)
-
-    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
-        facts = super().identify(board, transport)
-        transport = self._ssh(board, transport)
-        model = transport.run(["cat", "/proc/device-tree/model"])
+    def identify(self, board: Board) -> dict[str, Any]:
+        facts = super().identify(board)
+        shell = board.shell
+        model = shell.run(["cat", "/proc/device-tree/model"])
         facts["model"] = model.out.strip("\0\n ") if model.exit_status == 0 else None
-        release = transport.run(["cat", "/etc/nv_tegra_release"])
+        release = shell.run(["cat", "/etc/nv_tegra_release"])
         facts["l4t"] = release.out.splitlines()[0] if release.exit_status == 0 else None
-        mode = self.power_mode(transport)
+        mode = Nvpmodel(shell).current()
         facts["power_mode"] = {"name": mode[0], "id": mode[1]} if mode else None
-        clocks = transport.run(["jetson_clocks", "--show"])
+        clocks = shell.run(["jetson_clocks", "--show"])
         facts["clocks_pinned"] = "FreqOverride=1" in clocks.out if clocks.exit_status == 0 else None
         return facts

@@ -9,9 +9,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import Flasher
+from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
 from pytest_think.families.generic import GenericLinuxFamily
+from pytest_think.families.linux import design_dir, upload_design_files
+from pytest_think.transport.shell import Shell
 from pytest_think.transport.ssh import SshTransport
 
 FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"
@@ -19,16 +23,16 @@ LOADED_OK = "BIN FILE loaded through FPGA manager successfully"
 LOAD_FAILED = "BIN FILE loading through FPGA manager failed"
 
 
-class FpgaManagerFlasher:
+class Fpgautil:
     """Loads a .bit.bin (and its device-tree overlay) with fpgautil, then checks fpga0.
 
     fpgautil's exit status is not trustworthy: a load counts only when its success line is
     printed *and* the FPGA manager reports `operating`.
     """
 
-    def __init__(self, transport: SshTransport, where: str) -> None:
-        self.transport = transport
-        self.where = where
+    def __init__(self, shell: Shell) -> None:
+        self.transport = shell
+        self.where = shell.where
 
     def state(self) -> str:
         result = self.transport.run(["cat", f"{FPGA_MANAGER}/state"])
@@ -62,36 +66,48 @@ class FpgaOptions(BaseModel):
     )
 
 
+class FpgaManagerDesigns:
+    """Designs loaded into the programmable logic: files copied, then fpgautil."""
+
+    def __init__(self, config: BoardConfig, ssh: SshTransport) -> None:
+        self.config = config
+        self.ssh = ssh
+        self.fpgautil = Fpgautil(ssh)
+
+    @property
+    def design_record(self) -> str:
+        # /run is a tmpfs: the record goes when a reboot or power cycle clears the fabric.
+        return "/run/think/fpga0-design"
+
+    def flash(self, design: Design) -> list[str]:
+        target = design_dir(self.config, design)
+        bitstream = posixpath.join(target, design.file("bitstream").name)
+        overlay = design.files.get("overlay")
+        # Bitstream, overlay and what the CPU side runs (the model the DPU executes …).
+        upload_design_files(self.ssh, self.config, design)
+        return self.fpgautil.load(
+            bitstream, posixpath.join(target, overlay.name) if overlay else None, partial=False
+        )
+
+    def design_active(self) -> bool:
+        return self.fpgautil.state() == "operating"
+
+
 class XilinxFpgaFamily(GenericLinuxFamily):
     name = "xilinx-fpga"
     Options = FpgaOptions
 
-    def power_rail_names(self, board: BoardConfig) -> dict[str, str]:
-        opts: FpgaOptions = self.options(board)
+    def power_rail_names(self, config: BoardConfig) -> dict[str, str]:
+        opts: FpgaOptions = self.options(config)
         return opts.power_rails
 
-    def identify(self, board: BoardConfig, transport: SshTransport | None) -> dict[str, Any]:
-        facts = super().identify(board, transport)
-        transport = self._ssh(board, transport)
-        manager = transport.run(["cat", f"{FPGA_MANAGER}/name"])
+    def flasher(self, config: BoardConfig, ssh: SshTransport) -> Flasher:
+        return FpgaManagerDesigns(config, ssh)
+
+    def identify(self, board: Board) -> dict[str, Any]:
+        facts = super().identify(board)
+        shell = board.shell
+        manager = shell.run(["cat", f"{FPGA_MANAGER}/name"])
         facts["fpga_manager"] = manager.out.strip() if manager.exit_status == 0 else None
-        facts["fpga_state"] = FpgaManagerFlasher(transport, transport.where).state()
+        facts["fpga_state"] = Fpgautil(shell).state()
         return facts
-
-    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
-        target = self.design_dir(board, design)
-        bitstream = posixpath.join(target, design.file("bitstream").name)
-        overlay = design.files.get("overlay")
-        # Bitstream, overlay and what the CPU side runs (the model the DPU executes …).
-        self.upload_design_files(transport, board, design)
-        flasher = FpgaManagerFlasher(transport, transport.where)
-        return flasher.load(
-            bitstream, posixpath.join(target, overlay.name) if overlay else None, partial=False
-        )
-
-    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
-        return FpgaManagerFlasher(transport, transport.where).state() == "operating"
-
-    def design_record(self, board: BoardConfig) -> str:
-        # /run is a tmpfs: the record goes when a reboot or power cycle clears the fabric.
-        return "/run/think/fpga0-design"

@@ -7,9 +7,12 @@ import json
 import posixpath
 
 from pytest_think.boards import BoardConfig
+from pytest_think.capabilities import Flasher
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
-from pytest_think.families.xilinx_fpga import FpgaManagerFlasher, XilinxFpgaFamily
+from pytest_think.families.linux import upload_design_files
+from pytest_think.families.xilinx_fpga import FpgaManagerDesigns, Fpgautil, XilinxFpgaFamily
+from pytest_think.transport.shell import Shell
 from pytest_think.transport.ssh import SshTransport
 
 APPS_DIR = "/lib/firmware/xilinx"
@@ -17,9 +20,11 @@ LOADED = "Accelerator loaded to slot 0"
 DEFAULT_SHELL = {"shell_type": "XRT_FLAT", "num_slots": "1"}
 
 
-class XmutilLoader:
-    def __init__(self, transport: SshTransport) -> None:
-        self.transport = transport
+class Xmutil:
+    """dfx-mgrd's command line: which app is in a slot, and loading one."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.transport = shell
 
     def active_app(self) -> str | None:
         """The app `xmutil listapps` shows in a slot (Active_slot other than -1), if any."""
@@ -36,7 +41,7 @@ class XmutilLoader:
         result = self.transport.run(["xmutil", "loadapp", app])
         lines = [ln.strip() for ln in (removed.out + result.out + result.err).splitlines()]
         lines = [ln for ln in lines if ln]
-        state = FpgaManagerFlasher(self.transport, where).state()
+        state = Fpgautil(self.transport).state()
         if LOADED in lines and self.active_app() == app and state == "operating":
             return lines
         said = next((ln for ln in reversed(lines) if "slot" in ln), lines[-1] if lines else "")
@@ -45,26 +50,32 @@ class XmutilLoader:
         )
 
 
-class XilinxKriaFamily(XilinxFpgaFamily):
-    name = "xilinx-kria"
+class XmutilDesigns(FpgaManagerDesigns):
+    """Designs as Kria accelerator apps: an app directory, then `xmutil loadapp`."""
 
-    def flash(self, board: BoardConfig, transport: SshTransport, design: Design) -> list[str]:
+    def flash(self, design: Design) -> list[str]:
+        ssh = self.ssh
         app_dir = posixpath.join(APPS_DIR, design.name)
-        files = [(design.file("bitstream"), None), (design.file("overlay"), None)]
-        uploads = [(path, posixpath.join(app_dir, path.name)) for path, _ in files]
+        files = [design.file("bitstream"), design.file("overlay")]
+        uploads = [(path, posixpath.join(app_dir, path.name)) for path in files]
         if "shell" in design.files:
             uploads.append((design.files["shell"], posixpath.join(app_dir, "shell.json")))
         # An app directory holds exactly one bitstream and overlay: start from an empty one.
-        transport.run(["rm", "-rf", app_dir]).check(transport.where)
-        transport.upload(uploads)
+        ssh.run(["rm", "-rf", app_dir]).check(ssh.where)
+        ssh.upload(uploads)
         # What the CPU side runs (the model the DPU executes …) goes to the design directory.
-        self.upload_design_files(transport, board, design, skip=("bitstream", "overlay", "shell"))
+        upload_design_files(ssh, self.config, design, skip=("bitstream", "overlay", "shell"))
         if "shell" not in design.files:
             shell = json.dumps(DEFAULT_SHELL).encode()
-            transport.write_file(posixpath.join(app_dir, "shell.json"), shell)
-        return XmutilLoader(transport).load(design.name)
+            ssh.write_file(posixpath.join(app_dir, "shell.json"), shell)
+        return Xmutil(ssh).load(design.name)
 
-    def design_active(self, board: BoardConfig, transport: SshTransport) -> bool:
-        return XmutilLoader(transport).active_app() is not None and super().design_active(
-            board, transport
-        )
+    def design_active(self) -> bool:
+        return Xmutil(self.ssh).active_app() is not None and super().design_active()
+
+
+class XilinxKriaFamily(XilinxFpgaFamily):
+    name = "xilinx-kria"
+
+    def flasher(self, config: BoardConfig, ssh: SshTransport) -> Flasher:
+        return XmutilDesigns(config, ssh)

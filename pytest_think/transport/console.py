@@ -22,7 +22,7 @@ import serial
 
 from pytest_think.boards import ConsoleConfig
 from pytest_think.errors import BoardConfigError, LinkError, ThinkError
-from pytest_think.transport.ssh import CommandResult
+from pytest_think.transport.shell import CommandResult
 
 STATUS_MARK = "__think_status="
 

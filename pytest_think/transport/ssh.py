@@ -1,7 +1,7 @@
 """SSH transport (paramiko): connect, run commands, upload files, start long-lived processes.
 
-Commands are always built from argument lists and quoted with shlex, so remote paths with
-spaces or shell metacharacters reach the board as one argument.
+Commands are always built from argument lists and quoted (transport/shell.py), so remote
+paths with spaces or shell metacharacters reach the board as one argument.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import posixpath
 import select
-import shlex
 import socket
 import time
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pytest_think.boards import SshConfig
 from pytest_think.errors import HostKeyError, LinkError, RemoteCommandError
 from pytest_think.hashing import sha256_file
 from pytest_think.transport import hostkeys
+from pytest_think.transport.shell import CommandResult, quote
 
 # Larger than paramiko's 2 MiB default: keeps bulk uploads and vector streams from stalling
 # on window updates over links with some latency.
@@ -30,10 +30,6 @@ WINDOW_SIZE = 16 * 1024 * 1024
 MAX_PACKET = 32 * 1024
 SFTP_REQUEST = 128 * 1024
 STDERR_TAIL = 8 * 1024
-
-
-def quote(argv: Sequence[str]) -> str:
-    return shlex.join(str(a) for a in argv)
 
 
 def _transport_factory(sock: Any, /, **kwargs: Any) -> paramiko.Transport:
@@ -44,30 +40,6 @@ def _transport_factory(sock: Any, /, **kwargs: Any) -> paramiko.Transport:
     ciphers = list(options.ciphers)
     options.ciphers = tuple(sorted(ciphers, key=lambda name: "-gcm@" not in name))
     return transport
-
-
-@dataclass
-class CommandResult:
-    command: str
-    exit_status: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8", errors="replace")
-
-    @property
-    def err(self) -> str:
-        return self.stderr.decode("utf-8", errors="replace")
-
-    def check(self, where: str) -> CommandResult:
-        if self.exit_status != 0:
-            detail = self.err.strip().splitlines()[-1:] or [f"exit status {self.exit_status}"]
-            raise RemoteCommandError(
-                f"`{self.command}` failed on {where} (exit {self.exit_status}): {detail[0]}"
-            )
-        return self
 
 
 @dataclass

@@ -33,7 +33,7 @@ class OnboardMeter:
             self.sensors = []
             self.idn = f"tegrastats: {' + '.join(config.rails)}"
             return
-        sensors = conn.family.power_sensors(conn.config, conn.ssh)
+        sensors = conn.power_sensors
         by_rail = {s.rail: s for s in sensors}
         missing = [r for r in config.rails if r not in by_rail]
         if missing:
