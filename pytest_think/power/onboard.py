@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from pytest_think.errors import RemoteCommandError
-from pytest_think.transport.ssh import SshTransport
+from pytest_think.transport.shell import Shell
 
 I2C_DRIVERS = "/sys/bus/i2c/drivers"
 I2C_DEVICE = re.compile(r"^\d+-[0-9a-f]{4}$")
@@ -52,18 +52,18 @@ class PowerSensor:
         return values[0] * values[1] * 1e-6  # mV × mA = µW
 
 
-def _ls(transport: SshTransport, path: str) -> list[str]:
+def _ls(transport: Shell, path: str) -> list[str]:
     result = transport.run(["ls", path])
     return result.out.split() if result.exit_status == 0 else []
 
 
-def _cat_lines(transport: SshTransport, paths: list[str]) -> list[str]:
+def _cat_lines(transport: Shell, paths: list[str]) -> list[str]:
     if not paths:
         return []
     return transport.run(["cat", *paths]).check(transport.where).out.splitlines()
 
 
-def _ina2xx(transport: SshTransport, names: dict[str, str]) -> list[PowerSensor]:
+def _ina2xx(transport: Shell, names: dict[str, str]) -> list[PowerSensor]:
     sensors = []
     base = posixpath.join(I2C_DRIVERS, "ina2xx")
     for device in filter(I2C_DEVICE.match, _ls(transport, base)):
@@ -73,7 +73,7 @@ def _ina2xx(transport: SshTransport, names: dict[str, str]) -> list[PowerSensor]
     return sensors
 
 
-def _ina3221(transport: SshTransport) -> list[PowerSensor]:
+def _ina3221(transport: Shell) -> list[PowerSensor]:
     sensors = []
     base = posixpath.join(I2C_DRIVERS, "ina3221")
     for device in filter(I2C_DEVICE.match, _ls(transport, base)):
@@ -96,7 +96,7 @@ def _ina3221(transport: SshTransport) -> list[PowerSensor]:
     return sensors
 
 
-def _ina3221x(transport: SshTransport) -> list[PowerSensor]:
+def _ina3221x(transport: Shell) -> list[PowerSensor]:
     sensors = []
     base = posixpath.join(I2C_DRIVERS, "ina3221x")
     for device in filter(I2C_DEVICE.match, _ls(transport, base)):
@@ -116,12 +116,12 @@ def _ina3221x(transport: SshTransport) -> list[PowerSensor]:
     return sensors
 
 
-def discover(transport: SshTransport, names: dict[str, str] | None = None) -> list[PowerSensor]:
+def discover(transport: Shell, names: dict[str, str] | None = None) -> list[PowerSensor]:
     """Every onboard power sensor the board's kernel exposes, in a stable order."""
     return _ina2xx(transport, names or {}) + _ina3221(transport) + _ina3221x(transport)
 
 
-def read_power(transport: SshTransport, sensors: list[PowerSensor]) -> dict[str, float]:
+def read_power(transport: Shell, sensors: list[PowerSensor]) -> dict[str, float]:
     """One reading of every sensor, in watts by rail."""
     files = [f for s in sensors for f in s.files]
     lines = _cat_lines(transport, files)
