@@ -32,11 +32,11 @@ import local_sshd
 import numpy as np
 import onnxruntime
 
+from pytest_think.agent_client import AgentClient
 from pytest_think.boards import PACKAGED_BOARDS, find_board
 from pytest_think.connection import Board
 from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
-from pytest_think.stream import AgentClient
 from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
 

@@ -1,4 +1,4 @@
-"""The host side of the agent protocol (pytest_think/stream.py) against scripted fake agents.
+"""The host side of the agent protocol (agent_client.py, stream.py) against scripted fake agents.
 
 No SSH and no subprocess: `FakeLink` is the host end of a socketpair and `FakeAgent` the board
 end, where a reader thread decodes the host's frames and a script thread answers them as each
@@ -25,8 +25,10 @@ import numpy as np
 import pytest
 
 from pytest_think.agent import think_frames as tf
+from pytest_think.agent_client import AgentClient
 from pytest_think.errors import AgentError
-from pytest_think.stream import AgentClient, StreamResult
+from pytest_think.stream import StreamResult
+from pytest_think.transport.link import RELIABLE_FRAME_BYTES
 from pytest_think.vectors import VectorSet
 
 SIGNATURE: dict[str, Any] = {
@@ -178,7 +180,11 @@ class FakeAgent:
 
 
 class FakeLink:
-    """The host end of the socketpair, implementing pytest_think.stream.Link."""
+    """The host end of the socketpair, a pytest_think.transport.link.Link like SSH's."""
+
+    reliable = True
+    frame_bytes = RELIABLE_FRAME_BYTES
+    retransmit_after = math.inf
 
     def __init__(self, sock: socket.socket, agent: FakeAgent) -> None:
         self.sock = sock

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
     from pytest_think.designs import Design
     from pytest_think.power.onboard import PowerSensor
-    from pytest_think.stream import Link
+    from pytest_think.transport.link import Link
     from pytest_think.transport.ssh import SshTransport
 
 GROUP = "pytest_think.families"

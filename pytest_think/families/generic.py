@@ -17,7 +17,7 @@ from pytest_think.families import DesignRuntime
 from pytest_think.power.onboard import PowerSensor, discover
 
 if TYPE_CHECKING:
-    from pytest_think.stream import Link
+    from pytest_think.transport.link import Link
 
 
 from pytest_think.transport.ssh import SshTransport

@@ -13,7 +13,7 @@ from pytest_think.boards import BoardConfig
 from pytest_think.designs import Design
 from pytest_think.errors import BoardConfigError, FlashError
 from pytest_think.families.generic import GenericLinuxFamily
-from pytest_think.stream import Link
+from pytest_think.transport.link import Link
 from pytest_think.transport.serial import SerialLink
 from pytest_think.transport.ssh import SshTransport
 
