@@ -32,12 +32,12 @@ import local_sshd
 import numpy as np
 import onnxruntime
 
+from pytest_think.agent_client import AgentClient
 from pytest_think.boards import PACKAGED_BOARDS, find_board
 from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.families import open_board
 from pytest_think.hashing import sha256_file
-from pytest_think.stream import AgentClient
 from pytest_think.transport.ssh import SshTransport
 from pytest_think.vectors import VectorSet, load_vectors
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from pytest_think.stream import AgentClient
+from pytest_think.agent_client import AgentClient
 from pytest_think.transport.serial import SerialLink
 from pytest_think.vectors import VectorSet
 

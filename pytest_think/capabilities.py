@@ -17,7 +17,7 @@ from pytest_think.errors import ThinkError
 if TYPE_CHECKING:
     from pytest_think.designs import Design
     from pytest_think.power.onboard import PowerSensor
-    from pytest_think.stream import Link
+    from pytest_think.transport.link import Link
     from pytest_think.transport.shell import Shell
     from pytest_think.trtexec import TrtexecSummary
 

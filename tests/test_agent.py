@@ -16,7 +16,7 @@ from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR, AGENT_FILES
 from pytest_think.agent import think_frames as tf
-from pytest_think.stream import from_wire, to_wire
+from pytest_think.wire import from_wire, to_wire
 
 
 class AgentProcess:

@@ -13,8 +13,8 @@ import onnxruntime as ort
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
+from pytest_think.agent_client import AgentClient
 from pytest_think.errors import LinkError
-from pytest_think.stream import AgentClient
 from pytest_think.transport.serial import SerialLink
 from pytest_think.vectors import VectorSet
 

@@ -16,15 +16,15 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR
+from pytest_think.agent_client import AgentClient
 from pytest_think.emulator.uart import Line
-from pytest_think.stream import AgentClient
 from pytest_think.vectors import VectorSet
 
 
 class NoisyPipeLink:
     """The agent's stdin/stdout as a wire with bit errors (rate `ber`) and dropped bytes."""
 
-    unreliable = True
+    reliable = False
     retransmit_after = 0.2
     frame_bytes = 512
 

@@ -18,7 +18,7 @@ from pytest_think.power.onboard import PowerSensor, discover
 from pytest_think.transport.ssh import SshTransport
 
 if TYPE_CHECKING:
-    from pytest_think.stream import Link
+    from pytest_think.transport.link import Link
 
 # The backend that runs a design's `model` file, by suffix.
 MODEL_BACKENDS = {".onnx": "onnxruntime", ".tflite": "tflite"}

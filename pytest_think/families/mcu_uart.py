@@ -16,7 +16,7 @@ from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.families import family_options
 from pytest_think.families.generic import NoOptions
-from pytest_think.stream import Link
+from pytest_think.transport.link import Link
 from pytest_think.transport.serial import SerialLink
 
 

@@ -1,8 +1,8 @@
 """A byte link over a serial port (pyserial): a UART, an RFC 2217 server (ser2net), a pty.
 
 Any `serial_for_url` URL works: /dev/ttyUSB0, rfc2217://host:port, socket://host:port,
-loop://. Serial links corrupt and drop bytes, so this link says it is unreliable and the
-agent protocol resynchronises, NAKs and retransmits over it (docs/protocol.md).
+loop://. Serial links corrupt and drop bytes, so this link says it is not reliable and the
+agent client resynchronises, NAKs and retransmits over it (transport/reliable.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ SERIAL_FRAME_BYTES = 512
 
 
 class SerialLink:
-    unreliable = True
-    frame_bytes = SERIAL_FRAME_BYTES
+    """A `Link` over a serial port."""
+
+    reliable = False
 
     def __init__(
         self, url: str, baudrate: int, window: int = 8, frame_bytes: int = SERIAL_FRAME_BYTES

@@ -6,6 +6,7 @@ paths with spaces or shell metacharacters reach the board as one argument.
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 import select
@@ -22,6 +23,7 @@ from pytest_think.boards import SshConfig
 from pytest_think.errors import HostKeyError, LinkError, RemoteCommandError
 from pytest_think.hashing import sha256_file
 from pytest_think.transport import hostkeys
+from pytest_think.transport.link import RELIABLE_FRAME_BYTES
 from pytest_think.transport.shell import CommandResult, quote
 
 # Larger than paramiko's 2 MiB default: keeps bulk uploads and vector streams from stalling
@@ -51,7 +53,12 @@ class UploadReport:
 
 
 class RemoteProcess:
-    """A command left running on the board with its stdin/stdout as a byte link."""
+    """A command left running on the board with its stdin/stdout as a byte link (`Link`)."""
+
+    # An SSH channel delivers every byte, in order: frames need no repair on it.
+    reliable = True
+    frame_bytes = RELIABLE_FRAME_BYTES
+    retransmit_after = math.inf
 
     def __init__(self, channel: paramiko.Channel, command: str, where: str) -> None:
         self.channel = channel
