@@ -16,7 +16,7 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR
-from pytest_think.emulator.uart import Line
+from pytest_think.emulator.families.mcu_uart import Line
 from pytest_think.stream import AgentClient
 from pytest_think.vectors import VectorSet
 
