@@ -21,7 +21,6 @@ from typing import Any
 
 from pytest_think.boards import BoardConfig, find_board
 from pytest_think.device import Device
-from pytest_think.emulator.activity import TRUTH_FILE
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.families import open_board
 from pytest_think.power.energy import EnergySettings, measure_energy
@@ -37,7 +36,6 @@ def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dic
     """Every window × rate cell against the twin's truth."""
     conn = open_board(twin.board(board), True)
     device = Device(conn)
-    truth_file = twin.log.parent / TRUTH_FILE
     rows: list[dict[str, Any]] = []
 
     def run_loop(min_seconds: float, warmup: int) -> dict[str, Any]:
@@ -53,10 +51,7 @@ def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dic
                     window_s=window, trials=trials, idle_s=min(window, 1.0), sample_rate_hz=rate
                 )
                 report = measure_energy(device.meter, run_loop, settings)
-                truths = {
-                    t["start_unix_ns"]: t["mj_per_inference"]
-                    for t in map(json.loads, truth_file.read_text().splitlines())
-                }
+                truths = {t["start_unix_ns"]: t["mj_per_inference"] for t in twin.truth()}
                 errors = [
                     (t.mj_per_inference - truths[t.start_unix_ns]) / truths[t.start_unix_ns]
                     for t in report.trials

@@ -21,6 +21,8 @@ from pytest_think import hashing
 from pytest_think.boards import BoardConfig, find_board
 from pytest_think.designs import load_design
 from pytest_think.device import Device
+from pytest_think.emulator.config import validate_twin
+from pytest_think.emulator.families.xilinx_fpga import XilinxFpgaTwin
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.families import open_board
 
@@ -50,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH")
     args = parser.parse_args(argv)
     board = find_board("fpga-zcu102", [ROOT / "boards"])
-    assert board.twin is not None and board.twin.fpga is not None
+    fpga = XilinxFpgaTwin().config(validate_twin(board))
     with tempfile.TemporaryDirectory(prefix="think-bench-flash-") as tmp:
         base = Path(tmp)
-        size = board.twin.fpga.bitstream_bytes
+        size = fpga.bitstream_bytes
         bitstream = make_bitstream(base / "digits.bit.bin", size)
         design = write_design(base, "digits-zcu102", "xilinx-fpga", bitstream=bitstream)
         with TwinProcess.start(board, base / "twin") as twin:

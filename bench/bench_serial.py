@@ -39,7 +39,7 @@ def run(ber: float, frame_bytes: int, x: np.ndarray, expected: list[np.ndarray])
             [
                 sys.executable,
                 "-m",
-                "pytest_think.emulator.uart",
+                "pytest_think.emulator.families.mcu_uart",
                 tmp,
                 str(MODEL),
                 "--baud",

@@ -18,6 +18,7 @@ from pytest_think.errors import BoardConfigError
 
 PACKAGED_BOARDS = Path(__file__).resolve().parent / "board_files"
 SECRET_KEYS = {"password", "passphrase", "secret", "token"}
+UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
 
 
 class _Strict(BaseModel):
@@ -78,34 +79,18 @@ class ConsoleConfig(_Strict):
     timeout: float = Field(30.0, gt=0, description="seconds to wait for a prompt")
 
 
-class MeterConfig(_Strict):
-    """The power meter that supplies or measures the board, over VISA."""
+class MeterConfig(BaseModel):
+    """The power meter that supplies or measures the board: its driver, and the driver's own
+    options (flat in the section, validated by the driver: power/meters)."""
 
-    driver: str = Field(description="keysight-n6705, yokogawa-wt310e, onboard")
-    resource: str = Field("", description="VISA resource, e.g. TCPIP::10.0.0.7::5025::SOCKET")
-    channel: int = Field(1, ge=1, le=4, description="the output or element the board is on")
-    rails: list[str] = Field(
-        default_factory=list, description="onboard: the rails whose sum is the board's power"
-    )
-    period_s: float = Field(0.01, gt=0, description="onboard: the agent's sampling period")
-    source: Literal["sysfs", "tegrastats"] = Field(
-        "sysfs", description="onboard: read the monitors' sysfs files, or Jetson's tegrastats"
-    )
-    datalog_above_s: float = Field(
-        60.0,
-        gt=0,
-        description="keysight-n6705: longer acquisitions use the data logger (period averages) "
-        "instead of the digitizer (point samples)",
-    )
-    # generic-scpi: the instrument described here rather than in a driver.
-    idn: str = Field("", description="generic-scpi: what *IDN? must contain")
-    setup: list[str] = Field(default_factory=list, description="generic-scpi: commands sent first")
-    power_query: str = Field("MEAS:POW?", description="generic-scpi: query answering watts")
-    update_s: float = Field(0.1, gt=0, description="generic-scpi: how often readings update")
-    timeout_s: float = Field(10.0, gt=0)
-    visa_library: str = Field(
-        "@py", description="pyvisa's VISA library: @py (pyvisa-py), '' for NI-VISA, file@sim"
-    )
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    driver: str = Field(description="keysight-n6705, yokogawa-wt310e, onboard …")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything but `driver`: what the driver's options model reads."""
+        return dict(self.model_extra or {})
 
 
 class AgentConfig(_Strict):
@@ -119,142 +104,13 @@ class AgentConfig(_Strict):
     start_timeout: float = Field(60.0, gt=0)
 
 
-class TwinLatency(_Strict):
-    """Device time the twin adds per inference (on top of what its model execution takes)."""
+class TwinSection(BaseModel):
+    """The board's digital twin. The product reads only `only`; the rest of the section is
+    kept as data and validated by the twin side (pytest_think.emulator.config)."""
 
-    fixed_us: float = Field(0.0, ge=0)
-    jitter_us: float = Field(0.0, ge=0)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
-
-class TwinFaults(_Strict):
-    """Faults a twin injects so that failure paths can be tested without broken hardware."""
-
-    output_offset: float = 0.0
-    output_noise: float = Field(0.0, ge=0)
-    perturb_every: int = Field(1, ge=1, description="perturb one vector in N")
-    crash_after_vectors: int | None = Field(None, ge=0)
-    seed: int = 0
-
-    @property
-    def perturbs_outputs(self) -> bool:
-        return self.output_offset != 0.0 or self.output_noise != 0.0
-
-
-class TwinFpga(_Strict):
-    """The programmable logic a Xilinx board's twin emulates (fpga_manager, fpgautil)."""
-
-    device: str = "xczu9eg"
-    bitstream_bytes: int = Field(
-        26_510_780, gt=0, description="size of a full .bit.bin for this part; others are refused"
-    )
-    load_mb_per_s: float = Field(170.0, gt=0, description="PCAP configuration speed")
-    loader: Literal["fpgautil", "xmutil"] = Field(
-        "fpgautil", description="the board's tool: fpgautil (PetaLinux) or xmutil (Kria)"
-    )
-
-
-class TwinJetson(_Strict):
-    """What a Jetson twin's L4T answers: module, release, power modes."""
-
-    model: str = "NVIDIA Jetson Orin Nano Developer Kit"
-    soc: str = "tegra234"
-    l4t: str = "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64"
-    power_modes: dict[int, str] | None = Field(
-        default_factory=lambda: {0: "15W", 1: "7W"},
-        description="nvpmodel modes by id; null: the module has no nvpmodel (TX1)",
-    )
-    default_mode: int = 0
-    tensorrt: str = Field("8602", description="TensorRT version as trtexec prints it (v8602)")
-
-
-class TwinMppa(_Strict):
-    """A Kalray board twin: what /mppa/board0 shows and how many cycles KaNN reports."""
-
-    board_type: str = "k200"
-    freq_khz: int = Field(1_100_000, gt=0, description="cluster clock, /mppa/board0/mppa0/freq")
-    fixed_cycles: int = Field(30_000, ge=0, description="per-inference overhead (DMA, sync)")
-    macs_per_cycle: float = Field(256.0, gt=0, description="sustained MACs per cycle on 5 clusters")
-
-
-class TwinCoral(_Strict):
-    """An Edge TPU twin: the TPUs the host sees (``pci:0`` on a Dev Board, ``usb:N`` sticks)."""
-
-    devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
-
-
-class TwinRail(_Strict):
-    """One onboard power rail of a twin: where its monitor sits and what it reads at idle."""
-
-    label: str
-    device: str = Field("1-0040", pattern=r"^\d+-[0-9a-f]{4}$", description="I2C bus-address")
-    channel: int = Field(1, ge=0, le=3, description="monitor channel (INA3221: 1-3 / 0-2)")
-    volts: float = Field(5.0, gt=0)
-    idle_w: float = Field(1.0, ge=0)
-    active_w: float | None = Field(None, ge=0, description="while the device computes")
-
-
-class TwinPower(_Strict):
-    """A twin's onboard power monitors, in the sysfs layout of its kernel."""
-
-    layout: Literal["ina2xx", "ina3221", "ina3221x"]
-    rails: list[TwinRail] = Field(min_length=1)
-
-
-class TwinPowerModel(_Strict):
-    """What the twin board draws from its supply: idle, and while its device computes."""
-
-    idle_w: float = Field(ge=0)
-    active_w: float = Field(ge=0)
-    noise_w: float = Field(0.0, ge=0, description="std-dev of the meter's reading noise")
-    seed: int = 0
-
-
-class TwinMeter(_Strict):
-    """The twin of the board's meter: the supply it imitates."""
-
-    volts: float = Field(12.0, gt=0, description="the supply voltage the board runs from")
-    current_range_a: float = Field(
-        3.06, gt=0, description="readings above it overflow (9.91E37), as on the instrument"
-    )
-
-
-class TwinConsole(_Strict):
-    """A twin's serial console: its getty, and a fault (a console that stays silent)."""
-
-    tty: str = "ttyPS0"
-    silent: bool = Field(False, description="never prints a login prompt (a hung or dead board)")
-
-
-class TwinUart(_Strict):
-    """A microcontroller twin's serial line and firmware."""
-
-    ber: float = Field(0.0, ge=0, lt=0.01, description="bit-error rate injected on the line")
-    drop: float = Field(0.0, ge=0, lt=0.01, description="share of bytes lost on the line")
-    seed: int = 0
-    models: list[Path] = Field(
-        default_factory=list, description="models built into the firmware (relative paths)"
-    )
-
-
-class TwinConfig(_Strict):
     only: bool = Field(False, description="the board exists only as a twin (--emulate implied)")
-    hostname: str | None = None
-    kernel: str | None = None
-    machine: str | None = None
-    os_release: str | None = None
-    execution: Literal["onnxruntime"] = "onnxruntime"
-    latency: TwinLatency = TwinLatency()
-    faults: TwinFaults = TwinFaults()
-    fpga: TwinFpga | None = None
-    jetson: TwinJetson | None = None
-    mppa: TwinMppa | None = None
-    coral: TwinCoral | None = None
-    uart: TwinUart | None = None
-    console: TwinConsole = TwinConsole()
-    power: TwinPower | None = None
-    power_model: TwinPowerModel | None = None
-    boot_s: float = Field(2.0, ge=0, description="after power-on, seconds until SSH answers")
-    meter: TwinMeter = TwinMeter()
 
 
 class BoardConfig(_Strict):
@@ -269,7 +125,7 @@ class BoardConfig(_Strict):
     options: dict[str, Any] = Field(
         default_factory=dict, description="family settings, checked by the board's family"
     )
-    twin: TwinConfig | None = None
+    twin: TwinSection | None = None
     source: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -327,13 +183,6 @@ def _find_secrets(data: Any, path: str = "") -> str | None:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    twin = data.get("twin")
-    uart = twin.get("uart") if isinstance(twin, dict) else None
-    if isinstance(uart, dict) and isinstance(uart.get("models"), list):
-        uart["models"] = [
-            base / m if isinstance(m, str) and not Path(m).is_absolute() else m
-            for m in uart["models"]
-        ]
     ssh = data.get("ssh")
     if not isinstance(ssh, dict):
         return
@@ -367,16 +216,30 @@ def load_board(path: Path) -> BoardConfig:
         )
     _resolve_paths(data, path.parent)
     try:
-        return BoardConfig.model_validate({**data, "source": path})
+        board = BoardConfig.model_validate({**data, "source": path})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (check its spelling and docs/boards.md)"
-            problems.append(f"field '{field}': {message}")
-        raise BoardConfigError(f"board file {path}: " + "; ".join(problems)) from None
+        raise BoardConfigError(f"board file {path}: {field_problems(exc)}") from None
+    if board.meter is not None:
+        # The meter's options belong to its driver; a bad one stops here, as a bad field does.
+        from pytest_think.power.meters import meter_options  # the drivers import this module
+
+        meter_options(board)
+    return board
+
+
+def field_problems(
+    exc: ValidationError, section: tuple[str, ...] = (), unknown: str = UNKNOWN_FIELD
+) -> str:
+    """A pydantic error as one line: "field 'a.b': what is wrong; field …", with the fields
+    named from the top of the board file (`section`: where the validated part sits)."""
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in (*section, *err["loc"]))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = unknown
+        problems.append(f"field '{field or '(top level)'}': {message}")
+    return "; ".join(problems)
 
 
 def board_dirs(rootdir: Path, board_dir: str | None) -> list[Path]:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
-from pytest_think.emulator import scpi
+from pytest_think.emulator.servers import scpi
 from pytest_think.power.energy import EnergySettings, evaluate_trial
 from pytest_think.power.meters import Trace
 
@@ -111,14 +111,15 @@ def test_data_log_csv_is_read_by_column_name_and_bad_records_are_one_line() -> N
 
 
 def test_n6705_twin_data_logger_keeps_the_instruments_rules() -> None:
-    from pytest_think.boards import MeterConfig, TwinMeter, TwinPowerModel
-    from pytest_think.emulator.activity import DeviceActivity
-    from pytest_think.emulator.meter_n6705 import N6705Twin
+    from pytest_think.emulator.activity import DeviceActivity, TwinPowerModel
+    from pytest_think.emulator.meters.base import TwinMeter
+    from pytest_think.emulator.meters.keysight_n6705 import N6705Instrument
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705Options
 
-    twin = N6705Twin(
+    twin = N6705Instrument(
         DeviceActivity(TwinPowerModel(idle_w=6.0, active_w=6.0)),
         TwinMeter(volts=12.0),
-        MeterConfig(driver="keysight-n6705", channel=2),
+        KeysightN6705Options(channel=2),
     )
 
     def run(line: str) -> list[str | bytes]:
@@ -227,12 +228,11 @@ def other_instrument() -> Iterator[str]:
 def test_wrong_instrument_and_unreachable_meter_are_one_line_each(
     pytester: pytest.Pytester, other_instrument: str, closed_port: int
 ) -> None:
-    from pytest_think.boards import MeterConfig
     from pytest_think.power.meters import MeterError
-    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705, KeysightN6705Options
 
     with pytest.raises(MeterError) as wrong:
-        KeysightN6705(MeterConfig(driver="keysight-n6705", resource=other_instrument), "meter X")
+        KeysightN6705(KeysightN6705Options(resource=other_instrument), "meter X")
     assert str(wrong.value) == (
         f"meter X ({other_instrument}): answers *IDN? with 'Rohde&Schwarz,HMC8015,021345678,"
         "FW:1.403', not a Keysight N6705; check meter.driver and meter.resource"
@@ -241,9 +241,7 @@ def test_wrong_instrument_and_unreachable_meter_are_one_line_each(
     with pytest.raises(
         MeterError, match=r"^meter X \(TCPIP::127.0.0.1::\d+::SOCKET\): cannot reach it: "
     ):
-        KeysightN6705(
-            MeterConfig(driver="keysight-n6705", resource=nowhere, timeout_s=2), "meter X"
-        )
+        KeysightN6705(KeysightN6705Options(resource=nowhere, timeout_s=2), "meter X")
 
 
 def test_scpi_errors_are_queued_and_reported(other_instrument: str) -> None:
@@ -385,20 +383,17 @@ def silent_instrument() -> Iterator[str]:
 def test_meter_not_answering_and_instrument_errors_are_one_line(
     silent_instrument: str, other_instrument: str
 ) -> None:
-    from pytest_think.boards import MeterConfig
     from pytest_think.power.meters import MeterError
-    from pytest_think.power.meters.generic_scpi import GenericScpiMeter
-    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+    from pytest_think.power.meters.generic_scpi import GenericScpiMeter, GenericScpiOptions
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705, KeysightN6705Options
 
-    silent = MeterConfig(driver="keysight-n6705", resource=silent_instrument, timeout_s=0.5)
+    silent = KeysightN6705Options(resource=silent_instrument, timeout_s=0.5)
     with pytest.raises(MeterError) as mute:
         KeysightN6705(silent, "meter X")
     assert str(mute.value).startswith(f"meter X ({silent_instrument}): cannot reach it: ")
     assert "\n" not in str(mute.value)
     # The instrument refuses a setup command: its own error, from its error queue.
-    picky = MeterConfig(
-        driver="generic-scpi", resource=other_instrument, idn="HMC8015", setup=["CONF:BOGUS"]
-    )
+    picky = GenericScpiOptions(resource=other_instrument, idn="HMC8015", setup=["CONF:BOGUS"])
     with pytest.raises(MeterError) as refused:
         GenericScpiMeter(picky, "meter X")
     assert str(refused.value) == (
@@ -425,14 +420,12 @@ def test_meter_channel_out_of_range_is_refused_with_the_board_file(tmp_path: Pat
 
 
 def test_drivers_against_pyvisa_sim_dialogues() -> None:
-    from pytest_think.boards import MeterConfig
     from pytest_think.power.meters import MeterError
-    from pytest_think.power.meters.keysight_n6705 import KeysightN6705
+    from pytest_think.power.meters.keysight_n6705 import KeysightN6705, KeysightN6705Options
 
     library = f"{Path(__file__).parent / 'data' / 'meters.sim.yaml'}@sim"
     meter = KeysightN6705(
-        MeterConfig(
-            driver="keysight-n6705",
+        KeysightN6705Options(
             resource="TCPIP::n6705.sim::5025::SOCKET",
             visa_library=library,
         ),
@@ -442,8 +435,7 @@ def test_drivers_against_pyvisa_sim_dialogues() -> None:
     meter.close()
     with pytest.raises(MeterError, match=r"answers \*IDN\? with 'Tektronix,MSO44,"):
         KeysightN6705(
-            MeterConfig(
-                driver="keysight-n6705",
+            KeysightN6705Options(
                 resource="TCPIP::scope.sim::4000::SOCKET",
                 visa_library=library,
             ),

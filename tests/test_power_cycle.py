@@ -16,6 +16,7 @@ def test_supply_off_takes_the_board_down_and_a_reboot_forgets_the_fabric(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     from pytest_think.boards import load_board
+    from pytest_think.power.meters import SupplyOutput, meter_options
     from pytest_think.power.meters.keysight_n6705 import KeysightN6705
 
     data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
@@ -35,7 +36,8 @@ def test_flash(dut, board):
     with bench_twin(tmp_path, board_file, "zcu-bench", bitstream_bytes=SMALL) as (twin, boards):
         bench = load_board(boards / "zcu-bench.yaml")
         assert bench.meter is not None
-        supply = KeysightN6705(bench.meter, "meter of board 'zcu-bench'")
+        supply = KeysightN6705(meter_options(bench), "meter of board 'zcu-bench'")
+        assert isinstance(supply, SupplyOutput)
         pytester.makepyfile(flash_test)
         args = ("--board=zcu-bench", f"--board-dir={boards}")
         pytester.runpytest(*args).assert_outcomes(passed=1)

@@ -26,7 +26,7 @@ def uart(tmp_path: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "pytest_think.emulator.uart",
+            "pytest_think.emulator.families.mcu_uart",
             str(tmp_path),
             str(DIGITS_MODEL),
             "--baud",

@@ -17,7 +17,7 @@ from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR
 from pytest_think.agent_client import AgentClient
-from pytest_think.emulator.uart import Line
+from pytest_think.emulator.families.mcu_uart import Line
 from pytest_think.vectors import VectorSet
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_think.boards import load_board
-from pytest_think.emulator.ssh_server import serve_until_parent_exits
+from pytest_think.emulator.config import validate_twin
+from pytest_think.emulator.parts import twin_parts
+from pytest_think.emulator.servers.ssh import serve_until_parent_exits
 from pytest_think.errors import ThinkError
 
 
@@ -26,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         board = load_board(args.board_file)
+        parts, _ = twin_parts(board)  # the launcher said which are missing
+        twin = validate_twin(board, parts)
     except ThinkError as exc:
         print(f"twin: {exc}", file=sys.stderr)
         return 2
@@ -34,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     def announce(ready: dict[str, Any]) -> None:
         print(json.dumps({**ready, "pid": os.getpid()}), flush=True)
 
-    asyncio.run(serve_until_parent_exits(board, args.state_dir, announce))
+    asyncio.run(serve_until_parent_exits(board, twin, parts, args.state_dir, announce))
     return 0
 
 

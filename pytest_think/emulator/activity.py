@@ -14,11 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from pytest_think.agent import think_frames as tf
-from pytest_think.boards import TwinPowerModel
+from pytest_think.emulator.parts import TwinModel
 
 TRUTH_FILE = "energy-truth.jsonl"
+
+
+class TwinPowerModel(TwinModel):
+    """What the twin board draws from its supply: idle, and while its device computes."""
+
+    idle_w: float = Field(ge=0)
+    active_w: float = Field(ge=0)
+    noise_w: float = Field(0.0, ge=0, description="std-dev of the meter's reading noise")
+    seed: int = 0
 
 
 class DeviceActivity:

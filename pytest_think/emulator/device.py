@@ -13,15 +13,40 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 
 from pytest_think.agent import think_frames as tf
-from pytest_think.boards import TwinConfig
 from pytest_think.emulator.activity import DeviceActivity
+from pytest_think.emulator.parts import TwinModel
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.config import TwinConfig
 
 CHUNK = 256 * 1024
+
+
+class TwinLatency(TwinModel):
+    """Device time the twin adds per inference (on top of what its model execution takes)."""
+
+    fixed_us: float = Field(0.0, ge=0)
+    jitter_us: float = Field(0.0, ge=0)
+
+
+class TwinFaults(TwinModel):
+    """Faults a twin injects so that failure paths can be tested without broken hardware."""
+
+    output_offset: float = 0.0
+    output_noise: float = Field(0.0, ge=0)
+    perturb_every: int = Field(1, ge=1, description="perturb one vector in N")
+    crash_after_vectors: int | None = Field(None, ge=0)
+    seed: int = 0
+
+    @property
+    def perturbs_outputs(self) -> bool:
+        return self.output_offset != 0.0 or self.output_noise != 0.0
 
 
 class DeviceModel:

@@ -1,4 +1,9 @@
-"""Start and stop a board twin as a separate process, and point the board at it."""
+"""Start and stop a board twin as a separate process, and point the board at it.
+
+The twin section is validated here (`validate_twin`), so a bad one stops before a process is
+spawned; the parts of the board's family and meter say what runs: the SSH board twin
+(``python -m pytest_think.emulator``) or a part's process of its own (a microcontroller).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,13 @@ from typing import IO, Any
 
 import yaml
 
-from pytest_think.boards import BoardConfig, TwinUart
+from pytest_think.boards import BoardConfig
+from pytest_think.emulator.activity import TRUTH_FILE
+from pytest_think.emulator.config import validate_twin
+from pytest_think.emulator.parts import twin_parts
 from pytest_think.errors import TwinError
+
+__all__ = ["TwinProcess"]
 
 
 class TwinProcess:
@@ -25,14 +35,24 @@ class TwinProcess:
 
     @classmethod
     def start(cls, board: BoardConfig, state_dir: Path, timeout: float = 30.0) -> TwinProcess:
+        parts, missing = twin_parts(board)
+        twin = validate_twin(board, parts)
+        if missing:
+            raise TwinError(f"board '{board.name}': {missing[0]}")
         state_dir.mkdir(parents=True, exist_ok=True)
+        # The twin process reads the validated section (the parts' paths made absolute).
+        data = {**board.model_dump(mode="json"), "twin": twin.model_dump(mode="json")}
         board_file = state_dir / "board.yaml"
-        board_file.write_text(yaml.safe_dump(board.model_dump(mode="json"), sort_keys=False))
+        board_file.write_text(yaml.safe_dump(data, sort_keys=False))
         log = state_dir / "twin.log"
-        if board.ssh is not None:
+        argv = next((a for p in parts if (a := p.process(board, twin, state_dir))), None)
+        if argv is None:
+            if board.ssh is None:
+                raise TwinError(
+                    f"board '{board.name}': the twin of family '{board.family}' serves boards "
+                    "with an 'ssh' section"
+                )
             argv = [sys.executable, "-m", "pytest_think.emulator", str(board_file), str(state_dir)]
-        else:  # a board on a serial line only: a microcontroller behind a pty
-            argv = _uart_argv(board, state_dir)
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(
                 argv,
@@ -90,25 +110,13 @@ class TwinProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _uart_argv(board: BoardConfig, state_dir: Path) -> list[str]:
-    assert board.serial is not None and board.twin is not None
-    uart = board.twin.uart or TwinUart()
-    return [
-        sys.executable,
-        "-m",
-        "pytest_think.emulator.uart",
-        str(state_dir),
-        *(str(m) for m in uart.models),
-        "--baud",
-        str(board.serial.baud),
-        "--ber",
-        str(uart.ber),
-        "--drop",
-        str(uart.drop),
-        "--seed",
-        str(uart.seed),
-    ]
+    def truth(self) -> list[dict[str, Any]]:
+        """The twin's energy-truth log: what it knows really happened in each measured loop
+        (one record per LOOP_DONE); [] when there is none."""
+        path = self.log.parent / TRUTH_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _readline_with_timeout(stream: IO[bytes], timeout: float) -> bytes:

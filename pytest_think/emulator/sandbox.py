@@ -9,8 +9,12 @@ from __future__ import annotations
 import posixpath
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_think.boards import BoardConfig
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.config import TwinConfig
 
 
 class Sandbox:
@@ -19,15 +23,16 @@ class Sandbox:
         self.home = home
 
     @classmethod
-    def create(cls, root: Path, board: BoardConfig, kernel: str, machine: str) -> Sandbox:
+    def create(
+        cls, root: Path, board: BoardConfig, twin: TwinConfig, kernel: str, machine: str
+    ) -> Sandbox:
         """Lay out a fresh board root: /etc identity files, the user's home, /tmp."""
         if root.exists():
             shutil.rmtree(root)
         user = board.ssh.user if board.ssh else "root"
         sandbox = cls(root.resolve(), f"/home/{user}")
-        twin = board.twin
-        hostname = (twin.hostname if twin else None) or board.name
-        os_release = (twin.os_release if twin else None) or f'PRETTY_NAME="{board.name} twin"'
+        hostname = twin.hostname or board.name
+        os_release = twin.os_release or f'PRETTY_NAME="{board.name} twin"'
         for d in ("etc", "tmp", sandbox.home.lstrip("/")):
             (sandbox.root / d).mkdir(parents=True, exist_ok=True)
         (sandbox.root / "etc" / "hostname").write_text(hostname + "\n")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_think.power.meters import PowerMeter, Trace
+from pytest_think.power.meters import EnergyIntegrator, PowerMeter, Trace
 
 
 @dataclass(frozen=True)
@@ -234,13 +234,13 @@ def measure_energy(
     for _ in range(settings.trials):
         # Acquire a little beyond the window: warm-up and the link come first.
         meter.arm(settings.window_s * 1.25 + 1.0, settings.sample_rate_hz)
-        integrator = getattr(meter, "integrator", False)
-        if integrator:
-            meter.integrate_start()  # type: ignore[attr-defined]
+        integrator = meter if isinstance(meter, EnergyIntegrator) else None
+        if integrator is not None:
+            integrator.integrate_start()
         sent = time.time_ns()
         loop = run_loop(settings.window_s, settings.warmup)
         received = time.time_ns()
-        integrated = meter.integrate_stop() if integrator else None  # type: ignore[attr-defined]
+        integrated = integrator.integrate_stop() if integrator is not None else None
         trace = meter.fetch()
         report.sample_rate_hz = 1 / trace.interval_s
         trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings)

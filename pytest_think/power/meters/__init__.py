@@ -5,21 +5,40 @@ Drivers are plug-ins in the ``pytest_think.meters`` entry-point group, like boar
     [project.entry-points."pytest_think.meters"]
     my-meter = "my_lab.meters:MyMeter"
 
-A driver is built with the board's `MeterConfig`, a description of where it is and the device
-under test (used by meters on the board itself); a VISA driver checks
-with ``*IDN?`` that the instrument is the one named, and takes traces of the board's power.
+A driver validates its own options (the board file's ``meter`` section but ``driver``) with
+its ``Options`` model, as a family validates ``options``; it is built with those options, a
+description of where it is and the device under test (used by meters on the board itself). A
+VISA driver checks with ``*IDN?`` that the instrument is the one named, and takes traces of the
+board's power. What a meter can do beyond traces it declares by the capabilities below
+(`EnergyIntegrator`, `SupplyOutput`), which callers check with isinstance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pytest_think.boards import BoardConfig
+from pytest_think.boards import BoardConfig, field_problems
 from pytest_think.errors import BoardConfigError, ThinkError
+
+__all__ = [
+    "GROUP",
+    "SCPI_OVERFLOW",
+    "EnergyIntegrator",
+    "MeterDriver",
+    "MeterError",
+    "MeterOptions",
+    "PowerMeter",
+    "SupplyOutput",
+    "Trace",
+    "meter_driver",
+    "meter_options",
+    "open_meter",
+]
 
 GROUP = "pytest_think.meters"
 # SCPI's "not a number" / overflow value: a reading beyond the instrument's range.
@@ -57,9 +76,43 @@ class PowerMeter(Protocol):
     def close(self) -> None: ...
 
 
-def open_meter(board: BoardConfig, device: Any = None) -> PowerMeter:
-    """The board's meter, connected and identified. `device` (the Device) is for
-    meters that live on the board itself (onboard sensors sampled by the agent)."""
+@runtime_checkable
+class EnergyIntegrator(Protocol):
+    """A meter with its own energy integrator (WT310E, HMC8015): a cross-check of the energy
+    computed from the trace, run across each trial."""
+
+    def integrate_start(self) -> None: ...
+
+    def integrate_stop(self) -> tuple[float, float]:
+        """Stop integrating; the energy (J) and time (s) integrated."""
+        ...
+
+
+@runtime_checkable
+class SupplyOutput(Protocol):
+    """A supply that powers the board through an output it can switch (N6705, 2280S)."""
+
+    def set_output(self, on: bool) -> None:
+        """Turn the board's supply output on or off (power-cycling a hung board)."""
+        ...
+
+
+class MeterOptions(BaseModel):
+    """A driver's options: the board file's ``meter`` section, ``driver`` aside."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MeterDriver(Protocol):
+    """What the ``pytest_think.meters`` entry points name: a class with its options model."""
+
+    Options: ClassVar[type[MeterOptions]]
+
+    def __call__(self, options: Any, what: str, device: Any = None) -> PowerMeter: ...
+
+
+def meter_driver(board: BoardConfig) -> MeterDriver:
+    """The driver the board's meter section names; an unknown one is one line."""
     assert board.meter is not None
     drivers = {ep.name: ep for ep in entry_points(group=GROUP)}
     if board.meter.driver not in drivers:
@@ -67,6 +120,25 @@ def open_meter(board: BoardConfig, device: Any = None) -> PowerMeter:
             f"board file {board.source or board.name}: field 'meter.driver': unknown driver "
             f"'{board.meter.driver}'; installed: {', '.join(sorted(drivers)) or 'none'}"
         )
-    factory = drivers[board.meter.driver].load()
-    meter: PowerMeter = factory(board.meter, f"meter of board '{board.name}'", device)
-    return meter
+    driver: MeterDriver = drivers[board.meter.driver].load()
+    return driver
+
+
+def meter_options(board: BoardConfig) -> Any:
+    """The board's meter options, validated by its driver's Options model."""
+    assert board.meter is not None
+    driver = meter_driver(board)
+    try:
+        return driver.Options.model_validate(board.meter.options)
+    except ValidationError as exc:
+        unknown = f"not an option of driver '{board.meter.driver}'"
+        problems = field_problems(exc, ("meter",), unknown)
+        raise BoardConfigError(f"board file {board.source or board.name}: {problems}") from None
+
+
+def open_meter(board: BoardConfig, device: Any = None) -> PowerMeter:
+    """The board's meter, connected and identified. `device` (the Device) is for
+    meters that live on the board itself (onboard sensors sampled by the agent)."""
+    assert board.meter is not None
+    driver = meter_driver(board)
+    return driver(meter_options(board), f"meter of board '{board.name}'", device)

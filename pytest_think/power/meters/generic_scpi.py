@@ -13,18 +13,30 @@ Readings are followed by polling every ``update_s``, stamped as for the other po
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pytest_think.boards import MeterConfig
-from pytest_think.power.meters import MeterError
-from pytest_think.power.meters.scpi import PolledMeter
+from pydantic import Field
+
+from pytest_think.power.meters import MeterError, MeterOptions
+from pytest_think.power.meters.scpi import PolledMeter, VisaOptions
+
+
+class GenericScpiOptions(VisaOptions):
+    """The instrument described in the board file rather than in a driver."""
+
+    idn: str = Field("", description="what *IDN? must contain")
+    setup: list[str] = Field(default_factory=list, description="commands sent first")
+    power_query: str = Field("MEAS:POW?", description="query answering watts")
+    update_s: float = Field(0.1, gt=0, description="how often readings update")
 
 
 class GenericScpiMeter(PolledMeter):
     vendor = "meter matching"
     update_flag = False
+    Options: ClassVar[type[MeterOptions]] = GenericScpiOptions
+    config: GenericScpiOptions
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: GenericScpiOptions, what: str, device: Any = None) -> None:
         if not config.idn:
             raise MeterError(f"{what}: field 'meter.idn' is empty; say what *IDN? must contain")
         self.model = config.idn

@@ -15,19 +15,20 @@ from typing import Any
 import numpy as np
 import pyvisa
 
-from pytest_think.boards import MeterConfig
 from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
-from pytest_think.power.meters.scpi import ScpiMeter
+from pytest_think.power.meters.scpi import ScpiMeter, VisaOptions
 
 LINE_HZ = 50.0
 MAX_SAMPLES = 2500
 
 
 class Keithley2280S(ScpiMeter):
+    """A `SupplyOutput`: the board runs from its output."""
+
     model = "2280S"
     vendor = "Keithley"
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: VisaOptions, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         self.command("*CLS")
         self.command('SENS1:FUNC "CURR:DC"')

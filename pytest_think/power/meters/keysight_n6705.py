@@ -23,14 +23,14 @@ from __future__ import annotations
 import io
 import math
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyvisa
+from pydantic import Field
 
-from pytest_think.boards import MeterConfig
-from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
-from pytest_think.power.meters.scpi import ScpiMeter
+from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, MeterOptions, Trace
+from pytest_think.power.meters.scpi import ScpiMeter, VisaOptions
 
 TINT_STEP_S = 20.48e-6
 POINT_BUDGET = 200_000  # of the 512 K the instrument holds: fast enough to fetch
@@ -38,11 +38,24 @@ DLOG_FILE = "internal:\\think.dlog"
 DLOG_CSV = "internal:\\think.csv"
 
 
+class KeysightN6705Options(VisaOptions):
+    datalog_above_s: float = Field(
+        60.0,
+        gt=0,
+        description="longer acquisitions use the data logger (period averages) instead of the "
+        "digitizer (point samples)",
+    )
+
+
 class KeysightN6705(ScpiMeter):
+    """A `SupplyOutput`: the board runs from one of its outputs."""
+
     model = "N6705"
     vendor = "Keysight"
+    Options: ClassVar[type[MeterOptions]] = KeysightN6705Options
+    config: KeysightN6705Options
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: KeysightN6705Options, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         self.channel = f"(@{config.channel})"
         self.command("*CLS")

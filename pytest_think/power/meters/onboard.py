@@ -9,17 +9,29 @@ SAMPLE / SAMPLING exchange, as NTP does.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
-from pytest_think.boards import MeterConfig
 from pytest_think.errors import ThinkError
-from pytest_think.power.meters import MeterError, Trace
+from pytest_think.power.meters import MeterError, MeterOptions, Trace
+
+
+class OnboardOptions(MeterOptions):
+    rails: list[str] = Field(
+        default_factory=list, description="the rails whose sum is the board's power"
+    )
+    period_s: float = Field(0.01, gt=0, description="the agent's sampling period")
+    source: Literal["sysfs", "tegrastats"] = Field(
+        "sysfs", description="read the monitors' sysfs files, or Jetson's tegrastats"
+    )
 
 
 class OnboardMeter:
-    def __init__(self, config: MeterConfig, what: str, device: Any) -> None:
+    Options: ClassVar[type[MeterOptions]] = OnboardOptions
+
+    def __init__(self, config: OnboardOptions, what: str, device: Any) -> None:
         self.config = config
         self.where = what
         self.device = device

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_think.boards import MeterConfig
-from pytest_think.power.meters.scpi import PolledMeter
+from pytest_think.power.meters.scpi import IntegratingMeter, VisaOptions
 
 
-class RsHMC8015(PolledMeter):
+class RsHMC8015(IntegratingMeter):
     model = "HMC8015"
     vendor = "Rohde & Schwarz"
     update_flag = False
@@ -23,7 +22,7 @@ class RsHMC8015(PolledMeter):
     integrator_commands = ("INT:RES", "INT:STAR", "INT:STOP")
     integrator_query = "CHAN1:MEAS:DATA?"
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: VisaOptions, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         self.command("*CLS")
         self.command("CHAN1:MEAS:FUNC URMS,IRMS,P,WH,TIME")

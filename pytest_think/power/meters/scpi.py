@@ -7,13 +7,24 @@ import contextlib
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyvisa
+from pydantic import Field
 
-from pytest_think.boards import MeterConfig
-from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, Trace
+from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, MeterOptions, Trace
+
+
+class VisaOptions(MeterOptions):
+    """Where a VISA instrument is and how to talk to it: what every SCPI driver reads."""
+
+    resource: str = Field("", description="VISA resource, e.g. TCPIP::10.0.0.7::5025::SOCKET")
+    channel: int = Field(1, ge=1, le=4, description="the output or element the board is on")
+    timeout_s: float = Field(10.0, gt=0)
+    visa_library: str = Field(
+        "@py", description="pyvisa's VISA library: @py (pyvisa-py), '' for NI-VISA, file@sim"
+    )
 
 
 class ScpiMeter:
@@ -22,8 +33,9 @@ class ScpiMeter:
     model = ""  # a substring of the instrument's *IDN? answer
     vendor = ""
     error_query = "SYST:ERR?"
+    Options: ClassVar[type[MeterOptions]] = VisaOptions
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: VisaOptions, what: str, device: Any = None) -> None:
         self.config = config
         self.where = f"{what} ({config.resource})"
         if not config.resource:
@@ -75,7 +87,7 @@ class PolledMeter(ScpiMeter):
     # once per interval, and the update each one shows ended up to an interval before.
     update_flag = True
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: VisaOptions, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         self.rate = self.rates_s[0]
         self.samples: list[tuple[int, int, float]] = []
@@ -84,30 +96,6 @@ class PolledMeter(ScpiMeter):
         self.last_read = 0
         # The polling thread and the test's thread share one connection: one query at a time.
         self.lock = threading.Lock()
-
-    # The instrument's own integrator, if it has one: the commands that reset, start and stop
-    # it, and the query whose fields 3 and 4 are its watt-hours and seconds.
-    integrator_commands: tuple[str, str, str] | None = None
-    integrator_query = ""
-
-    @property
-    def integrator(self) -> bool:
-        return self.integrator_commands is not None
-
-    def integrate_start(self) -> None:
-        """Start the instrument's integrator (a cross-check of the sampled energy)."""
-        assert self.integrator_commands is not None
-        with self.lock:
-            self.command(self.integrator_commands[0])
-            self.command(self.integrator_commands[1])
-
-    def integrate_stop(self) -> tuple[float, float]:
-        """Stop it; the energy (J) and time (s) it integrated."""
-        assert self.integrator_commands is not None
-        with self.lock:
-            self.command(self.integrator_commands[2])
-            values = [float(v) for v in str(self.inst.query(self.integrator_query)).split(",")]
-        return values[3] * 3600.0, values[4]
 
     def set_rate(self, seconds: float) -> None:
         """Configure the instrument's update interval (instruments override)."""
@@ -166,3 +154,25 @@ class PolledMeter(ScpiMeter):
         if self.thread is not None:
             self.thread.join()
         super().close()
+
+
+class IntegratingMeter(PolledMeter):
+    """A polled meter with its own energy integrator (an `EnergyIntegrator`): the commands
+    that reset, start and stop it, and the query whose fields 3 and 4 are its watt-hours and
+    seconds."""
+
+    integrator_commands: tuple[str, str, str] = ("", "", "")
+    integrator_query = ""
+
+    def integrate_start(self) -> None:
+        """Start the instrument's integrator (a cross-check of the sampled energy)."""
+        with self.lock:
+            self.command(self.integrator_commands[0])
+            self.command(self.integrator_commands[1])
+
+    def integrate_stop(self) -> tuple[float, float]:
+        """Stop it; the energy (J) and time (s) it integrated."""
+        with self.lock:
+            self.command(self.integrator_commands[2])
+            values = [float(v) for v in str(self.inst.query(self.integrator_query)).split(",")]
+        return values[3] * 3600.0, values[4]

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_think.boards import MeterConfig
-from pytest_think.power.meters.scpi import PolledMeter
+from pytest_think.power.meters.scpi import IntegratingMeter, VisaOptions
 
 
-class YokogawaWT310E(PolledMeter):
+class YokogawaWT310E(IntegratingMeter):
     model = "WT310"
     vendor = "Yokogawa"
     error_query = ":SYST:ERR?"
@@ -26,7 +25,7 @@ class YokogawaWT310E(PolledMeter):
     integrator_commands = (":INTEG:RES", ":INTEG:STAR", ":INTEG:STOP")
     integrator_query = ":NUM:NORM:VAL?"
 
-    def __init__(self, config: MeterConfig, what: str, device: Any = None) -> None:
+    def __init__(self, config: VisaOptions, what: str, device: Any = None) -> None:
         super().__init__(config, what, device)
         for command in (
             "*CLS",

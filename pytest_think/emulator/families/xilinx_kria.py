@@ -1,15 +1,19 @@
 """`xmutil` of a Kria SOM twin (dfx-mgrd): accelerator apps in /lib/firmware/xilinx/<app>/.
 
 An app directory holds one .bit.bin, one .dtbo and a shell.json; loading it programs the
-fabric through the same FPGA manager as fpgautil (see fpga.py), with the same failures.
+fabric through the same FPGA manager as fpgautil (see xilinx_fpga.py), with the same failures.
 """
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from pytest_think.emulator.fpga import FpgaTwin
+from pytest_think.emulator.families.xilinx_fpga import FpgaTwin, XilinxFpgaTwin
 from pytest_think.emulator.shell import ShellIO
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
 
 APPS = "lib/firmware/xilinx"
 LISTAPPS_COLUMNS = (
@@ -77,3 +81,12 @@ class XmutilTwin:
         self.active = app
         io.out(b"Accelerator loaded to slot 0\n")
         return 0
+
+
+class XilinxKriaTwin(XilinxFpgaTwin):
+    """The xilinx-kria family's twin: a Xilinx fabric (``twin.fpga``) with xmutil beside
+    fpgautil."""
+
+    def attach(self, board: BoardTwin) -> None:
+        super().attach(board)
+        board.shell.tools["xmutil"] = XmutilTwin(self.fpga).xmutil

@@ -13,14 +13,26 @@ import asyncio
 import os
 import tty
 
-from pytest_think.boards import BoardConfig, TwinConsole
+from pydantic import Field
+
+from pytest_think.boards import BoardConfig
+from pytest_think.emulator.parts import TwinModel
 from pytest_think.emulator.shell import BoardShell, ShellIO
 
 LOGIN_INCORRECT_DELAY_S = 0.5
 
 
+class TwinConsole(TwinModel):
+    """A twin's serial console: its getty, and a fault (a console that stays silent)."""
+
+    tty: str = "ttyPS0"
+    silent: bool = Field(False, description="never prints a login prompt (a hung or dead board)")
+
+
 class ConsoleTwin:
-    def __init__(self, board: BoardConfig, shell: BoardShell, config: TwinConsole) -> None:
+    def __init__(
+        self, board: BoardConfig, shell: BoardShell, config: TwinConsole, os_release: str | None
+    ) -> None:
         assert board.console is not None
         self.shell = shell
         self.config = config
@@ -28,7 +40,7 @@ class ConsoleTwin:
         self.user = board.console.login.user
         name = board.console.login.password_env
         self.password = os.environ.get(name) if name else None
-        self.os_name = (board.twin.os_release if board.twin else None) or "Linux"
+        self.os_name = os_release or "Linux"
         self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)

@@ -6,14 +6,18 @@ answers its power query with the board twin's power, updated every ``update_s``.
 
 from __future__ import annotations
 
-from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.meter_twin import MeterTwin
-from pytest_think.emulator.scpi import Handler
+from pytest_think.emulator.meters.base import MeterInstrument, ScpiMeterTwin, TwinMeter
+from pytest_think.emulator.servers.scpi import Handler
+from pytest_think.power.meters.generic_scpi import GenericScpiOptions
 
 
-class GenericMeterTwin(MeterTwin):
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
+class GenericScpiInstrument(MeterInstrument):
+    meter: GenericScpiOptions
+
+    def __init__(
+        self, activity: DeviceActivity, config: TwinMeter, meter: GenericScpiOptions
+    ) -> None:
         self.idn = f"{meter.idn},TWIN0001,1.0"
         self.update_ns = int(meter.update_s * 1e9)
         super().__init__(activity, config, meter)
@@ -28,3 +32,9 @@ class GenericMeterTwin(MeterTwin):
         end = self.latest_update(self.update_ns)
         watts, _, _ = self.reading(end, self.update_ns)
         return f"{watts:.6E}"
+
+
+class GenericScpiTwin(ScpiMeterTwin):
+    """The generic-scpi driver's twin."""
+
+    Instrument = GenericScpiInstrument

@@ -8,15 +8,15 @@ from power-on as on the instrument). The integrator: ``INT:STAT ON|OFF`` enables
 
 from __future__ import annotations
 
-from pytest_think.emulator.meter_twin import Integrator, MeterTwin
-from pytest_think.emulator.scpi import Handler, ScpiError
+from pytest_think.emulator.meters.base import Integrator, MeterInstrument, ScpiMeterTwin
+from pytest_think.emulator.servers.scpi import Handler, ScpiError
 
 UPDATE_NS = 100_000_000
 FUNCTIONS = ("URMS", "IRMS", "P", "S", "Q", "LAMB", "WH", "TIME")
 OVERFLOW = 9.91e37
 
 
-class HMC8015Twin(MeterTwin):
+class HMC8015Instrument(MeterInstrument):
     idn = "Rohde&Schwarz,HMC8015,021345678,FW:1.403"
 
     def reset(self) -> None:
@@ -68,3 +68,9 @@ class HMC8015Twin(MeterTwin):
             "TIME": seconds,
         }
         return ",".join(f"{values[f]:.6E}" for f in self.functions)
+
+
+class RsHMC8015Twin(ScpiMeterTwin):
+    """The rs-hmc8015 driver's twin."""
+
+    Instrument = HMC8015Instrument

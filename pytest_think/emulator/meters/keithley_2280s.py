@@ -14,15 +14,15 @@ import time
 
 import numpy as np
 
-from pytest_think.emulator.meter_twin import MeterTwin
-from pytest_think.emulator.scpi import Handler, ScpiError
+from pytest_think.emulator.meters.base import MeterInstrument, ScpiMeterTwin
+from pytest_think.emulator.servers.scpi import Handler, ScpiError
 
 LINE_HZ = 50.0
 MAX_SAMPLES = 2500
 OVERFLOW = 9.91e37
 
 
-class K2280STwin(MeterTwin):
+class K2280SInstrument(MeterInstrument):
     idn = "KEITHLEY INSTRUMENTS,MODEL 2280S-32-6,4404123,1.06"
 
     def instrument_commands(self) -> list[tuple[str, Handler]]:
@@ -100,3 +100,9 @@ class K2280STwin(MeterTwin):
             raise ScpiError(-224, "Illegal parameter value")
         rows = zip(*(columns[f] for f in fields))
         return ",".join(f"{v:+.6E}" for row in rows for v in row)
+
+
+class Keithley2280STwin(ScpiMeterTwin):
+    """The keithley-2280s driver's twin."""
+
+    Instrument = K2280SInstrument

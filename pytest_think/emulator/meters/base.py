@@ -1,24 +1,44 @@
-"""What the meter twins share: the board twin's activity they measure, their settings, and
-instrument time that ticks in whole update intervals from power-on."""
+"""What the meter twins share: the board twin's activity they measure, their settings,
+instrument time that ticks in whole update intervals from power-on, and the twin part that
+serves an instrument on loopback for the board's meter driver."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 
-from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.scpi import Handler, ScpiError, ScpiInstrument
+from pytest_think.emulator.parts import NoSection, TwinModel, TwinPart
+from pytest_think.emulator.servers import scpi
+from pytest_think.emulator.servers.scpi import Handler, ScpiError, ScpiInstrument
+from pytest_think.errors import TwinError
+from pytest_think.power.meters import meter_options
+from pytest_think.power.meters.scpi import VisaOptions
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
 
 
-class MeterTwin(ScpiInstrument):
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
+class TwinMeter(TwinModel):
+    """The twin of the board's meter: the supply it imitates."""
+
+    volts: float = Field(12.0, gt=0, description="the supply voltage the board runs from")
+    current_range_a: float = Field(
+        3.06, gt=0, description="readings above it overflow (9.91E37), as on the instrument"
+    )
+
+
+class MeterInstrument(ScpiInstrument):
+    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: VisaOptions) -> None:
         super().__init__()
         self.activity = activity
         self.config = config
-        self.meter = meter  # the board file's view of the instrument
+        self.meter = meter  # the board file's view of the instrument, as its driver reads it
         self.channel = meter.channel  # the output or element the board hangs on
         self.epoch_ns = time.time_ns()  # updates tick from power-on
         self.reset()
@@ -69,3 +89,26 @@ class Integrator:
             return 0.0, 0.0
         stop = max(self.started, self.stopped if self.stopped is not None else now_ns)
         return activity.energy_j(self.started, stop) / 3600, (stop - self.started) / 1e9
+
+
+class ScpiMeterTwin(TwinPart[NoSection]):
+    """The twin of a SCPI meter driver: its instrument, served on loopback, measuring the
+    board twin's activity (``twin.meter``: the supply it imitates)."""
+
+    imitates = "meter"
+    Section = NoSection
+    Instrument: Any  # the MeterInstrument class, built with (activity, TwinMeter, options)
+    server: asyncio.Server | None = None
+
+    async def serve(self, board: BoardTwin) -> dict[str, str]:
+        if board.activity is None:
+            raise TwinError(
+                f"board '{board.board.name}' has a meter but its twin has no 'power_model' "
+                "to measure"
+            )
+        instrument: MeterInstrument = self.Instrument(
+            board.activity, board.twin.meter, meter_options(board.board)
+        )
+        self.server = await scpi.serve(instrument)
+        port = self.server.sockets[0].getsockname()[1]
+        return {"meter": f"TCPIP::127.0.0.1::{port}::SOCKET"}

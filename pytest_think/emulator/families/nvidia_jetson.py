@@ -7,18 +7,38 @@ import asyncio
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-from pytest_think.boards import TwinJetson, TwinLatency
+from pytest_think.emulator.device import TwinLatency
+from pytest_think.emulator.parts import TwinModel, TwinPart
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import Command, ShellIO
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
 
 # Per-core and GPU/EMC frequency ranges a module reports (Hz for GPU/EMC, kHz for CPUs).
 CPU_KHZ = (729_600, 1_510_400)
 GPU_HZ = (306_000_000, 624_750_000)
 EMC_HZ = (204_000_000, 2_133_000_000)
 CPUS = 6
+
+
+class TwinJetson(TwinModel):
+    """What a Jetson twin's L4T answers: module, release, power modes."""
+
+    model: str = "NVIDIA Jetson Orin Nano Developer Kit"
+    soc: str = "tegra234"
+    l4t: str = "# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64"
+    power_modes: dict[int, str] | None = Field(
+        default_factory=lambda: {0: "15W", 1: "7W"},
+        description="nvpmodel modes by id; null: the module has no nvpmodel (TX1)",
+    )
+    default_mode: int = 0
+    tensorrt: str = Field("8602", description="TensorRT version as trtexec prints it (v8602)")
 
 
 class JetsonTwin:
@@ -47,7 +67,7 @@ class JetsonTwin:
         tool.write_text(
             f"#!{sys.executable}\n"
             "import sys\n"
-            "from pytest_think.emulator.tegrastats import main\n"
+            "from pytest_think.emulator.families.tegrastats import main\n"
             f"sys.exit(main(sys.argv[1:], {str(root)!r}))\n"
         )
         tool.chmod(0o755)
@@ -161,3 +181,15 @@ class JetsonTwin:
         ]
         io.out(("\n".join(lines) + f"\n&&&& PASSED {banner}\n").encode())
         return 0
+
+
+class NvidiaJetsonTwin(TwinPart[TwinJetson]):
+    """The nvidia-jetson family's twin: L4T's files, nvpmodel, jetson_clocks, trtexec and
+    tegrastats."""
+
+    section = "jetson"
+    Section = TwinJetson
+
+    def attach(self, board: BoardTwin) -> None:
+        jetson = JetsonTwin(board.sandbox, self.config(board.twin), board.twin.latency)
+        board.shell.tools.update(jetson.tools)

@@ -12,8 +12,8 @@ range a reading is 9.9E+37, the meter's over-range value.
 
 from __future__ import annotations
 
-from pytest_think.emulator.meter_twin import Integrator, MeterTwin
-from pytest_think.emulator.scpi import Handler, ScpiError
+from pytest_think.emulator.meters.base import Integrator, MeterInstrument, ScpiMeterTwin
+from pytest_think.emulator.servers.scpi import Handler, ScpiError
 
 RATES_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 OVER_RANGE = 9.9e37
@@ -31,7 +31,7 @@ def parse_rate(text: str) -> float:
     raise ScpiError(-224, "Illegal parameter value")
 
 
-class WT310ETwin(MeterTwin):
+class WT310EInstrument(MeterInstrument):
     idn = "YOKOGAWA,WT310E,C3UF12345,F1.03"
 
     def instrument_commands(self) -> list[tuple[str, Handler]]:
@@ -112,3 +112,9 @@ class WT310ETwin(MeterTwin):
             "TIME": seconds,
         }
         return ",".join(f"{readings[item]:.5E}" for item in self.items)
+
+
+class YokogawaWT310ETwin(ScpiMeterTwin):
+    """The yokogawa-wt310e driver's twin."""
+
+    Instrument = WT310EInstrument

@@ -13,14 +13,26 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_think.boards import TwinCoral
+from pydantic import Field
+
+from pytest_think.emulator.parts import TwinModel, TwinPart
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.errors import TwinError
 from pytest_think.hashing import cache_file
 
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
+
 SOURCE = Path(__file__).resolve().parent / "native" / "edgetpu_twin.c"
 LIB_DIR = "usr/lib/aarch64-linux-gnu"
+
+
+class TwinCoral(TwinModel):
+    """An Edge TPU twin: the TPUs the host sees (``pci:0`` on a Dev Board, ``usb:N`` sticks)."""
+
+    devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
 
 
 def build_delegate() -> Path:
@@ -63,3 +75,13 @@ class CoralTwin:
             "LD_LIBRARY_PATH": str(self.lib_dir),
             "THINK_TWIN_EDGETPU_DEVICES": ",".join(self.config.devices),
         }
+
+
+class CoralEdgeTpuTwin(TwinPart[TwinCoral]):
+    """The coral-edgetpu family's twin: the delegate library and the TPUs it opens."""
+
+    section = "coral"
+    Section = TwinCoral
+
+    def attach(self, board: BoardTwin) -> None:
+        board.process_env.update(CoralTwin(board.sandbox, self.config(board.twin)).env)

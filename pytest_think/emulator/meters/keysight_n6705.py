@@ -7,7 +7,7 @@ MEASure, and the digitizer — ``SENS:SWE:TINT`` (multiples of 20.48 µs), ``SEN
 A fetch waits, as on the instrument, until the acquisition is complete. Samples come from
 the board twin's power model over what its device really did; a current above the range
 reads 9.91E37, the SCPI overflow value. Turning the board's output off powers the board
-down. The data logger is in `n6705_datalog`.
+down. The data logger is in `keysight_n6705_datalog`.
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ import time
 
 import numpy as np
 
-from pytest_think.boards import MeterConfig, TwinMeter
 from pytest_think.emulator.activity import DeviceActivity
-from pytest_think.emulator.meter_twin import MeterTwin
-from pytest_think.emulator.n6705_datalog import N6705Datalogger
-from pytest_think.emulator.scpi import Handler, ScpiError, channel_list, ieee_block
+from pytest_think.emulator.meters.base import MeterInstrument, ScpiMeterTwin, TwinMeter
+from pytest_think.emulator.meters.keysight_n6705_datalog import N6705Datalogger
+from pytest_think.emulator.servers.scpi import Handler, ScpiError, channel_list, ieee_block
+from pytest_think.power.meters.scpi import VisaOptions
 
 TINT_STEP_S = 20.48e-6
 MAX_POINTS = 512 * 1024
 OVERFLOW = 9.91e37
 
 
-class N6705Twin(MeterTwin):
+class N6705Instrument(MeterInstrument):
     idn = "Keysight Technologies,N6705C,MY56004321,D.03.02"
 
-    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: MeterConfig) -> None:
+    def __init__(self, activity: DeviceActivity, config: TwinMeter, meter: VisaOptions) -> None:
         self.datalog = N6705Datalogger(self._levels)
         super().__init__(activity, config, meter)
 
@@ -232,3 +232,9 @@ class N6705Twin(MeterTwin):
 def tint_for(window_s: float, max_points: int = MAX_POINTS) -> float:
     """The finest digitizer interval that covers `window_s` within the point budget."""
     return max(1, math.ceil(window_s / max_points / TINT_STEP_S)) * TINT_STEP_S
+
+
+class KeysightN6705Twin(ScpiMeterTwin):
+    """The keysight-n6705 driver's twin."""
+
+    Instrument = N6705Instrument

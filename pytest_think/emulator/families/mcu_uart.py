@@ -1,11 +1,13 @@
 """A microcontroller on a UART, as a twin: the agent (--serial) behind a pseudo-terminal,
 paced at the line rate and with the line's faults (bit errors, dropped bytes).
 
-    python -m pytest_think.emulator.uart --baud 921600 [--ber 1e-4] [--drop 0] STATE_DIR MODEL...
+    python -m pytest_think.emulator.families.mcu_uart --baud 921600 [--ber 1e-4] [--drop 0] \
+        STATE_DIR MODEL...
 
 Prints one JSON line {"port": "/dev/pts/N", "pid": …} once the line is up; the host opens
 that port with pyserial like a USB-UART. Models listed are the "firmware's" models, placed
-beside the agent so LOAD finds them by file name.
+beside the agent so LOAD finds them by file name. The mcu-uart family's twin part
+(`McuUartTwin`) starts this process for a board reached on a serial line.
 """
 
 from __future__ import annotations
@@ -20,10 +22,63 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field, ValidationInfo, field_validator
 
 from pytest_think.agent import AGENT_DIR, AGENT_FILES
+from pytest_think.boards import BoardConfig
+from pytest_think.emulator.parts import TwinModel, TwinPart
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.config import TwinConfig
+
+MODULE = "pytest_think.emulator.families.mcu_uart"
+
+
+class TwinUart(TwinModel):
+    """A microcontroller twin's serial line and firmware."""
+
+    ber: float = Field(0.0, ge=0, lt=0.01, description="bit-error rate injected on the line")
+    drop: float = Field(0.0, ge=0, lt=0.01, description="share of bytes lost on the line")
+    seed: int = 0
+    models: list[Path] = Field(
+        default_factory=list, description="models built into the firmware (relative paths)"
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _from_board_file(cls, models: list[Path], info: ValidationInfo) -> list[Path]:
+        """Relative paths start at the board file's directory."""
+        base = (info.context or {}).get("board_dir")
+        return [base / m if base is not None and not m.is_absolute() else m for m in models]
+
+
+class McuUartTwin(TwinPart[TwinUart]):
+    """The mcu-uart family's twin: its own process, the agent behind a pty."""
+
+    section = "uart"
+    Section = TwinUart
+
+    def process(self, board: BoardConfig, twin: TwinConfig, state_dir: Path) -> list[str] | None:
+        assert board.serial is not None, "a microcontroller twin serves a board on a serial line"
+        uart = self.config(twin)
+        return [
+            sys.executable,
+            "-m",
+            MODULE,
+            str(state_dir),
+            *(str(m) for m in uart.models),
+            "--baud",
+            str(board.serial.baud),
+            "--ber",
+            str(uart.ber),
+            "--drop",
+            str(uart.drop),
+            "--seed",
+            str(uart.seed),
+        ]
 
 
 class Line:
@@ -69,7 +124,7 @@ class Line:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_think.emulator.uart")
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}")
     parser.add_argument("state_dir", type=Path)
     parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--baud", type=int, default=921600)

@@ -19,14 +19,27 @@ import json
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 
-from pytest_think.boards import TwinMppa
+from pytest_think.emulator.parts import TwinModel, TwinPart
 from pytest_think.emulator.sandbox import Sandbox
 
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
+
 ACCESSCORE_BIN = "opt/kalray/accesscore/bin"
+
+
+class TwinMppa(TwinModel):
+    """A Kalray board twin: what /mppa/board0 shows and how many cycles KaNN reports."""
+
+    board_type: str = "k200"
+    freq_khz: int = Field(1_100_000, gt=0, description="cluster clock, /mppa/board0/mppa0/freq")
+    fixed_cycles: int = Field(30_000, ge=0, description="per-inference overhead (DMA, sync)")
+    macs_per_cycle: float = Field(256.0, gt=0, description="sustained MACs per cycle on 5 clusters")
 
 
 class MppaTwin:
@@ -43,7 +56,7 @@ class MppaTwin:
             tool.write_text(
                 f"#!{sys.executable}\n"
                 "import sys\n"
-                f"from pytest_think.emulator.kalray import {main}\n"
+                f"from pytest_think.emulator.families.kalray_mppa import {main}\n"
                 f"sys.exit({main}(sys.argv[1:], {json.dumps(config.model_dump())!r}))\n"
             )
             tool.chmod(tool.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -52,6 +65,17 @@ class MppaTwin:
     def path(self) -> list[str]:
         """Directories the twin's processes find tools in (the SDK's, once sourced)."""
         return [str(self.bin_dir)]
+
+
+class KalrayMppaTwin(TwinPart[TwinMppa]):
+    """The kalray-mppa family's twin: /mppa/board0 and AccessCore's tools on the PATH."""
+
+    section = "mppa"
+    Section = TwinMppa
+
+    def attach(self, board: BoardTwin) -> None:
+        mppa = MppaTwin(board.sandbox, self.config(board.twin))
+        board.add_path(mppa.path)
 
 
 def _macs(model_bytes: bytes) -> int:

@@ -11,15 +11,35 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from pytest_think.boards import TwinPower, TwinPowerModel, TwinRail
-from pytest_think.emulator.activity import DeviceActivity
+from pytest_think.emulator.activity import DeviceActivity, TwinPowerModel
+from pytest_think.emulator.parts import TwinModel
 from pytest_think.emulator.sandbox import Sandbox
 
 DRIVERS = "sys/bus/i2c/drivers"
 UPDATE_S = 0.01
+
+
+class TwinRail(TwinModel):
+    """One onboard power rail of a twin: where its monitor sits and what it reads at idle."""
+
+    label: str
+    device: str = Field("1-0040", pattern=r"^\d+-[0-9a-f]{4}$", description="I2C bus-address")
+    channel: int = Field(1, ge=0, le=3, description="monitor channel (INA3221: 1-3 / 0-2)")
+    volts: float = Field(5.0, gt=0)
+    idle_w: float = Field(1.0, ge=0)
+    active_w: float | None = Field(None, ge=0, description="while the device computes")
+
+
+class TwinPower(TwinModel):
+    """A twin's onboard power monitors, in the sysfs layout of its kernel."""
+
+    layout: Literal["ina2xx", "ina3221", "ina3221x"]
+    rails: list[TwinRail] = Field(min_length=1)
 
 
 def rails_model(rails: list[TwinRail]) -> TwinPowerModel:

@@ -11,16 +11,35 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import shutil
+from typing import TYPE_CHECKING, Literal
 
-from pytest_think.boards import TwinFpga
+from pydantic import Field
+
+from pytest_think.emulator.parts import TwinModel, TwinPart
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.shell import ShellIO
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.board import BoardTwin
 
 MANAGER = "sys/class/fpga_manager/fpga0"
 # In a .bit.bin every 32-bit word is byte-swapped, so the sync word 0xAA995566 reads 66 55 99 AA.
 SYNC_WORD = bytes.fromhex("665599aa")
 SYNC_SEARCH_BYTES = 1024
 USAGE = "Usage:  fpgautil -b <bin file path> -o <dtbo file path>"
+
+
+class TwinFpga(TwinModel):
+    """The programmable logic a Xilinx board's twin emulates (fpga_manager, fpgautil)."""
+
+    device: str = "xczu9eg"
+    bitstream_bytes: int = Field(
+        26_510_780, gt=0, description="size of a full .bit.bin for this part; others are refused"
+    )
+    load_mb_per_s: float = Field(170.0, gt=0, description="PCAP configuration speed")
+    loader: Literal["fpgautil", "xmutil"] = Field(
+        "fpgautil", description="the board's tool: fpgautil (PetaLinux) or xmutil (Kria)"
+    )
 
 
 class FpgaTwin:
@@ -101,3 +120,16 @@ class FpgaTwin:
         io.out(f"Time taken to load BIN is {seconds * 1e3:.6f} Milli Seconds\n".encode())
         io.out(b"BIN FILE loaded through FPGA manager successfully\n")
         return 0
+
+
+class XilinxFpgaTwin(TwinPart[TwinFpga]):
+    """The xilinx-fpga family's twin: the fabric behind fpga_manager, and fpgautil."""
+
+    section = "fpga"
+    Section = TwinFpga
+    fpga: FpgaTwin
+
+    def attach(self, board: BoardTwin) -> None:
+        self.fpga = FpgaTwin(board.sandbox, self.config(board.twin))
+        board.shell.tools["fpgautil"] = self.fpga.fpgautil
+        board.forget.append(self.fpga.unload)  # a power cycle empties the programmable logic

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pytest_think.emulator.scpi import Handler, ScpiError, channel_list, ieee_block
+from pytest_think.emulator.servers.scpi import Handler, ScpiError, channel_list, ieee_block
 
 PERIOD_STEP_S = 20.48e-6
 MAX_TIME_S = 99_999 * 3600.0  # the instrument logs for up to 99,999 hours

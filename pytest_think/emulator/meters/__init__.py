@@ -1,0 +1,3 @@
+"""Twins of the power meter drivers, each under the name of the driver it imitates
+(``pytest_think/power/meters/<name>.py``): SCPI instruments served on loopback, measuring
+the board twin's power."""
