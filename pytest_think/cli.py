@@ -16,7 +16,7 @@ import click
 
 from pytest_think import __version__
 from pytest_think.boards import board_dirs, find_board, known_boards, load_board
-from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
 
 BOARD_DIR = click.option(
@@ -87,7 +87,7 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
                 f"board file {config.source}: board '{config.name}' has no 'twin' section"
             )
         state = state or Path(tempfile.mkdtemp(prefix=f"think-twin-{config.name}-"))
-        twin = TwinProcess.start(config, state)
+        twin = start_twin(config, state)
     except ThinkError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

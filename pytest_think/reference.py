@@ -408,3 +408,17 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
             f"accuracy needs one row of class scores per vector, got shape {scores.shape}"
         )
     return float((np.asarray(scores).argmax(axis=1) == np.asarray(labels)).mean())
+
+
+_MODELS: dict[tuple[str, int, int], ReferenceModel] = {}
+
+
+def reference_model(path: Path) -> ReferenceModel:
+    """The reference model of `path`, loaded once per process while the file is unchanged."""
+    if not path.is_file():
+        raise InputFileError(f"model file {path} not found")
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _MODELS:
+        _MODELS[key] = ReferenceModel(path)
+    return _MODELS[key]

@@ -90,6 +90,15 @@ class TwinProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def truth(self) -> list[dict[str, Any]]:
+        """The twin's energy-truth log: what its device really did in each measured loop."""
+        from pytest_think.emulator.activity import TRUTH_FILE
+
+        path = self.log.parent / TRUTH_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
 
 def _uart_argv(board: BoardConfig, state_dir: Path) -> list[str]:
     assert board.serial is not None and board.twin is not None
