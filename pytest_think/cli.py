@@ -134,6 +134,23 @@ def compare_command(results: tuple[Path, ...], out: Path) -> None:
     click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
 
 
+@main.command("schema")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None, help="file")
+def schema_command(out: Path | None) -> None:
+    """The JSON Schema of the results file (pytest --think-json), to OUTPUT or stdout;
+    docs/results.schema.json is this command's output."""
+    import json
+
+    from pytest_think.pytest.schema import results_schema
+
+    text = json.dumps(results_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
 ALLURE_INSTALL = "npm install allure@3 (Allure 3 runs on Node, no Java), or make test"
 
 
