@@ -10,19 +10,31 @@ import jsonschema
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
-from pytest_think.pytest.schema import ResultsDocument, results_schema
+from pytest_think.pytest.schema import results_adapter, results_schema
 
 COMMITTED = REPO / "docs" / "results.schema.json"
 
 
 def _valid(document: dict[str, Any]) -> None:
     jsonschema.validate(document, json.loads(COMMITTED.read_text()))
-    ResultsDocument.model_validate(document)
+    results_adapter().validate_python(document)
 
 
 def test_the_committed_schema_is_the_generated_one() -> None:
     # Regenerate with: think schema -o docs/results.schema.json
     assert json.loads(COMMITTED.read_text()) == results_schema()
+
+
+def test_think_schema_prints_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pytest_think.cli import main
+
+    printed = CliRunner().invoke(main, ["schema"])
+    assert printed.exit_code == 0 and json.loads(printed.output) == results_schema()
+    out = tmp_path / "schema.json"
+    written = CliRunner().invoke(main, ["schema", "-o", str(out)])
+    assert written.exit_code == 0 and out.read_text() == COMMITTED.read_text()
 
 
 def test_the_first_release_s_results_file_still_validates() -> None:

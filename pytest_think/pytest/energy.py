@@ -12,7 +12,7 @@ Defaults come from, in order: the call's arguments, the test's ``@pytest.mark.en
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +21,7 @@ from pytest_think.errors import ThinkError
 from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
 from pytest_think.pytest.recording import record_of
+from pytest_think.pytest.schema import EnergyJson
 from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
@@ -43,7 +44,7 @@ class EnergyMeasurer:
         return f"<energy on board '{self.device.config.name}'>"
 
     @property
-    def last_record(self) -> dict[str, Any]:
+    def last_record(self) -> EnergyJson:
         """The last measurement's energy record, as the results JSON has it (with what
         plug-ins added, e.g. a twin's `twin_truth_mj_per_inference`)."""
         if not self.record.energies:
@@ -115,7 +116,7 @@ class EnergyMeasurer:
         hook = self.request.config.hook
         for fields in hook.pytest_think_energy_measured(board=self.device.board, report=report):
             record.update(fields)
-        self.record.energies.append(record)
+        self.record.energies.append(cast(EnergyJson, record))
         if report.mj_per_inference is not None:
             self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:

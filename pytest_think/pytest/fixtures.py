@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,6 +22,7 @@ from pytest_think.device import Run
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
 from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.schema import CompareJson, TableJson
 from pytest_think.pytest.session import think_session
 from pytest_think.reference import CompareReport, Tolerance, compare, reference_model
 from pytest_think.report import allure_report
@@ -121,7 +122,7 @@ class ReferenceChecker:
         if report.worst:
             allure_report.attach_text("worst mismatches", allure_report.worst_csv(report), "csv")
         record = self.record.record_for(run)
-        record.compare = report.as_json()
+        record.compare = cast(CompareJson, report.as_json())
         if report.top1_agreement is not None:
             self.request.node.user_properties.append(("top1_agreement", report.top1_agreement))
         record.accuracy = report.accuracy
@@ -162,7 +163,7 @@ class TableRecorder:
             raise ValueError(
                 f"table '{name}': rows of {sorted(widths)} values, {len(columns)} columns"
             )
-        table: dict[str, Any] = {"name": name, "columns": columns, "rows": rows}
+        table: TableJson = {"name": name, "columns": columns, "rows": rows}
         if plot is not None:
             table["plot"] = {"x": plot[0], "y": list(plot[1])}
         self.record.tables.append(table)

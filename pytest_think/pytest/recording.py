@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -79,7 +79,8 @@ class ResultsRecorder:
             _outcome(record, report)
 
     def tests(self) -> list[dict[str, Any]]:
-        return [r.as_json() for r in self.records] + self._worker_tests
+        # Read back as any results file is (report.summary, results.model_entries).
+        return [cast(dict[str, Any], r.as_json()) for r in self.records] + self._worker_tests
 
     def add_worker(self, data: dict[str, Any]) -> None:
         """What a pytest-xdist worker ran: its tests, and the boards it met."""

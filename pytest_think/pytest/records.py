@@ -7,25 +7,42 @@ the test's entry of the results JSON (schema: docs/results.md, pytest_think/pyte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, cast
+
+from pytest_think.pytest.schema import (
+    CompareJson,
+    ConsoleLineJson,
+    EnergyJson,
+    FlashJson,
+    Outcome,
+    RunJson,
+    StreamJson,
+    TableJson,
+    TestJson,
+)
 
 if TYPE_CHECKING:
     from pytest_think.device import Run
-
-Outcome = Literal["unknown", "passed", "failed", "error", "skipped", "xfailed", "xpassed"]
 
 
 @dataclass
 class RunRecord:
     run: Run
-    compare: dict[str, Any] | None = None
+    compare: CompareJson | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
     label: str | None = None  # what the test calls this run (a variant, a design)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> RunJson:
         run = self.run
-        return {
-            **({"label": self.label} if self.label else {}),
+        stream: StreamJson = {
+            "frames": run.result.frames,
+            "vectors_per_frame": run.result.vectors_per_frame,
+            "window": run.result.window,
+            "wall_s": run.result.wall_s,
+        }
+        if run.result.link:
+            stream["link"] = run.result.link
+        data: RunJson = {
             "board": run.board,
             "model": str(run.model),
             "model_sha256": run.model_sha256,
@@ -34,16 +51,12 @@ class RunRecord:
             "providers": run.signature.get("providers"),
             "compare": self.compare,
             "accuracy": self.accuracy or None,
-            "latency": run.latency(),
+            "latency": cast(Any, run.latency()),
             "throughput_per_s": run.throughput_per_s,
-            "stream": {
-                "frames": run.result.frames,
-                "vectors_per_frame": run.result.vectors_per_frame,
-                "window": run.result.window,
-                "wall_s": run.result.wall_s,
-                **({"link": run.result.link} if run.result.link else {}),
-            },
+            "stream": stream,
         }
+        # The label leads, when there is one.
+        return cast(RunJson, {"label": self.label, **data}) if self.label else data
 
 
 @dataclass
@@ -54,11 +67,11 @@ class TestRecord:
 
     nodeid: str
     runs: list[RunRecord] = field(default_factory=list)
-    flashes: list[dict[str, Any]] = field(default_factory=list)
+    flashes: list[FlashJson] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
-    console: list[dict[str, Any]] = field(default_factory=list)  # lines with their time
-    energies: list[dict[str, Any]] = field(default_factory=list)  # one per energy.measure
-    tables: list[dict[str, Any]] = field(default_factory=list)  # record_table: trade-offs
+    console: list[ConsoleLineJson] = field(default_factory=list)  # lines with their time
+    energies: list[EnergyJson] = field(default_factory=list)  # one per energy.measure
+    tables: list[TableJson] = field(default_factory=list)  # record_table: trade-offs
     outcome: Outcome = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -71,8 +84,8 @@ class TestRecord:
         self.runs.append(record)
         return record
 
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def as_json(self) -> TestJson:
+        data: TestJson = {
             "nodeid": self.nodeid,
             "outcome": self.outcome,
             "duration_s": round(self.duration_s, 6),
@@ -94,7 +107,7 @@ class TestRecord:
             data["tables"] = self.tables
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
-            data.update(self.runs[-1].as_json())
+            data.update(cast(TestJson, self.runs[-1].as_json()))
             if len(self.runs) > 1:
                 data["runs"] = [r.as_json() for r in self.runs]
         return data

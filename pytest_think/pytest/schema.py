@@ -1,195 +1,204 @@
-"""The results JSON's schema as types: the document `--think-json` writes (docs/results.md).
+"""The results JSON's types: what `--think-json` writes (docs/results.md), entry by entry.
 
-The records (pytest_think.pytest.records) write plain dicts, cheaply; these models say what
-those dicts hold, and `results_schema()` is the JSON Schema committed as
-docs/results.schema.json (``think schema``). Every field added after the first release of
-schema version 1 is optional, so every file of the version validates. Measured numbers may be
-null: non-finite values are written as null. More fields may be added within a version, so
-objects accept fields they do not list.
+The records (pytest_think.pytest.records) are typed with these while a test runs; they are
+plain dicts at run time, so recording costs nothing more than before. `results_schema()`
+derives the JSON Schema from them (committed as docs/results.schema.json, ``think schema``).
+Fields added after the first release of schema version 1 are NotRequired, so every file of
+the version validates; measured numbers may be null (non-finite values are written as null);
+objects may carry fields they do not list (fields are added within a version).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, TypeAdapter
+from typing_extensions import NotRequired, TypedDict  # pydantic needs these before 3.12
 
-from pytest_think.pytest.records import Outcome
-
-
-class _Open(BaseModel):
-    """An object of the results file: the listed fields, and room for ones added later."""
-
-    model_config = ConfigDict(extra="allow")
+Outcome = Literal["unknown", "passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+Number = float | None  # a measured figure; null when it was not finite
 
 
-class BoardEntry(_Open):
+class BoardJson(TypedDict):
     name: str
     family: str
-    twin: bool = Field(description="reached through its digital twin")
-    identity: dict[str, Any] | None = Field(
-        description="what the board's family reported (uname, os-release); null if not met"
-    )
-    agent: dict[str, Any] | None = Field(
-        description="the agent's HELLO; null when no test started the agent"
-    )
+    twin: Annotated[bool, Field(description="reached through its digital twin")]
+    identity: Annotated[
+        dict[str, Any] | None,
+        Field(description="what the board's family reported (uname, os-release); null: unmet"),
+    ]
+    agent: Annotated[
+        dict[str, Any] | None, Field(description="the agent's HELLO; null: no test started it")
+    ]
 
 
-class LatencyStats(_Open):
+class LatencyStats(TypedDict):
     n: int
-    mean: float | None
-    p50: float | None
-    p99: float | None
-    min: float | None
-    max: float | None
+    mean: Number
+    p50: Number
+    p99: Number
+    min: Number
+    max: Number
 
 
-class Latency(_Open):
-    device_ns: LatencyStats = Field(description="per-vector time on the device")
-    host_ns: LatencyStats = Field(description="per-vector round trip seen by the host")
+class LatencyJson(TypedDict):
+    device_ns: Annotated[LatencyStats, Field(description="per-vector time on the device")]
+    host_ns: Annotated[LatencyStats, Field(description="per-vector round trip on the host")]
 
 
-class Stream(_Open):
+class StreamJson(TypedDict):
     frames: int
     vectors_per_frame: int
     window: int
     wall_s: float
-    link: dict[str, int] | None = Field(
-        None, description="corrupted frames, NAKs and retransmissions on serial links"
-    )
+    link: NotRequired[
+        Annotated[dict[str, int], Field(description="corruption and recovery on serial links")]
+    ]
 
 
-class OutputComparison(_Open):
+class OutputCompareJson(TypedDict):
     dtype: str
     elements: int
     mismatches: int
-    max_abs_err: float | None
-    max_rel_err: float | None
-    cosine_min: float | None
-    top1_agreement: float | None
+    max_abs_err: Number
+    max_rel_err: Number
+    cosine_min: Number
+    top1_agreement: Number
 
 
-class Comparison(_Open):
+class CompareJson(TypedDict):
     passed: bool
-    max_abs_err: float | None
-    max_rel_err: float | None
+    max_abs_err: Number
+    max_rel_err: Number
     mismatches: int
-    cosine_min: float | None
-    top1_agreement: float | None
+    cosine_min: Number
+    top1_agreement: Number
     rtol: float
     atol: float
-    max_mismatch_fraction: float | None = None
+    max_mismatch_fraction: NotRequired[float]
     problems: list[str]
-    outputs: dict[str, OutputComparison]
+    outputs: dict[str, OutputCompareJson]
 
 
-class RunEntry(_Open):
+class RunJson(TypedDict):
     """One stream of vectors through a model or design."""
 
-    label: str | None = None
+    label: NotRequired[str]
     board: str
     model: str
     model_sha256: str
     vectors: int
     vectors_file: str
-    providers: list[str] | None = None
-    compare: Comparison | None = Field(description="reference.check's result; null: unchecked")
-    accuracy: dict[str, float | None] | None = Field(
-        description="top-1 accuracy against the labels: device and reference"
-    )
-    latency: Latency
-    throughput_per_s: float | None
-    stream: Stream
+    providers: NotRequired[list[str] | None]
+    compare: Annotated[CompareJson | None, Field(description="reference.check; null: unchecked")]
+    accuracy: Annotated[dict[str, float] | None, Field(description="top-1 accuracy on the labels")]
+    latency: LatencyJson
+    throughput_per_s: Number
+    stream: StreamJson
 
 
-class Flash(_Open):
+class FlashJson(TypedDict):
     design: str
     sha256: str
-    flashed: bool = Field(description="false: the board already ran this design")
+    flashed: Annotated[bool, Field(description="false: the board already ran this design")]
     seconds: float
     log: list[str]
 
 
-class ConsoleLine(_Open):
-    time: float = Field(description="unix seconds")
+class ConsoleLineJson(TypedDict):
+    time: Annotated[float, Field(description="unix seconds")]
     text: str
 
 
-class EnergyEntry(_Open):
-    """One `energy.measure` (docs/energy.md)."""
+class EnergyJson(TypedDict):
+    """One `energy.measure` (docs/energy.md), with what plug-ins added to it."""
 
-    board: str | None = None
-    model: str | None = None
-    model_sha256: str | None = None
-    label: str | None = None
+    board: NotRequired[str]
+    model: NotRequired[str]
+    model_sha256: NotRequired[str]
+    label: NotRequired[str]
     valid: bool
     reason: str | None
-    mj_per_inference: float | None
-    dynamic_mj_per_inference: float | None = None
-    avg_power_w: float | None
-    idle_power_w: float | None
-    samples: float | None
-    sample_rate_hz: float | None
-    window_s: float | None
-    us_per_inference: float | None = None
-    spread: float | None
+    mj_per_inference: Number
+    dynamic_mj_per_inference: NotRequired[Number]
+    avg_power_w: Number
+    idle_power_w: Number
+    samples: Number
+    sample_rate_hz: Number
+    window_s: Number
+    us_per_inference: NotRequired[Number]
+    spread: Number
     trials: list[dict[str, Any]]
     meter: str
     settings: dict[str, Any]
+    twin_truth_mj_per_inference: NotRequired[
+        Annotated[float, Field(description="a twin's true energy per inference")]
+    ]
 
 
-class Table(_Open):
+class TablePlotJson(TypedDict):
+    x: str
+    y: list[str]
+
+
+class TableJson(TypedDict):
     name: str
     columns: list[str]
     rows: list[list[Any]]
-    plot: dict[str, Any] | None = None
+    plot: NotRequired[TablePlotJson]
 
 
-class TestEntry(_Open):
+class TestJson(TypedDict):
     """One test; the fields of its last run are its own (`runs` lists all when several)."""
-
-    __test__ = False  # not a test class, despite the name
 
     nodeid: str
     outcome: Outcome
     duration_s: float
-    message: str | None = None
-    flash: list[Flash] | None = None
-    trtexec: list[dict[str, Any]] | None = None
-    console: list[ConsoleLine] | None = None
-    energy: EnergyEntry | None = None
-    energies: list[EnergyEntry] | None = None
-    tables: list[Table] | None = None
-    runs: list[RunEntry] | None = None
-    # The last run's fields (absent when the test streamed nothing).
-    label: str | None = None
-    board: str | None = None
-    model: str | None = None
-    model_sha256: str | None = None
-    vectors: int | None = None
-    vectors_file: str | None = None
-    providers: list[str] | None = None
-    compare: Comparison | None = None
-    accuracy: dict[str, float | None] | None = None
-    latency: Latency | None = None
-    throughput_per_s: float | None = None
-    stream: Stream | None = None
+    message: NotRequired[str]
+    flash: NotRequired[list[FlashJson]]
+    trtexec: NotRequired[list[dict[str, Any]]]
+    console: NotRequired[list[ConsoleLineJson]]
+    energy: NotRequired[EnergyJson]
+    energies: NotRequired[list[EnergyJson]]
+    tables: NotRequired[list[TableJson]]
+    runs: NotRequired[list[RunJson]]
+    # The last run's fields (absent when the test streamed nothing), as in RunJson.
+    label: NotRequired[str]
+    board: NotRequired[str]
+    model: NotRequired[str]
+    model_sha256: NotRequired[str]
+    vectors: NotRequired[int]
+    vectors_file: NotRequired[str]
+    providers: NotRequired[list[str] | None]
+    compare: NotRequired[CompareJson | None]
+    accuracy: NotRequired[dict[str, float] | None]
+    latency: NotRequired[LatencyJson]
+    throughput_per_s: NotRequired[Number]
+    stream: NotRequired[StreamJson]
 
 
-class ResultsDocument(_Open):
-    """A pytest session's results (``pytest --think-json PATH``)."""
-
-    schema_: Literal["pytest-think/results"] = Field(alias="schema")
+class ResultsJson(TypedDict):
+    schema: Literal["pytest-think/results"]
     schema_version: Literal[1]
-    created: str = Field(description="ISO 8601, UTC")
-    pytest_think: str = Field(description="the version that wrote the file")
-    board: BoardEntry = Field(description="the session's board (--board)")
-    boards: list[BoardEntry] = Field(description="every board a test used")
-    tests: list[TestEntry]
+    created: Annotated[str, Field(description="ISO 8601, UTC")]
+    pytest_think: Annotated[str, Field(description="the version that wrote the file")]
+    board: Annotated[BoardJson, Field(description="the session's board (--board)")]
+    boards: Annotated[list[BoardJson], Field(description="every board a test used")]
+    tests: list[TestJson]
+
+
+"""A pytest session's results (``pytest --think-json PATH``)."""
+
+
+@functools.cache
+def results_adapter() -> TypeAdapter[ResultsJson]:
+    """pydantic's validator of results documents (built on first use: it takes a while)."""
+    return TypeAdapter(ResultsJson)
 
 
 def results_schema() -> dict[str, Any]:
     """The JSON Schema of the results file (docs/results.schema.json)."""
-    schema = ResultsDocument.model_json_schema(by_alias=True)
+    schema = results_adapter().json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema

@@ -70,10 +70,13 @@ class ThinkSession:
 
     def environment(self, board: dict[str, Any]) -> dict[str, Any]:
         """Allure's environment.properties for the session whose board is `board`."""
+        opened = self.boards.opened()
         designs = [f["sha256"] for r in self.results.records for f in r.flashes]
-        devices = [b.opened_device for b in self.boards.opened().values()]
+        devices = [b.opened_device for b in opened.values()]
         meters = [d.meter_identity for d in devices if d is not None and d.meter_identity]
-        return allure_report.environment(board, designs, meters)
+        mine = opened.get((self.board_spec, self.emulate))
+        reached = mine.reached.facts if mine is not None and mine.reached is not None else None
+        return allure_report.environment(board, designs, meters, reached)
 
     def close(self) -> None:
         self.boards.close()

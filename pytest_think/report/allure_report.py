@@ -177,10 +177,14 @@ def attach_png(name: str, png: bytes) -> None:
 
 
 def environment(
-    board: dict[str, Any], design_sha256s: list[str], meters: list[str]
+    board: dict[str, Any],
+    design_sha256s: list[str],
+    meters: list[str],
+    reached: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """environment.properties: what ran where. `board` is the session's board as the results
-    JSON has it; the last design flashed and the first meter opened stand for the session."""
+    JSON has it; the last design flashed and the first meter opened stand for the session;
+    `reached` is what the provider that reached the board says of it (its `target` …)."""
     identity = board.get("identity") or {}
     agent = board.get("agent") or {}
     return {
@@ -192,6 +196,7 @@ def environment(
         "meter": meters[0] if meters else None,
         "board.os": identity.get("os"),
         "board.kernel": identity.get("uname"),
+        **(reached or {}),
     }
 
 
