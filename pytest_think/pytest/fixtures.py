@@ -1,8 +1,9 @@
 """The fixtures tests use: board_spec, emulate, think_json, board, console, dut, reference,
 vectors, record_table (and `energy`, in pytest_think.pytest.energy).
 
-Every command-line option is also a session fixture (`board_spec`, `emulate`, `think_json`),
-so a test module can parametrize them, e.g. to run one test on two boards::
+The options that choose the board and where results go are session fixtures too
+(`board_spec`, `emulate`, `think_json`), so a test module can parametrize them, e.g. to run
+one test on two boards::
 
     @pytest.mark.parametrize("board_spec", ["sim", "fpga-zcu102"], scope="session")
 
