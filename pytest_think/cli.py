@@ -16,7 +16,7 @@ import click
 
 from pytest_think import __version__
 from pytest_think.boards import board_dirs, find_board, known_boards, load_board
-from pytest_think.emulator.launcher import TwinProcess
+from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
 
 BOARD_DIR = click.option(
@@ -87,7 +87,7 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
                 f"board file {config.source}: board '{config.name}' has no 'twin' section"
             )
         state = state or Path(tempfile.mkdtemp(prefix=f"think-twin-{config.name}-"))
-        twin = TwinProcess.start(config, state)
+        twin = start_twin(config, state)
     except ThinkError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -132,6 +132,23 @@ def compare_command(results: tuple[Path, ...], out: Path) -> None:
         click.echo(f"think compare: {exc}", err=True)
         sys.exit(2)
     click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
+
+
+@main.command("schema")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None, help="file")
+def schema_command(out: Path | None) -> None:
+    """The JSON Schema of the results file (pytest --think-json), to OUTPUT or stdout;
+    docs/results.schema.json is this command's output."""
+    import json
+
+    from pytest_think.pytest.schema import results_schema
+
+    text = json.dumps(results_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}")
 
 
 ALLURE_INSTALL = "npm install allure@3 (Allure 3 runs on Node, no Java), or make test"

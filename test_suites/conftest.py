@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_think.connection import Board
+from pytest_think import Board
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -65,7 +65,6 @@ class EnergyReport:
     idle_power_w: float
     trials: list[Trial] = field(default_factory=list)
     sample_rate_hz: float = 0.0
-    twin_truth_mj_per_inference: float | None = None
     # The last trial's trace, for plots: (seconds, watts, (window start, end) in seconds).
     plot: tuple[Any, Any, tuple[float, float]] | None = field(default=None, repr=False)
 
@@ -109,11 +108,6 @@ class EnergyReport:
             "trials": [asdict(t) for t in self.trials],
             "meter": self.meter,
             "settings": asdict(self.settings),
-            **(
-                {"twin_truth_mj_per_inference": self.twin_truth_mj_per_inference}
-                if self.twin_truth_mj_per_inference is not None
-                else {}
-            ),
         }
 
 

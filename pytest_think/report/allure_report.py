@@ -176,6 +176,30 @@ def attach_png(name: str, png: bytes) -> None:
     allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)
 
 
+def environment(
+    board: dict[str, Any],
+    design_sha256s: list[str],
+    meters: list[str],
+    reached: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """environment.properties: what ran where. `board` is the session's board as the results
+    JSON has it; the last design flashed and the first meter opened stand for the session;
+    `reached` is what the provider that reached the board says of it (its `target` …)."""
+    identity = board.get("identity") or {}
+    agent = board.get("agent") or {}
+    return {
+        "board": board.get("name"),
+        "family": board.get("family"),
+        "target": "digital twin" if board.get("twin") else "hardware",
+        "design.sha256": design_sha256s[-1] if design_sha256s else None,
+        "agent.version": agent.get("version"),
+        "meter": meters[0] if meters else None,
+        "board.os": identity.get("os"),
+        "board.kernel": identity.get("uname"),
+        **(reached or {}),
+    }
+
+
 def write_environment(alluredir: Path, facts: dict[str, Any]) -> None:
     """environment.properties and categories.json beside the results."""
     alluredir.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,9 @@ trade-off table the tests recorded, one line per board."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pytest_think.report.compare import Comparison
+from pytest_think.report.comparison import Comparison
 
 
 def plots(comparison: Comparison, out: Path) -> dict[str, Path]:

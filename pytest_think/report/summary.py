@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_think.results import model_entries
+from pytest_think.pytest.results import model_entries
 
 HEADER = (
     "test",

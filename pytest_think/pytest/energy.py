@@ -11,9 +11,8 @@ Defaults come from, in order: the call's arguments, the test's ``@pytest.mark.en
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +20,9 @@ from pytest_think.connection import Board
 from pytest_think.errors import ThinkError
 from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
+from pytest_think.pytest.recording import record_of
+from pytest_think.pytest.schema import EnergyJson
+from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
 
@@ -30,18 +32,24 @@ class EnergyInvalid(ThinkError):
 
 
 class EnergyMeasurer:
-    def __init__(self, request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> None:
-        from pytest_think.fixtures import _path, _record, _session
+    """The `energy` fixture: ``energy.measure(model, vectors)`` with the board's meter."""
 
+    def __init__(self, request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> None:
         self.request = request
-        self.session = _session(request)
-        self.board_spec, self.emulate = board_spec, emulate
-        self.device = self.session.device(board_spec, emulate)
-        self.record = _record(request)
-        self._path = _path
+        self.session = think_session(request.config)
+        self.device = self.session.board_for(board_spec, emulate).device
+        self.record = record_of(request.node)
 
     def __repr__(self) -> str:
         return f"<energy on board '{self.device.config.name}'>"
+
+    @property
+    def last_record(self) -> EnergyJson:
+        """The last measurement's energy record, as the results JSON has it (with what
+        plug-ins added, e.g. a twin's `twin_truth_mj_per_inference`)."""
+        if not self.record.energies:
+            raise LookupError("no energy measured yet in this test")
+        return self.record.energies[-1]
 
     def settings(self, **overrides: Any) -> EnergySettings:
         values: dict[str, Any] = {}
@@ -73,8 +81,8 @@ class EnergyMeasurer:
         `label` names the measurement in reports when a test measures several variants."""
         __tracebackhide__ = True
         chosen = self.settings(**settings)
-        model_path = self._path(self.request, model)
-        vectors_path = self._path(self.request, vectors)
+        model_path = self.session.path(model)
+        vectors_path = self.session.path(vectors)
 
         progress = Progress(self.request.config, f"energy on '{self.device.config.name}'")
         trial = [0]
@@ -97,25 +105,18 @@ class EnergyMeasurer:
             title = f"{Path(model).name} on {name}, last trial ({report.meter})"
             png = allure_report.power_png(seconds, watts, window, report.idle_power_w, title)
             allure_report.attach_png("power trace", png)
-        truth = {
-            t["start_unix_ns"]: t for t in self.session.twin_truth(self.board_spec, self.emulate)
+        record: dict[str, Any] = {
+            "board": name,
+            "model": str(model_path),
+            "model_sha256": sha256_file(model_path),
+            **({"label": label} if label else {}),
+            **report.as_json(),
         }
-        known = [
-            truth[t.start_unix_ns]["mj_per_inference"]
-            for t in report.trials
-            if t.start_unix_ns in truth
-        ]
-        if known and len(known) == len(report.trials):
-            report.twin_truth_mj_per_inference = statistics.median(known)
-        self.record.energies.append(
-            {
-                "board": name,
-                "model": str(model_path),
-                "model_sha256": sha256_file(model_path),
-                **({"label": label} if label else {}),
-                **report.as_json(),
-            }
-        )
+        # What other plug-ins know of this measurement (a twin: the true energy).
+        hook = self.request.config.hook
+        for fields in hook.pytest_think_energy_measured(board=self.device.board, report=report):
+            record.update(fields)
+        self.record.energies.append(cast(EnergyJson, record))
         if report.mj_per_inference is not None:
             self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:

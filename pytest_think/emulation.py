@@ -1,0 +1,49 @@
+"""--emulate: boards reached through their digital twins.
+
+The one product module that imports the emulator: the session asks it which boards to
+emulate and for the twin provider (a pytest plug-in, registered on first use), and
+``think twin`` starts a twin through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
+
+    from pytest_think.boards import BoardConfig
+    from pytest_think.emulator.launcher import TwinProcess
+    from pytest_think.pytest.endpoints import EndpointProvider
+
+TWINS_PLUGIN = "think-twins"
+
+
+def emulated(board: BoardConfig, emulate: bool) -> bool:
+    """Whether `board` is reached through its twin: asked for, or the board is twin-only."""
+    return emulate or bool(board.twin and board.twin.only)
+
+
+def target(board: BoardConfig, emulate: bool) -> str:
+    """What answers for `board`, in the words of the reports."""
+    return "digital twin" if emulated(board, emulate) else "hardware"
+
+
+def twin_provider(config: pytest.Config) -> EndpointProvider:
+    """The session's twins: a pytest plug-in that starts them and says what they know."""
+    from pytest_think.emulator.pytest_plugin import TwinEndpoints
+
+    plugin = config.pluginmanager.get_plugin(TWINS_PLUGIN)
+    if plugin is None:
+        plugin = TwinEndpoints()
+        config.pluginmanager.register(plugin, TWINS_PLUGIN)
+    assert isinstance(plugin, TwinEndpoints)
+    return plugin
+
+
+def start_twin(board: BoardConfig, state_dir: Path) -> TwinProcess:
+    """`board`'s twin, running in its own process (stop it with .stop())."""
+    from pytest_think.emulator.launcher import TwinProcess
+
+    return TwinProcess.start(board, state_dir)

@@ -1,0 +1,134 @@
+"""`Dut`, what the `dut` fixture returns: the session's Device, with runs recorded for the
+reports (results JSON, JUnit properties, Allure steps and attachments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from pytest_think.connection import Board
+from pytest_think.device import Device, Run
+from pytest_think.flashing import FlashReport
+from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.schema import FlashJson
+from pytest_think.pytest.session import think_session
+from pytest_think.report import allure_report
+from pytest_think.report.progress import Progress
+from pytest_think.trtexec import TrtexecSummary
+from pytest_think.vectors import VectorSet
+
+
+class Dut:
+    """The device under test as a test sees it (the `dut` fixture): runs are recorded for the
+    reports."""
+
+    def __init__(self, device: Device, record: TestRecord, request: pytest.FixtureRequest):
+        self.device = device
+        self.record = record
+        self.request = request
+        self._path = think_session(request.config).path
+
+    @property
+    def board(self) -> Board:
+        return self.device.board
+
+    def __repr__(self) -> str:
+        conn = self.device.board
+        return f"<dut board '{conn.config.name}' ({'twin' if conn.emulated else 'hardware'})>"
+
+    def run(
+        self,
+        model: str | Path,
+        vectors: str | Path | VectorSet,
+        *,
+        label: str | None = None,
+        **options: Any,
+    ) -> Run:
+        """Stream `vectors` through `model` on the board; see Device.run for options.
+
+        `label` names the run in reports when a test runs several (variants of a model)."""
+        if not isinstance(vectors, VectorSet):
+            vectors = self._path(vectors)
+        model_path = self._path(model)
+        progress = Progress(self.request.config, f"streaming through {model_path.name}")
+        options.setdefault("progress", progress.vectors)
+        with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
+            run = self.device.run(model_path, vectors, **options)
+        self._recorded(run, label)
+        return run
+
+    def _recorded(self, run: Run, label: str | None) -> None:
+        """The run into the test's record, its latency plot into Allure, and its board,
+        sha256 and headline figures as JUnit properties (CI dashboards read them)."""
+        self._attach_latency(run)
+        self.record.record_for(run).label = label
+        stats = run.latency()["device_ns"]
+        node = self.request.node
+        node.user_properties.append(("think_board", run.board))
+        node.user_properties.append(("model_sha256", run.model_sha256))
+        node.user_properties.append(("vectors", run.count))
+        node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
+        node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
+        node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
+
+    def run_design(
+        self,
+        design: str | Path,
+        vectors: str | Path | VectorSet,
+        *,
+        label: str | None = None,
+        **options: Any,
+    ) -> Run:
+        """Load a design (design.yaml) unless already loaded, then stream `vectors` through it.
+
+        ``reference.check(run)`` then compares with the model the design implements. The run
+        is labelled with the design's name unless `label` says otherwise."""
+        if not isinstance(vectors, VectorSet):
+            vectors = self._path(vectors)
+        options.setdefault("force_flash", bool(self.request.config.getoption("--force-flash")))
+        design_path = self._path(design)
+        with allure_report.step(f"flash design {design_path} and stream the vectors through it"):
+            run, flash = self.device.run_design(design_path, vectors, **options)
+        allure_report.attach_text(f"flash {flash.design}", "\n".join(flash.log) or "(skipped)")
+        self.record.flashes.append(cast(FlashJson, flash.as_json()))
+        # What ran is the design: its sha256 identifies the run, as a model's does.
+        self._recorded(run, label or flash.design)
+        self.request.node.user_properties.append(("design_sha256", run.model_sha256))
+        return run
+
+    def flash(self, design: str | Path, *, force: bool | None = None) -> FlashReport:
+        """Load a design (design.yaml) onto the board unless it already runs it.
+
+        `force` defaults to the --force-flash option."""
+        if force is None:
+            force = bool(self.request.config.getoption("--force-flash"))
+        with allure_report.step(f"flash design {design}"):
+            report = self.device.flash(self._path(design), force=force)
+        allure_report.attach_text(
+            f"flash {report.design}",
+            "\n".join(report.log) or "(already running this design: nothing flashed)",
+        )
+        self.record.flashes.append(cast(FlashJson, report.as_json()))
+        self.request.node.user_properties.append(("design_sha256", report.sha256))
+        return report
+
+    def _attach_latency(self, run: Run) -> None:
+        import numpy as np
+
+        device = np.asarray(run.result.device_ns, dtype=np.float64)
+        host = np.asarray(run.result.host_ns, dtype=np.float64)
+        title = f"{run.model.name} on {run.board}: {run.count} vectors"
+        allure_report.attach_png(
+            "latency (device vs host)", allure_report.latency_png(device, host, title)
+        )
+
+    def trtexec(self, design: str | Path, **options: Any) -> TrtexecSummary:
+        """Benchmark a design's TensorRT engine with trtexec (Jetson boards)."""
+        summary = self.device.trtexec(self._path(design), **options)
+        self.record.trtexec.append(summary.as_json())
+        return summary
+
+    def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
+        return self.device.device_loop(self._path(model), self._path(vectors), **options)

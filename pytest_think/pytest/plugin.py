@@ -1,0 +1,171 @@
+"""pytest-think's pytest hooks (the ``pytest11`` entry point): options, the session object,
+outcomes into the records, reports at the end.
+
+What the hooks do lives beside them: the session's boards in `session_boards`, the recording
+of results in `recording`, the fixtures in `fixtures` and `energy`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_think.errors import BoardConfigError
+from pytest_think.pytest import hookspecs
+from pytest_think.pytest.session import DEFAULT_BOARD, SESSION_KEY, ThinkSession, think_session
+from pytest_think.report import allure_report
+from pytest_think.report.summary import summary_lines
+
+pytest_plugins = ("pytest_think.pytest.fixtures", "pytest_think.pytest.energy")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("think", "pytest-think (neural networks on boards)")
+    group.addoption(
+        "--board",
+        default=None,
+        metavar="NAME|PATH",
+        help="board to test: a name looked up in --board-dir then in the boards shipped with "
+        f"pytest-think, or a path to a board file (env THINK_BOARD; default '{DEFAULT_BOARD}')",
+    )
+    group.addoption(
+        "--board-dir",
+        default=None,
+        metavar="DIR",
+        help="directory of board files (default: boards/ under the rootdir)",
+    )
+    group.addoption(
+        "--emulate",
+        action="store_true",
+        default=False,
+        help="run the board's digital twin instead of connecting to hardware",
+    )
+    group.addoption(
+        "--force-flash",
+        action="store_true",
+        default=False,
+        help="flash designs even when the board already runs the same one (same sha256)",
+    )
+    group.addoption(
+        "--energy-window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds of inference per energy trial (default 10, or the test's energy marker)",
+    )
+    group.addoption(
+        "--energy-trials",
+        type=int,
+        default=None,
+        metavar="N",
+        help="energy trials per measurement, median reported (default 5)",
+    )
+    group.addoption(
+        "--require-power",
+        action="store_true",
+        default=False,
+        help="fail, rather than skip, energy tests on boards without a power meter",
+    )
+    group.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (large vector sets: minutes, gigabytes on disk)",
+    )
+    group.addoption(
+        "--think-json",
+        default=None,
+        metavar="PATH",
+        help="write the session's results (boards, runs, comparisons, timings) as JSON",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "energy(window_s=10, trials=5, idle_s=None, min_samples=100, max_alignment_error=0.01):"
+        " defaults for the `energy` fixture's measurements in this test",
+    )
+    config.addinivalue_line(
+        "markers", "slow: takes minutes or gigabytes; runs only with --run-slow"
+    )
+    config.addinivalue_line(
+        "markers", "conformance: a case of an external conformance suite (ONNX backend tests)"
+    )
+    try:
+        config.stash[SESSION_KEY] = ThinkSession(config)
+    except BoardConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        del config.stash[SESSION_KEY]
+        session.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = think_session(config)
+    b = session.board
+    return [f"think: board {b.name} (family {b.family}, {session.target}) from {b.source}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    think_session(item.config).results.begin(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    think_session(item.config).results.report(item, call, report)
+    return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: collect what a worker ran (its tests, its boards) for one results JSON."""
+    data = getattr(node, "workeroutput", {}).get("think")
+    if data:
+        think_session(node.config).results.add_worker(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = think_session(config)
+    lines = summary_lines(session.results.tests())
+    if lines:
+        terminalreporter.write_sep("-", "think: board results")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if session.json_path is not None:
+        terminalreporter.write_line(f"think: results written to {session.json_path}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    think = think_session(config)
+    board, boards = think.board_documents()
+    workeroutput = getattr(config, "workeroutput", None)
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir and workeroutput is None:
+        allure_report.write_environment(Path(alluredir), think.environment(board))
+    if workeroutput is not None:  # an xdist worker: the controller writes the file
+        workeroutput["think"] = think.results.worker_output(board, boards)
+        return
+    think.results.write(board, boards)

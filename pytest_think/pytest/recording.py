@@ -1,0 +1,152 @@
+"""The recording of results: a record per test, its outcome from pytest's reports, what
+pytest-xdist workers recorded, and the results JSON written at the end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from pytest_think.errors import ThinkError
+from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.results import results_document, write_results
+from pytest_think.transport.console import ConsoleLine, SerialConsole
+
+RECORD_KEY = pytest.StashKey[TestRecord]()
+# The console a test watches and where its window starts (set by the `console` fixture).
+CONSOLE_KEY = pytest.StashKey[tuple[SerialConsole, int]]()
+
+
+def record_of(item: pytest.Item) -> TestRecord:
+    """The record of `item`; made here for a test the plugin did not set up (another runner)."""
+    record = item.stash.get(RECORD_KEY, None)
+    if record is None:
+        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid)
+    return record
+
+
+def watch_console(item: pytest.Item, console: SerialConsole) -> int:
+    """Capture what `console` prints from now on into `item`'s report; returns the mark."""
+    mark = console.mark()
+    item.stash[CONSOLE_KEY] = (console, mark)
+    return mark
+
+
+def format_console(lines: list[ConsoleLine]) -> str:
+    """Console lines with the wall-clock time each arrived (UTC, milliseconds)."""
+    out = []
+    for line in lines:
+        stamp = (
+            time.strftime("%H:%M:%S", time.gmtime(line.time))
+            + f".{int(line.time * 1000) % 1000:03d}"
+        )
+        out.append(f"[{stamp}] {line.text}")
+    return "\n".join(out) + "\n"
+
+
+class ResultsRecorder:
+    """The session's test records, and those pytest-xdist workers sent the controller."""
+
+    def __init__(self, json_path: Path | None) -> None:
+        self.json_path = json_path
+        self.records: list[TestRecord] = []
+        self._worker_tests: list[dict[str, Any]] = []
+        self._worker_boards: list[dict[str, Any]] = []
+
+    def begin(self, item: pytest.Item) -> None:
+        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid)
+        self.records.append(record)
+
+    def report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+        """Fold one phase's report into the test's record (and shorten ThinkErrors)."""
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, ThinkError):
+            path, lineno, _ = item.location
+            report.longrepr = OneLineError(path, lineno or 0, f"{type(exc).__name__}: {exc}")
+        record = item.stash.get(RECORD_KEY, None)
+        watch = item.stash.get(CONSOLE_KEY, None)
+        if watch is not None and report.when == "call":
+            console, mark = watch
+            lines = console.lines_since(mark)
+            if lines:
+                report.sections.append(("think console", format_console(lines)))
+            if record is not None:
+                record.console = [{"time": ln.time, "text": ln.text} for ln in lines]
+        if record is not None:
+            _outcome(record, report)
+
+    def tests(self) -> list[dict[str, Any]]:
+        # Read back as any results file is (report.summary, results.model_entries).
+        return [cast(dict[str, Any], r.as_json()) for r in self.records] + self._worker_tests
+
+    def add_worker(self, data: dict[str, Any]) -> None:
+        """What a pytest-xdist worker ran: its tests, and the boards it met."""
+        self._worker_tests += data["tests"]
+        for board in data["boards"]:
+            if board not in self._worker_boards:
+                self._worker_boards.append(board)
+
+    def worker_output(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> dict[str, Any]:
+        """What a pytest-xdist worker hands the controller (read by `add_worker`)."""
+        return results_document(board, boards, self.tests())
+
+    def document(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> dict[str, Any]:
+        """The results JSON: `board` is the session's, `boards` every one this process used."""
+        boards = list(boards)
+        for other in self._worker_boards:
+            if other["name"] not in {b["name"] for b in boards}:
+                boards.append(other)
+        if board["identity"] is None:  # under xdist only the workers met the board
+            board = next((b for b in boards if b["name"] == board["name"]), board)
+        return results_document(board, boards, self.tests())
+
+    def write(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> None:
+        if self.json_path is not None:
+            write_results(self.json_path, self.document(board, boards))
+
+
+def _outcome(record: TestRecord, report: pytest.TestReport) -> None:
+    """The test's outcome as the results JSON names it, from each phase's report."""
+    record.duration_s += report.duration
+    if report.failed:
+        record.outcome = "error" if report.when != "call" else "failed"
+        record.message = _first_line(report)
+    elif report.skipped and record.outcome in ("unknown", "passed"):
+        xfail = getattr(report, "wasxfail", None)
+        record.outcome = "xfailed" if xfail is not None else "skipped"
+        # Why it did not run: the xfail's reason, or the skip's.
+        if xfail:
+            record.message = str(xfail).splitlines()[0]
+        elif isinstance(report.longrepr, tuple):
+            record.message = str(report.longrepr[2]).removeprefix("Skipped: ")
+    elif report.when == "call" and report.passed and record.outcome == "unknown":
+        record.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+class OneLineError:
+    """A report body of one line, for ThinkErrors: the message says it all, no traceback."""
+
+    def __init__(self, path: str, lineno: int, message: str) -> None:
+        self.reprcrash = _Crash(path, lineno, message)
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.reprcrash.message, red=True, bold=True)
+
+    def __str__(self) -> str:
+        return self.reprcrash.message
+
+
+@dataclass
+class _Crash:
+    path: str
+    lineno: int
+    message: str

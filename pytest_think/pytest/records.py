@@ -1,0 +1,113 @@
+"""What each test did on the board: its runs, flashes, console, energies, tables and outcome.
+
+Filled by the fixtures while the test runs and by the plugin's report hook; `as_json` gives
+the test's entry of the results JSON (schema: docs/results.md, pytest_think/pytest/schema.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from pytest_think.pytest.schema import (
+    CompareJson,
+    ConsoleLineJson,
+    EnergyJson,
+    FlashJson,
+    Outcome,
+    RunJson,
+    StreamJson,
+    TableJson,
+    TestJson,
+)
+
+if TYPE_CHECKING:
+    from pytest_think.device import Run
+
+
+@dataclass
+class RunRecord:
+    run: Run
+    compare: CompareJson | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)
+    label: str | None = None  # what the test calls this run (a variant, a design)
+
+    def as_json(self) -> RunJson:
+        run = self.run
+        stream: StreamJson = {
+            "frames": run.result.frames,
+            "vectors_per_frame": run.result.vectors_per_frame,
+            "window": run.result.window,
+            "wall_s": run.result.wall_s,
+        }
+        if run.result.link:
+            stream["link"] = run.result.link
+        data: RunJson = {
+            "board": run.board,
+            "model": str(run.model),
+            "model_sha256": run.model_sha256,
+            "vectors": run.count,
+            "vectors_file": str(run.vectors.path),
+            "providers": run.signature.get("providers"),
+            "compare": self.compare,
+            "accuracy": self.accuracy or None,
+            "latency": cast(Any, run.latency()),
+            "throughput_per_s": run.throughput_per_s,
+            "stream": stream,
+        }
+        # The label leads, when there is one.
+        return cast(RunJson, {"label": self.label, **data}) if self.label else data
+
+
+@dataclass
+class TestRecord:
+    """One test's entry of the results JSON, as it fills."""
+
+    __test__ = False  # not a test class, despite the name
+
+    nodeid: str
+    runs: list[RunRecord] = field(default_factory=list)
+    flashes: list[FlashJson] = field(default_factory=list)
+    trtexec: list[dict[str, Any]] = field(default_factory=list)
+    console: list[ConsoleLineJson] = field(default_factory=list)  # lines with their time
+    energies: list[EnergyJson] = field(default_factory=list)  # one per energy.measure
+    tables: list[TableJson] = field(default_factory=list)  # record_table: trade-offs
+    outcome: Outcome = "unknown"
+    duration_s: float = 0.0
+    message: str | None = None
+
+    def record_for(self, run: Run) -> RunRecord:
+        for record in self.runs:
+            if record.run is run:
+                return record
+        record = RunRecord(run)
+        self.runs.append(record)
+        return record
+
+    def as_json(self) -> TestJson:
+        data: TestJson = {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 6),
+        }
+        if self.message:
+            data["message"] = self.message
+        if self.flashes:
+            data["flash"] = self.flashes
+        if self.trtexec:
+            data["trtexec"] = self.trtexec
+        if self.console:
+            data["console"] = self.console
+        if self.energies:
+            # As with runs: the headline is the last measurement, all are listed when several.
+            data["energy"] = self.energies[-1]
+            if len(self.energies) > 1:
+                data["energies"] = list(self.energies)
+        if self.tables:
+            data["tables"] = self.tables
+        if self.runs:
+            # The headline fields are the last run's; every run is listed when there are several.
+            data.update(cast(TestJson, self.runs[-1].as_json()))
+            if len(self.runs) > 1:
+                data["runs"] = [r.as_json() for r in self.runs]
+        return data

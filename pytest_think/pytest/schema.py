@@ -1,0 +1,204 @@
+"""The results JSON's types: what `--think-json` writes (docs/results.md), entry by entry.
+
+The records (pytest_think.pytest.records) are typed with these while a test runs; they are
+plain dicts at run time, so recording costs nothing more than before. `results_schema()`
+derives the JSON Schema from them (committed as docs/results.schema.json, ``think schema``).
+Fields added after the first release of schema version 1 are NotRequired, so every file of
+the version validates; measured numbers may be null (non-finite values are written as null);
+objects may carry fields they do not list (fields are added within a version).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+from typing_extensions import NotRequired, TypedDict  # pydantic needs these before 3.12
+
+Outcome = Literal["unknown", "passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+Number = float | None  # a measured figure; null when it was not finite
+
+
+class BoardJson(TypedDict):
+    name: str
+    family: str
+    twin: Annotated[bool, Field(description="reached through its digital twin")]
+    identity: Annotated[
+        dict[str, Any] | None,
+        Field(description="what the board's family reported (uname, os-release); null: unmet"),
+    ]
+    agent: Annotated[
+        dict[str, Any] | None, Field(description="the agent's HELLO; null: no test started it")
+    ]
+
+
+class LatencyStats(TypedDict):
+    n: int
+    mean: Number
+    p50: Number
+    p99: Number
+    min: Number
+    max: Number
+
+
+class LatencyJson(TypedDict):
+    device_ns: Annotated[LatencyStats, Field(description="per-vector time on the device")]
+    host_ns: Annotated[LatencyStats, Field(description="per-vector round trip on the host")]
+
+
+class StreamJson(TypedDict):
+    frames: int
+    vectors_per_frame: int
+    window: int
+    wall_s: float
+    link: NotRequired[
+        Annotated[dict[str, int], Field(description="corruption and recovery on serial links")]
+    ]
+
+
+class OutputCompareJson(TypedDict):
+    dtype: str
+    elements: int
+    mismatches: int
+    max_abs_err: Number
+    max_rel_err: Number
+    cosine_min: Number
+    top1_agreement: Number
+
+
+class CompareJson(TypedDict):
+    passed: bool
+    max_abs_err: Number
+    max_rel_err: Number
+    mismatches: int
+    cosine_min: Number
+    top1_agreement: Number
+    rtol: float
+    atol: float
+    max_mismatch_fraction: NotRequired[float]
+    problems: list[str]
+    outputs: dict[str, OutputCompareJson]
+
+
+class RunJson(TypedDict):
+    """One stream of vectors through a model or design."""
+
+    label: NotRequired[str]
+    board: str
+    model: str
+    model_sha256: str
+    vectors: int
+    vectors_file: str
+    providers: NotRequired[list[str] | None]
+    compare: Annotated[CompareJson | None, Field(description="reference.check; null: unchecked")]
+    accuracy: Annotated[dict[str, float] | None, Field(description="top-1 accuracy on the labels")]
+    latency: LatencyJson
+    throughput_per_s: Number
+    stream: StreamJson
+
+
+class FlashJson(TypedDict):
+    design: str
+    sha256: str
+    flashed: Annotated[bool, Field(description="false: the board already ran this design")]
+    seconds: float
+    log: list[str]
+
+
+class ConsoleLineJson(TypedDict):
+    time: Annotated[float, Field(description="unix seconds")]
+    text: str
+
+
+class EnergyJson(TypedDict):
+    """One `energy.measure` (docs/energy.md), with what plug-ins added to it."""
+
+    board: NotRequired[str]
+    model: NotRequired[str]
+    model_sha256: NotRequired[str]
+    label: NotRequired[str]
+    valid: bool
+    reason: str | None
+    mj_per_inference: Number
+    dynamic_mj_per_inference: NotRequired[Number]
+    avg_power_w: Number
+    idle_power_w: Number
+    samples: Number
+    sample_rate_hz: Number
+    window_s: Number
+    us_per_inference: NotRequired[Number]
+    spread: Number
+    trials: list[dict[str, Any]]
+    meter: str
+    settings: dict[str, Any]
+    twin_truth_mj_per_inference: NotRequired[
+        Annotated[float, Field(description="a twin's true energy per inference")]
+    ]
+
+
+class TablePlotJson(TypedDict):
+    x: str
+    y: list[str]
+
+
+class TableJson(TypedDict):
+    name: str
+    columns: list[str]
+    rows: list[list[Any]]
+    plot: NotRequired[TablePlotJson]
+
+
+class TestJson(TypedDict):
+    """One test; the fields of its last run are its own (`runs` lists all when several)."""
+
+    nodeid: str
+    outcome: Outcome
+    duration_s: float
+    message: NotRequired[str]
+    flash: NotRequired[list[FlashJson]]
+    trtexec: NotRequired[list[dict[str, Any]]]
+    console: NotRequired[list[ConsoleLineJson]]
+    energy: NotRequired[EnergyJson]
+    energies: NotRequired[list[EnergyJson]]
+    tables: NotRequired[list[TableJson]]
+    runs: NotRequired[list[RunJson]]
+    # The last run's fields (absent when the test streamed nothing), as in RunJson.
+    label: NotRequired[str]
+    board: NotRequired[str]
+    model: NotRequired[str]
+    model_sha256: NotRequired[str]
+    vectors: NotRequired[int]
+    vectors_file: NotRequired[str]
+    providers: NotRequired[list[str] | None]
+    compare: NotRequired[CompareJson | None]
+    accuracy: NotRequired[dict[str, float] | None]
+    latency: NotRequired[LatencyJson]
+    throughput_per_s: NotRequired[Number]
+    stream: NotRequired[StreamJson]
+
+
+class ResultsJson(TypedDict):
+    schema: Literal["pytest-think/results"]
+    schema_version: Literal[1]
+    created: Annotated[str, Field(description="ISO 8601, UTC")]
+    pytest_think: Annotated[str, Field(description="the version that wrote the file")]
+    board: Annotated[BoardJson, Field(description="the session's board (--board)")]
+    boards: Annotated[list[BoardJson], Field(description="every board a test used")]
+    tests: list[TestJson]
+
+
+"""A pytest session's results (``pytest --think-json PATH``)."""
+
+
+@functools.cache
+def results_adapter() -> TypeAdapter[ResultsJson]:
+    """pydantic's validator of results documents (built on first use: it takes a while)."""
+    return TypeAdapter(ResultsJson)
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema of the results file (docs/results.schema.json)."""
+    schema = results_adapter().json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

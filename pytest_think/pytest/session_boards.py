@@ -1,0 +1,119 @@
+"""The boards of a pytest session: each resolved, reached, connected and given a device once.
+
+A board is opened on first use and kept for the session, however many tests use it. A board
+that cannot be reached or opened is remembered with its error, so every later test on it fails
+at once with the same reason. `close()` closes connections, then gives the endpoints back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_think.boards import BoardConfig, find_board
+from pytest_think.connection import Board
+from pytest_think.device import Device
+from pytest_think.errors import ThinkError
+from pytest_think.families import open_board
+from pytest_think.pytest.endpoints import EndpointProvider, Reached
+from pytest_think.pytest.results import board_json
+
+# Which provider reaches a board (None: its board file's endpoints, as they are).
+ProviderFor = Callable[[BoardConfig, bool], EndpointProvider | None]
+
+
+@dataclass
+class SessionBoard:
+    """One board as the session holds it: how it was reached, its connection, its device."""
+
+    spec: str
+    connection: Board
+    reached: Reached | None = None
+    _device: Device | None = None
+
+    @property
+    def device(self) -> Device:
+        if self._device is None:
+            self._device = Device(self.connection)
+        return self._device
+
+    @property
+    def opened_device(self) -> Device | None:
+        """The device, if a test asked for it (the agent and meter are then known)."""
+        return self._device
+
+    def as_json(self) -> dict[str, Any]:
+        """The board's entry in the results JSON."""
+        config = self.connection.config
+        agent = self._device.agent_identity if self._device is not None else None
+        return board_json(
+            self.connection, config.name, config.family, self.connection.emulated, agent
+        )
+
+    def close(self) -> None:
+        try:
+            if self._device is not None:
+                self._device.close()
+            self.connection.close()
+        finally:
+            if self.reached is not None:
+                self.reached.close()
+
+
+class SessionBoards:
+    def __init__(self, dirs: list[Path], provider_for: ProviderFor) -> None:
+        self.dirs = dirs
+        self.provider_for = provider_for
+        self._open: dict[tuple[str, bool], SessionBoard] = {}
+        self._failed: dict[tuple[str, bool], ThinkError] = {}
+        self._state_dir: Path | None = None
+
+    def resolve(self, spec: str) -> BoardConfig:
+        return find_board(spec, self.dirs)
+
+    def get(self, spec: str, emulate: bool) -> SessionBoard:
+        """The board `spec` (reached through its provider when `emulate` asks for one)."""
+        key = (spec, emulate)
+        if key in self._failed:
+            raise self._failed[key]
+        if key not in self._open:
+            try:
+                self._open[key] = self._open_board(spec, emulate)
+            except ThinkError as exc:
+                self._failed[key] = exc
+                raise
+        return self._open[key]
+
+    def _open_board(self, spec: str, emulate: bool) -> SessionBoard:
+        config = self.resolve(spec)
+        provider = self.provider_for(config, emulate)
+        if provider is None:
+            return SessionBoard(spec, open_board(config, emulated=False))
+        reached = provider.reach(config, self._state() / config.name)
+        try:
+            return SessionBoard(spec, open_board(reached.config, reached.emulated), reached)
+        except BaseException:
+            reached.close()
+            raise
+
+    def _state(self) -> Path:
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="think-"))
+        return self._state_dir
+
+    def opened(self) -> dict[tuple[str, bool], SessionBoard]:
+        """Every board a test used, by (spec, emulate), in the order they were opened."""
+        return dict(self._open)
+
+    def close(self) -> None:
+        try:
+            for board in self._open.values():
+                board.close()
+        finally:
+            self._open.clear()
+            if self._state_dir is not None:
+                shutil.rmtree(self._state_dir, ignore_errors=True)
