@@ -106,7 +106,7 @@ class AgentConfig(_Strict):
 
 class TwinSection(BaseModel):
     """The board's digital twin. The product reads only `only`; the rest of the section is
-    kept as data and validated by the twin side (pytest_think.emulator.config)."""
+    kept as data and validated by the twin side, which owns its models."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

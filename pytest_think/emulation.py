@@ -42,6 +42,15 @@ def twin_provider(config: pytest.Config) -> EndpointProvider:
     return plugin
 
 
+def check_twin(board: BoardConfig) -> None:
+    """Validate the board's `twin` section against the twins installed (one-line
+    BoardConfigError naming the field); nothing to check for a board without one."""
+    if board.twin is not None:
+        from pytest_think.emulator.config import validate_twin
+
+        validate_twin(board)
+
+
 def start_twin(board: BoardConfig, state_dir: Path) -> TwinProcess:
     """`board`'s twin, running in its own process (stop it with .stop())."""
     from pytest_think.emulator.launcher import TwinProcess

@@ -29,6 +29,25 @@ def test_boards_lists_lab_and_shipped_boards() -> None:
     assert rows["arm64-linux"][1:3] == ["generic", "yes"]
 
 
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"family": "xilinx-fgpa"}, "field 'family': unknown family 'xilinx-fgpa'"),
+        ({"options": {"power_mode": 1}}, "field 'options.power_mode': not an option of family"),
+        ({"twin": {"only": True, "fpga": {}}}, "field 'twin.fpga': unknown field"),
+    ],
+)
+def test_check_asks_the_family_and_the_twins(
+    tmp_path: Path, section: dict[str, object], expected: str
+) -> None:
+    path = tmp_path / "board.yaml"
+    path.write_text(yaml.safe_dump(sim_board_data(name="b", **section)))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    assert expected in result.output, result.output
+
+
 def test_check_reports_one_line_per_bad_file(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(sim_board_data(name="good")))
