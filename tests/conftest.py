@@ -15,6 +15,9 @@ from support import DIGITS_MODEL, DIGITS_VECTORS, sim_board_data
 from pytest_think.boards import PACKAGED_BOARDS, BoardConfig, find_board
 from pytest_think.emulator.launcher import TwinProcess
 
+# A lab's own repository (its package, boards and suite), run by test_third_party_family.
+collect_ignore = ["example_lab"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
