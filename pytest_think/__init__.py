@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
+    from pytest_think.checking import CompareReport
     from pytest_think.connection import Board
     from pytest_think.device import Device, Run
     from pytest_think.errors import ThinkError
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from pytest_think.pytest.dut import Dut
     from pytest_think.pytest.energy import EnergyInvalid, EnergyMeasurer
     from pytest_think.pytest.fixtures import ReferenceChecker, TableRecorder
-    from pytest_think.reference import CompareReport
     from pytest_think.transport.console import SerialConsole
     from pytest_think.vectors import VectorSet
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Board": "pytest_think.connection",
     "BoardConfig": "pytest_think.boards",
-    "CompareReport": "pytest_think.reference",
+    "CompareReport": "pytest_think.checking",
     "Device": "pytest_think.device",
     "Dut": "pytest_think.pytest.dut",
     "EnergyInvalid": "pytest_think.pytest.energy",

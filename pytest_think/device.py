@@ -15,13 +15,14 @@ import numpy as np
 
 from pytest_think.agent_client import AgentClient
 from pytest_think.boards import BoardConfig
+from pytest_think.checking import accuracy
 from pytest_think.connection import Board
 from pytest_think.designs import Design, load_design
 from pytest_think.errors import InputFileError, LinkError
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
 from pytest_think.power.meters import PowerMeter, open_meter
-from pytest_think.reference import accuracy, reference_model
+from pytest_think.reference import reference_model
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, StreamResult
 from pytest_think.trtexec import TrtexecSummary

@@ -1,4 +1,4 @@
-"""Unit tests for the onnxruntime reference and output comparison (pytest_think/reference.py)."""
+"""Unit tests of the onnxruntime reference (reference.py) and the comparison (checking.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import pytest_think.reference as reference
+from pytest_think.checking import CompareReport, Tolerance, accuracy, compare
 from pytest_think.errors import InputFileError
-from pytest_think.reference import CompareReport, ReferenceModel, Tolerance, accuracy, compare
+from pytest_think.reference import ReferenceModel
 from pytest_think.vectors import VectorSet
 
 FEATURES = 4

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import pytest
 
+from pytest_think.checking import CompareReport, Tolerance, compare
 from pytest_think.connection import Board
 from pytest_think.device import Run
 from pytest_think.pytest.dut import Dut
@@ -25,7 +26,7 @@ from pytest_think.pytest.recording import format_console, record_of, watch_conso
 from pytest_think.pytest.records import TestRecord
 from pytest_think.pytest.schema import CompareJson, TableJson
 from pytest_think.pytest.session import think_session
-from pytest_think.reference import CompareReport, Tolerance, compare, reference_model
+from pytest_think.reference import reference_model
 from pytest_think.report import allure_report
 from pytest_think.transport.console import SerialConsole
 from pytest_think.vectors import VectorSet, load_vectors

@@ -20,7 +20,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
-    from pytest_think.reference import CompareReport
+    from pytest_think.checking import CompareReport
 
 # How Allure sorts failures: hardware and flashing, numbers, the link, energy validity.
 CATEGORIES = [
