@@ -219,11 +219,6 @@ def load_board(path: Path) -> BoardConfig:
         board = BoardConfig.model_validate({**data, "source": path})
     except ValidationError as exc:
         raise BoardConfigError(f"board file {path}: {field_problems(exc)}") from None
-    if board.meter is not None:
-        # The meter's options belong to its driver; a bad one stops here, as a bad field does.
-        from pytest_think.power.meters import meter_options  # the drivers import this module
-
-        meter_options(board)
     return board
 
 

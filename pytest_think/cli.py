@@ -16,9 +16,9 @@ import click
 
 from pytest_think import __version__, emulation
 from pytest_think.boards import board_dirs, find_board, known_boards, load_board
+from pytest_think.checks import check_board
 from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
-from pytest_think.families import load_family
 
 BOARD_DIR = click.option(
     "--board-dir",
@@ -61,12 +61,12 @@ def boards_command(board_dir: str | None) -> None:
 @main.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check_command(files: tuple[Path, ...]) -> None:
-    """Validate board files (their family's options and their twin too); one line per file."""
+    """Validate board files (against their family, meter driver and twins); one line per file."""
     failed = False
     for path in files:
         try:
             board = load_board(path)
-            load_family(board)
+            check_board(board)
             emulation.check_twin(board)
         except ThinkError as exc:
             click.echo(f"invalid: {exc}", err=True)

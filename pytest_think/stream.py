@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -24,13 +24,28 @@ from pytest_think.vectors import VectorSet
 from pytest_think.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
-    from pytest_think.agent_client import AgentClient
+    from pytest_think.transport.channel import FrameChannel
+    from pytest_think.transport.link import Link
 
 __all__ = ["DEFAULT_WINDOW", "MAX_FRAME_VECTORS", "StreamResult", "VectorStream"]
 
 MAX_FRAME_VECTORS = 1024
 DEFAULT_WINDOW = 8
 DOING = "during the stream"
+
+
+class StreamClient(Protocol):
+    """What a stream asks of the agent client it runs on (pytest_think.agent_client)."""
+
+    link: Link
+    channel: FrameChannel
+    result_timeout: float
+
+    def next_seq(self) -> int: ...
+
+    def receive(self, timeout: float, doing: str) -> tf.Frame: ...
+
+    def died(self, doing: str) -> AgentError: ...
 
 
 @dataclass
@@ -125,7 +140,7 @@ class VectorStream:
 
     def __init__(
         self,
-        client: AgentClient,
+        client: StreamClient,
         vectors: VectorSet,
         output_names: list[str],
         *,

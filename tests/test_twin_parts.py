@@ -10,6 +10,7 @@ import yaml
 from support import REPO, sim_board_data
 
 from pytest_think.boards import load_board
+from pytest_think.checks import check_board
 from pytest_think.emulator.config import validate_twin
 from pytest_think.emulator.families.xilinx_fpga import TwinFpga, XilinxFpgaTwin
 from pytest_think.emulator.launcher import TwinProcess
@@ -75,7 +76,7 @@ def test_meter_options_belong_to_the_driver(tmp_path: Path) -> None:
     data["meter"]["rails"] = ["VCCINT"]
     path = _board_file(tmp_path, data)
     with pytest.raises(BoardConfigError) as bad:
-        load_board(path)
+        check_board(load_board(path))
     assert str(bad.value) == (
         f"board file {path}: field 'meter.rails': not an option of driver 'keysight-n6705'"
     )

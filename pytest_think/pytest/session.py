@@ -13,7 +13,7 @@ import pytest
 
 from pytest_think import emulation
 from pytest_think.boards import BoardConfig, board_dirs
-from pytest_think.families import load_family
+from pytest_think.checks import check_board
 from pytest_think.pytest.endpoints import EndpointProvider
 from pytest_think.pytest.recording import ResultsRecorder
 from pytest_think.pytest.results import board_json
@@ -37,7 +37,7 @@ class ThinkSession:
             board_dirs(config.rootpath, config.getoption("--board-dir")), self._provider_for
         )
         self.board = self.boards.resolve(self.board_spec)
-        load_family(self.board)  # an unknown family or a bad `options` field stops the run now
+        check_board(self.board)  # an unknown family, a bad option stops the run now
         self.results = ResultsRecorder(self.json_path)
 
     def _provider_for(self, board: BoardConfig, emulate: bool) -> EndpointProvider | None:
