@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pytest_think.boards import BoardConfig
+from pytest_think.boards import BoardConfig, field_problems
 from pytest_think.capabilities import Capabilities
 from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
@@ -56,14 +56,8 @@ def family_options(model: type[Options], config: BoardConfig, family: str) -> Op
     try:
         return model.model_validate(config.options)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in ("options", *err["loc"]))
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = f"not an option of family '{family}'"
-        raise BoardConfigError(
-            f"board file {config.source or config.name}: field '{field}': {message}"
-        ) from None
+        problems = field_problems(exc, ("options",), f"not an option of family '{family}'")
+        raise BoardConfigError(f"board file {config.source or config.name}: {problems}") from None
 
 
 def available_families() -> dict[str, EntryPoint]:
