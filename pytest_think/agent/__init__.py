@@ -6,4 +6,10 @@ from pathlib import Path
 
 AGENT_DIR = Path(__file__).resolve().parent
 # The agent first, then what it imports from beside it (the codec, the backends).
-AGENT_FILES = ("think_agent.py", "think_frames.py", "think_backends.py", "think_sensors.py")
+AGENT_FILES = (
+    "think_agent.py",
+    "think_frames.py",
+    "think_backends.py",
+    "think_exec.py",
+    "think_sensors.py",
+)

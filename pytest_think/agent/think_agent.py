@@ -25,13 +25,20 @@ import numpy as np
 
 if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a package
     from pytest_think.agent import think_frames as tf
-    from pytest_think.agent.think_backends import BACKENDS, AgentError, backend_versions
+    from pytest_think.agent.think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
+    from pytest_think.agent.think_exec import ExecBackend
     from pytest_think.agent.think_sensors import CommandSampler, SensorError, SensorSampler
 else:
     import think_frames as tf
-    from think_backends import BACKENDS, AgentError, backend_versions
+    from think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
+    from think_exec import ExecBackend
     from think_sensors import CommandSampler, SensorError, SensorSampler
 
+BACKENDS: Dict[str, Any] = {
+    "onnxruntime": OnnxRuntimeBackend,
+    "tflite": TfliteBackend,
+    "exec": ExecBackend,
+}
 AGENT_VERSION = "0.1.0"
 # Serial links: answers kept for retransmission, requests remembered to drop duplicates.
 ANSWER_CACHE = 256
@@ -42,6 +49,16 @@ AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
 # Python 3.6 boards (JetPack 4) lack the *_ns clocks; 3.7+ uses them directly.
 perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
 wall_ns = getattr(time, "time_ns", None) or (lambda: int(time.time() * 1e9))
+
+
+def backend_versions() -> Dict[str, str]:
+    """Backends whose runtime is installed on this board, with its version."""
+    versions = {}
+    for name, backend in BACKENDS.items():
+        version = backend.version()
+        if version:
+            versions[name] = version
+    return versions
 
 
 def log(message: str) -> None:
