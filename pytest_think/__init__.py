@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
+    from pytest_think.capabilities import NotCapable
     from pytest_think.checking import CompareReport
     from pytest_think.connection import Board
     from pytest_think.device import Device, Run
@@ -37,6 +38,7 @@ _EXPORTS = {
     "EnergyMeasurer": "pytest_think.pytest.energy",
     "EnergyReport": "pytest_think.power.energy",
     "FlashReport": "pytest_think.flashing",
+    "NotCapable": "pytest_think.capabilities",
     "ReferenceChecker": "pytest_think.pytest.fixtures",
     "Run": "pytest_think.device",
     "SerialConsole": "pytest_think.transport.console",
@@ -55,6 +57,7 @@ __all__ = [
     "EnergyMeasurer",
     "EnergyReport",
     "FlashReport",
+    "NotCapable",
     "ReferenceChecker",
     "Run",
     "SerialConsole",

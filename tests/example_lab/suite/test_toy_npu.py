@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_think import Board, Dut, ReferenceChecker
+from pytest_think import Board, Dut, NotCapable, ReferenceChecker
 
 HERE = Path(__file__).resolve().parent.parent
 DESIGN = HERE / "designs" / "digits-npu" / "design.yaml"
@@ -27,5 +27,5 @@ def test_second_flash_is_skipped(dut: Dut) -> None:
 
 
 def test_trtexec_is_not_for_this_board(dut: Dut) -> None:
-    with pytest.raises(Exception, match=r"\(family toy-npu\) cannot benchmark"):
+    with pytest.raises(NotCapable, match=r"\(family toy-npu\) cannot benchmark"):
         dut.trtexec(DESIGN)
