@@ -8,7 +8,6 @@ with its exit status and the tail of its stderr. Streaming is `stream.VectorStre
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,7 +128,7 @@ class AgentClient:
         self.loaded, self.loaded_key = None, None
         request = {"path": remote_path, "backend": backend, "options": options}
         self.loaded = self._ask(
-            tf.LOAD, _json(request), tf.READY, timeout, f"loading {remote_path}"
+            tf.LOAD, tf.json_payload(request), tf.READY, timeout, f"loading {remote_path}"
         )
         self.loaded_key = key
         return self.loaded
@@ -180,7 +179,7 @@ class AgentClient:
         if command:
             request.update(command=command, rails=rails or [])
         return self._ask(
-            tf.SAMPLE, _json(request), tf.SAMPLING, timeout, "starting the sensor sampler"
+            tf.SAMPLE, tf.json_payload(request), tf.SAMPLING, timeout, "starting the sensor sampler"
         )
 
     def sample_end(self, timeout: float = 30.0) -> dict[str, Any]:
@@ -196,8 +195,3 @@ class AgentClient:
         finally:
             self.link.close_input()
             self.link.close()
-
-
-def _json(obj: Any) -> bytes:
-    """A JSON payload, as tf.encode_json writes one."""
-    return json.dumps(obj, separators=(",", ":")).encode("utf-8")

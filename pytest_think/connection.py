@@ -40,8 +40,11 @@ class Board:
         self.identity: dict[str, Any] = {}
         self._console: SerialConsole | None = None
 
+    def __str__(self) -> str:
+        return f"board '{self.name}' ({'twin' if self.emulated else 'hardware'})"
+
     def __repr__(self) -> str:
-        return f"<board '{self.name}' ({'twin' if self.emulated else 'hardware'})>"
+        return f"<{self}>"
 
     @property
     def name(self) -> str:

@@ -162,8 +162,13 @@ def encode_frame(ftype: int, seq: int, payload: Buffer = b"") -> bytes:
     return b"".join((head, payload, CRC.pack(crc)))
 
 
+def json_payload(obj: Any) -> bytes:
+    """A JSON payload as every frame carries one: compact, UTF-8."""
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
 def encode_json(ftype: int, seq: int, obj: Any) -> bytes:
-    return encode_frame(ftype, seq, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+    return encode_frame(ftype, seq, json_payload(obj))
 
 
 def _parse_header(head: BytesView) -> Tuple[int, int, int]:
@@ -397,7 +402,7 @@ def decode_result(payload: BytesView) -> Tuple[List[int], List[Tensor]]:
 
 def encode_loop(options: Dict[str, Any], tensors: List[Tensor]) -> bytes:
     """LOOP payload: u32 JSON length, JSON options, tensor block of vectors to cycle through."""
-    blob = json.dumps(options, separators=(",", ":")).encode("utf-8")
+    blob = json_payload(options)
     return b"".join((_U32.pack(len(blob)), blob, encode_tensors(tensors)))
 
 

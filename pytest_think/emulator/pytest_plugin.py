@@ -30,7 +30,7 @@ class TwinReached:
     def __init__(self, twin: TwinProcess, config: BoardConfig) -> None:
         self.twin = twin
         self.config = config
-        self.facts: dict[str, Any] = {"target": "digital twin"}
+        self.facts: dict[str, Any] = {}  # `target` follows from `emulated`
 
     def close(self) -> None:
         self.twin.stop()

@@ -35,8 +35,7 @@ class Dut:
         return self.device.board
 
     def __repr__(self) -> str:
-        conn = self.device.board
-        return f"<dut board '{conn.config.name}' ({'twin' if conn.emulated else 'hardware'})>"
+        return f"<dut {self.board}>"
 
     def run(
         self,

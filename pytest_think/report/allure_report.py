@@ -184,7 +184,7 @@ def environment(
 ) -> dict[str, Any]:
     """environment.properties: what ran where. `board` is the session's board as the results
     JSON has it; the last design flashed and the first meter opened stand for the session;
-    `reached` is what the provider that reached the board says of it (its `target` …)."""
+    `reached` is what the provider that reached the board says of it (a farm's place …)."""
     identity = board.get("identity") or {}
     agent = board.get("agent") or {}
     return {

@@ -124,10 +124,11 @@ def meter_driver(board: BoardConfig) -> MeterDriver:
     return driver
 
 
-def meter_options(board: BoardConfig) -> Any:
-    """The board's meter options, validated by its driver's Options model."""
+def meter_options(board: BoardConfig, driver: MeterDriver | None = None) -> Any:
+    """The board's meter options, validated by its driver's Options model (`driver`: the
+    board's, when already looked up)."""
     assert board.meter is not None
-    driver = meter_driver(board)
+    driver = driver or meter_driver(board)
     try:
         return driver.Options.model_validate(board.meter.options)
     except ValidationError as exc:
@@ -141,4 +142,4 @@ def open_meter(board: BoardConfig, device: Any = None) -> PowerMeter:
     meters that live on the board itself (onboard sensors sampled by the agent)."""
     assert board.meter is not None
     driver = meter_driver(board)
-    return driver(meter_options(board), f"meter of board '{board.name}'", device)
+    return driver(meter_options(board, driver), f"meter of board '{board.name}'", device)
