@@ -29,10 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("think", "pytest-think (neural networks on boards)")
     group.addoption(
         "--board",
+        action="append",
         default=None,
         metavar="NAME|PATH",
         help="board to test: a name looked up in --board-dir then in the boards shipped with "
-        f"pytest-think, or a path to a board file (env THINK_BOARD; default '{DEFAULT_BOARD}')",
+        "pytest-think, or a path to a board file; may be given several times "
+        f"(env THINK_BOARD, comma-separated; default '{DEFAULT_BOARD}')",
     )
     group.addoption(
         "--board-dir",

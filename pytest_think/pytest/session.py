@@ -27,9 +27,12 @@ SESSION_KEY = pytest.StashKey["ThinkSession"]()
 class ThinkSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.board_spec: str = (
-            config.getoption("--board") or os.environ.get("THINK_BOARD") or DEFAULT_BOARD
+        # --board may be given several times; THINK_BOARD may list boards separated by commas.
+        env_boards = [b for b in os.environ.get("THINK_BOARD", "").split(",") if b.strip()]
+        self.board_specs: list[str] = (
+            list(config.getoption("--board") or []) or env_boards or [DEFAULT_BOARD]
         )
+        self.board_spec: str = self.board_specs[0]
         self.emulate: bool = bool(config.getoption("--emulate"))
         json_path = config.getoption("--think-json")
         self.json_path = Path(json_path) if json_path else None
