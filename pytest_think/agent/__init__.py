@@ -11,5 +11,6 @@ AGENT_FILES = (
     "think_frames.py",
     "think_backends.py",
     "think_exec.py",
+    "think_pipeline.py",
     "think_sensors.py",
 )

@@ -6,8 +6,14 @@ Uploaded to the board's work directory beside think_frames.py and started over S
 stdin/stdout and logs to stderr. Needs only the Python standard library, numpy and its
 inference backend; it never imports pytest_think.
 
-Device timing is taken here, around the backend call only, with the monotonic performance
-counter: it excludes the link, frame decoding and encoding. Runs on Python >= 3.6.
+Inference runs on a pipeline (think_pipeline.py): one worker per stage of the model (per
+segment, each on its device; one stage for a whole model), so N devices work on N device
+calls at once while this thread decodes the next frame. Device timing is taken there, around
+each stage's call only, with the monotonic performance counter: it excludes the link, frame
+decoding and encoding, and the waits between stages. A vector's device time is the sum of its
+stages' times; a model in stages also reports each stage's. Answers keep the order of the
+requests: any frame but INFER waits until the INFER frames before it are answered.
+Runs on Python >= 3.6.
 """
 
 import argparse
@@ -27,11 +33,13 @@ if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a pack
     from pytest_think.agent import think_frames as tf
     from pytest_think.agent.think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from pytest_think.agent.think_exec import ExecBackend
+    from pytest_think.agent.think_pipeline import Gather, Job, Pipeline
     from pytest_think.agent.think_sensors import CommandSampler, SensorError, SensorSampler
 else:
     import think_frames as tf
     from think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from think_exec import ExecBackend
+    from think_pipeline import Gather, Job, Pipeline
     from think_sensors import CommandSampler, SensorError, SensorSampler
 
 BACKENDS: Dict[str, Any] = {
@@ -118,6 +126,7 @@ class Agent:
         self.accepted: "collections.OrderedDict[int, None]" = collections.OrderedDict()
         self.cache_lock = threading.Lock()
         self.backend: Any = None
+        self.pipeline: Optional[Pipeline] = None
         self.sampler: Optional[Union[SensorSampler, CommandSampler]] = None
         self.signature: Dict[str, Any] = {}
         self.device_batch = 1
@@ -222,19 +231,37 @@ class Agent:
                     self.error(seq, "bad_frame", str(item))
                     status = 2
                     break
+                if item.type != tf.INFER:
+                    self.drain()  # answers in the order of the requests
                 if item.type == tf.BYE:
                     self.send(tf.encode_frame(tf.BYE, item.seq))
                     break
                 try:
                     self.handle(item)
-                except AgentError as exc:
-                    self.error(item.seq, exc.code, str(exc))
                 except Exception as exc:
-                    self.error(item.seq, "internal", f"{type(exc).__name__}: {exc}")
+                    self.drain()
+                    self.fail(item.seq, exc)
         finally:
+            self.stop_pipeline()
             self.outbox.put(None)
             writer.join()
         return status
+
+    def fail(self, seq: int, exc: BaseException) -> None:
+        if isinstance(exc, AgentError):
+            self.error(seq, exc.code, str(exc))
+        else:
+            self.error(seq, "internal", f"{type(exc).__name__}: {exc}")
+
+    def drain(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.drain()
+
+    def stop_pipeline(self) -> None:
+        """Let the queued device calls finish, then end every stage's thread."""
+        if self.pipeline is not None and not self.pipeline.close(timeout=30):
+            log("a pipeline stage did not stop within 30 s (stuck in its device?)")
+        self.pipeline = None
 
     def handle(self, frame: tf.Frame) -> None:
         if frame.type == tf.LOAD:
@@ -295,8 +322,13 @@ class Agent:
         options = request.get("options") or {}
         self.device_batch = max(1, int(options.get("device_batch", 1)))
         t0 = perf_ns()
-        self.backend = BACKENDS[backend_name]()
-        self.signature = self.backend.load(path, options)
+        self.stop_pipeline()
+        self.backend = None
+        backend = BACKENDS[backend_name]()
+        self.signature = backend.load(path, options)
+        stages = backend.stages() if hasattr(backend, "stages") else [backend]
+        self.pipeline = Pipeline(stages, self._done)
+        self.backend = backend
         load_ns = perf_ns() - t0
         log(f"loaded {os.path.basename(path)} with {backend_name} in {load_ns / 1e6:.1f} ms")
         self.send(tf.encode_json(tf.READY, frame.seq, {**self.signature, "load_ns": load_ns}))
@@ -318,13 +350,11 @@ class Agent:
         batched_model = feeds[first].ndim == len(inputs[first]["shape"])
         return feeds, batch.pop(), batched_model
 
-    def _run_batch(
-        self, feeds: Dict[str, np.ndarray], n: int, batched_model: bool
-    ) -> Tuple[List[int], List[np.ndarray]]:
-        run = self.backend.run
-        clock = perf_ns
-        device_ns: List[int] = []
-        chunks: List[List[np.ndarray]] = []
+    def _submit(
+        self, feeds: Dict[str, np.ndarray], n: int, batched_model: bool, gather: Gather
+    ) -> None:
+        """The request's vectors into the pipeline, `device_batch` (or one) per device call."""
+        assert self.pipeline is not None
         step = self.device_batch if batched_model else 1
         for start in range(0, n, step):
             stop = min(start + step, n)
@@ -332,22 +362,37 @@ class Agent:
                 sub = {k: v[start:stop] for k, v in feeds.items()}
             else:
                 sub = {k: v[start] for k, v in feeds.items()}
-            t0 = clock()
-            outs = run(sub)
-            elapsed = clock() - t0
-            if self.backend.device_ns is not None:  # the device's own count (e.g. cycles)
-                elapsed = self.backend.device_ns
-            device_ns.extend([elapsed // (stop - start)] * (stop - start))
-            chunks.append(outs if batched_model else [o[None, ...] for o in outs])
-        outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
-        return device_ns, outputs
+            self.pipeline.submit(Job(sub, (gather, stop - start, batched_model)))
+
+    def _jobs(self, n: int, batched_model: bool) -> int:
+        return -(-n // self.device_batch) if batched_model else n
+
+    def _done(self, job: Job) -> None:
+        """A device call out of the pipeline (on its collector thread)."""
+        gather, n, batched_model = job.ticket
+        if job.error is None and not batched_model:
+            job.state = [o[None, ...] for o in job.state]
+        try:
+            gather.add(job, n)
+        except Exception as exc:  # encoding the answer failed: say so, keep serving
+            self.fail(gather.tag or 0, exc)
 
     def infer(self, frame: tf.Frame) -> None:
         feeds, n, batched_model = self._feeds(tf.decode_tensors(frame.payload))
-        device_ns, outputs = self._run_batch(feeds, n, batched_model)
+        gather = Gather(self._jobs(n, batched_model), self._answer, tag=frame.seq)
+        self._submit(feeds, n, batched_model, gather)
+
+    def _answer(self, gather: Gather) -> None:
+        seq = gather.tag
+        if gather.error is not None:
+            self.fail(seq, gather.error)
+            return
+        chunks = gather.outputs
+        outputs = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         names = [o["name"] for o in self.signature["outputs"]]
         wire = [to_wire(name, arr) for name, arr in zip(names, outputs)]
-        self.send(tf.encode_frame(tf.RESULT, frame.seq, tf.encode_result(device_ns, wire)))
+        stages = gather.stage_ns if len(gather.stage_ns[0]) > 1 else None
+        self.send(tf.encode_frame(tf.RESULT, seq, tf.encode_result(gather.device_ns, wire, stages)))
 
     def loop(self, frame: tf.Frame) -> None:
         """Run the model on-device for at least min_seconds / min_iterations, after warm-up.
@@ -360,19 +405,37 @@ class Agent:
         warmup = int(options.get("warmup", 10))
         min_seconds = float(options.get("min_seconds", 1.0))
         min_iterations = int(options.get("min_iterations", 1))
+        jobs = self._jobs(n, batched_model)
+        tally: Dict[str, Any] = {"device": 0, "stages": [], "error": None}
+
+        def count(gather: Gather) -> None:  # on the pipeline's collector thread
+            if gather.error is not None:
+                tally["error"] = tally["error"] or gather.error
+                return
+            tally["device"] += sum(gather.device_ns)
+            per_stage = [sum(col) for col in zip(*gather.stage_ns)]
+            tally["stages"] = [a + b for a, b in zip(tally["stages"], per_stage)] or per_stage
+
         for _ in range(max(0, warmup)):
-            self._run_batch(feeds, n, batched_model)
+            self._submit(feeds, n, batched_model, Gather(jobs, count))
+        self.drain()
+        tally.update(device=0, stages=[])
         clock = perf_ns
         wall_start = wall_ns()
         start = clock()
         deadline = start + int(min_seconds * 1e9)
         iterations = 0
-        device_total = 0
+        # The pipeline stays full: the next pass goes in while the last is in its stages.
         while iterations < min_iterations or clock() < deadline:
-            device_ns, _ = self._run_batch(feeds, n, batched_model)
-            device_total += sum(device_ns)
+            if tally["error"] is not None:
+                break
+            self._submit(feeds, n, batched_model, Gather(jobs, count))
             iterations += n
+        self.drain()
         end = clock()
+        if tally["error"] is not None:
+            raise tally["error"]
+        device_total = tally["device"]
         self.send(
             tf.encode_json(
                 tf.LOOP_DONE,
@@ -381,6 +444,7 @@ class Agent:
                     "inferences": iterations,
                     "loop_ns": end - start,
                     "device_ns_total": device_total,
+                    "stage_device_ns_total": tally["stages"],
                     "start_unix_ns": wall_start,
                     "end_unix_ns": wall_start + (end - start),
                     "received_unix_ns": received,

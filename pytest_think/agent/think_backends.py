@@ -6,13 +6,16 @@ A backend loads one model file and runs batches of inputs. Three kinds of board 
 * ``onnxruntime``: ONNX on the CPU or on the execution providers the board has (TensorRT and
   CUDA on a Jetson, Vitis AI on a DPU design …);
 * ``tflite``: TensorFlow Lite models, optionally through a delegate such as the Edge TPU's
-  ``libedgetpu.so.1``; a model compiled in segments runs as a pipeline, one delegate per TPU;
+  ``libedgetpu.so.1``, one delegate per TPU;
 * ``exec``: the design's own runner, a command that reads inputs from files and writes
   outputs to files (KaNN's ``kann_opencl_cnn``, a FINN ``driver.py`` …), its device time taken
   from a line it prints (``Total: <cycles>`` at the clock the board reports).
 
 A backend may set ``device_ns`` after ``run``: the device's own account of the time taken,
-used instead of the agent's clock around the call. Runs on Python >= 3.6 with numpy only
+used instead of the agent's clock around the call. A backend of a model in segments gives
+``stages()``, one per segment (each with ``run(state) -> state``): the agent runs them as a
+pipeline, one worker per segment's device (think_pipeline.py); ``run`` is the same stages
+one after another. Runs on Python >= 3.6 with numpy only
 (plus the backend's own runtime).
 """
 
@@ -91,22 +94,49 @@ class OnnxRuntimeBackend:
             signature["segments"] = len(self.sessions)
         return dict(signature, providers=self.sessions[0].get_providers())
 
+    def stages(self) -> List["OrtStage"]:
+        """One stage per segment, for the agent's pipeline (think_pipeline.py)."""
+        last = len(self.sessions) - 1
+        return [OrtStage(k, s, k == last) for k, s in enumerate(self.sessions)]
+
     def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        tensors = dict(feeds)
-        outputs: List[np.ndarray] = []
-        for k, session in enumerate(self.sessions):
-            try:
-                stage_feeds = {i.name: tensors[i.name] for i in session.get_inputs()}
-            except KeyError as exc:
-                raise AgentError(
-                    "infer_failed", "segment {} wants input {}".format(k, exc)
-                ) from None
-            try:
-                outputs = list(session.run(None, stage_feeds))
-            except Exception as exc:
-                raise AgentError("infer_failed", "onnxruntime: {}".format(exc)) from None
-            tensors.update(zip((o.name for o in session.get_outputs()), outputs))
-        return outputs
+        return run_stages(self.stages(), feeds)
+
+
+def run_stages(stages: List[Any], feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+    """A backend's stages one after another (what its pipeline does, on one thread)."""
+    state: Any = dict(feeds)
+    for stage in stages:
+        state = stage.run(state)
+    return list(state)
+
+
+class OrtStage:
+    """Segment k of an onnxruntime model: tensors by name in; the tensors with its outputs
+    added out, or the model's outputs (a list) from the last segment."""
+
+    device_ns = None  # the agent's clock around the call is the stage's device time
+
+    def __init__(self, k: int, session: Any, last: bool) -> None:
+        self.k = k
+        self.session = session
+        self.last = last
+        self.inputs = [i.name for i in session.get_inputs()]
+        self.outputs = [o.name for o in session.get_outputs()]
+
+    def run(self, tensors: Dict[str, np.ndarray]) -> Any:
+        try:
+            stage_feeds = {name: tensors[name] for name in self.inputs}
+        except KeyError as exc:
+            raise AgentError("infer_failed", "segment {} wants input {}".format(self.k, exc)) from None
+        try:
+            outputs = list(self.session.run(None, stage_feeds))
+        except Exception as exc:
+            raise AgentError("infer_failed", "onnxruntime: {}".format(exc)) from None
+        if self.last:
+            return outputs
+        tensors.update(zip(self.outputs, outputs))
+        return tensors
 
 
 def _tflite_module() -> Any:
@@ -138,7 +168,7 @@ class TfliteBackend:
         self.module = _tflite_module()
         if self.module is None:
             raise AgentError("no_backend", "neither tflite_runtime nor ai_edge_litert is installed")
-        self.stages: List[Any] = []
+        self.interpreters: List[Any] = []  # one interpreter per segment
         self.device_ns: Optional[int] = None
 
     @staticmethod
@@ -177,13 +207,13 @@ class TfliteBackend:
                     len(paths), len(paths), len(devices), devices
                 ),
             )
-        self.stages = []
+        self.interpreters = []
         for i, p in enumerate(paths):
             if not os.path.isfile(p):
                 raise AgentError("no_model", "model file {} not found on the board".format(p))
             device = devices[i] if devices else None
-            self.stages.append(self._interpreter(p, options.get("delegate"), device))
-        first, last = self.stages[0], self.stages[-1]
+            self.interpreters.append(self._interpreter(p, options.get("delegate"), device))
+        first, last = self.interpreters[0], self.interpreters[-1]
 
         def describe(details: List[Dict[str, Any]], dtype_as_float: bool) -> List[Dict[str, Any]]:
             out = []
@@ -204,7 +234,7 @@ class TfliteBackend:
         return {
             "inputs": describe(first.get_input_details(), True),
             "outputs": describe(last.get_output_details(), True),
-            "segments": len(self.stages),
+            "segments": len(self.interpreters),
         }
 
     @staticmethod
@@ -224,29 +254,50 @@ class TfliteBackend:
             return arr
         return np.asarray(scale * (arr.astype(np.float32) - zero), dtype=np.float32)
 
-    def _run_one(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        tensors = dict(feeds)
-        for k, interp in enumerate(self.stages):
-            for d in interp.get_input_details():
-                if d["name"] not in tensors:
-                    raise AgentError(
-                        "infer_failed", "segment {} wants input {!r}".format(k, d["name"])
-                    )
-                value = tensors[d["name"]]
-                if k == 0:
-                    value = self._quantize(value, d)
-                interp.set_tensor(d["index"], value.reshape(d["shape"]))
-            interp.invoke()
-            for d in interp.get_output_details():
-                tensors[d["name"]] = interp.get_tensor(d["index"]).copy()
-        return tensors
+    def stages(self) -> List["TfliteStage"]:
+        """One stage per segment (each on its TPU), for the agent's pipeline."""
+        last = len(self.interpreters) - 1
+        return [TfliteStage(k, interp, k == last) for k, interp in enumerate(self.interpreters)]
 
     def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        # Edge TPU models are compiled for batch 1: vectors go through one at a time.
-        n = next(iter(feeds.values())).shape[0]
-        rows = [self._run_one({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(n)]
-        outputs = []
-        for d in self.stages[-1].get_output_details():
-            stacked = np.concatenate([r[d["name"]] for r in rows])
-            outputs.append(self._dequantize(stacked, d))
-        return outputs
+        return run_stages(self.stages(), feeds)
+
+
+class TfliteStage:
+    """Segment k of a TFLite model on its interpreter (its delegate, its TPU). Edge TPU models
+    are compiled for batch 1: the vectors of a call go through one at a time. The first
+    segment quantizes its inputs, the last dequantizes the model's outputs; in between the
+    integer tensors pass untouched."""
+
+    device_ns = None
+
+    def __init__(self, k: int, interp: Any, last: bool) -> None:
+        self.k = k
+        self.interp = interp
+        self.last = last
+        self.inputs = interp.get_input_details()
+        self.outputs = interp.get_output_details()
+
+    def run(self, tensors: Dict[str, np.ndarray]) -> Any:
+        interp = self.interp
+        for d in self.inputs:
+            if d["name"] not in tensors:
+                raise AgentError(
+                    "infer_failed", "segment {} wants input {!r}".format(self.k, d["name"])
+                )
+        n = tensors[self.inputs[0]["name"]].shape[0]
+        rows: List[List[np.ndarray]] = [[] for _ in self.outputs]
+        for i in range(n):
+            for d in self.inputs:
+                value = tensors[d["name"]][i : i + 1]
+                if self.k == 0:
+                    value = TfliteBackend._quantize(value, d)
+                interp.set_tensor(d["index"], value.reshape(d["shape"]))
+            interp.invoke()
+            for j, d in enumerate(self.outputs):
+                rows[j].append(interp.get_tensor(d["index"]).copy())
+        stacked = [np.concatenate(r) for r in rows]
+        if self.last:
+            return [TfliteBackend._dequantize(a, d) for a, d in zip(stacked, self.outputs)]
+        tensors.update((d["name"], a) for d, a in zip(self.outputs, stacked))
+        return tensors

@@ -349,6 +349,11 @@ def encode_tensors(tensors: List[Tensor]) -> bytes:
 
 def decode_tensors(payload: BytesView, offset: int = 0) -> List[Tensor]:
     """Decode a tensor block; tensor data are zero-copy views into `payload`."""
+    return _tensor_block(payload, offset)[0]
+
+
+def _tensor_block(payload: BytesView, offset: int) -> Tuple[List[Tensor], int]:
+    """A tensor block's tensors and the offset just past it."""
     view = memoryview(payload)
     try:
         (count,) = _U16.unpack_from(view, offset)
@@ -377,18 +382,24 @@ def decode_tensors(payload: BytesView, offset: int = 0) -> List[Tensor]:
         raise FrameError(f"truncated tensor block: {exc}") from None
     except UnicodeDecodeError as exc:
         raise FrameError(f"tensor name is not UTF-8: {exc}") from None
-    return tensors
+    return tensors, offset
 
 
-def encode_result(device_ns: List[int], tensors: List[Tensor]) -> bytes:
-    """RESULT payload: u32 n, n x u64 device nanoseconds (one per vector), tensor block."""
-    return b"".join(
-        (
-            _U32.pack(len(device_ns)),
-            struct.pack(f"<{len(device_ns)}Q", *device_ns),
-            encode_tensors(tensors),
-        )
-    )
+def encode_result(
+    device_ns: List[int], tensors: List[Tensor], stage_ns: Optional[List[List[int]]] = None
+) -> bytes:
+    """RESULT payload: u32 n, n x u64 device nanoseconds (one per vector), tensor block; for
+    a model run in S > 1 stages, then u32 S and n x S u64: each vector's time in each stage."""
+    parts = [
+        _U32.pack(len(device_ns)),
+        struct.pack(f"<{len(device_ns)}Q", *device_ns),
+        encode_tensors(tensors),
+    ]
+    if stage_ns:
+        stages = len(stage_ns[0])
+        flat = [ns for row in stage_ns for ns in row]
+        parts += [_U32.pack(stages), struct.pack(f"<{len(flat)}Q", *flat)]
+    return b"".join(parts)
 
 
 def decode_result(payload: BytesView) -> Tuple[List[int], List[Tensor]]:
@@ -398,6 +409,20 @@ def decode_result(payload: BytesView) -> Tuple[List[int], List[Tensor]]:
     except struct.error as exc:
         raise FrameError(f"truncated RESULT timings: {exc}") from None
     return device_ns, decode_tensors(payload, _U32.size + 8 * n)
+
+
+def decode_result_stages(payload: BytesView) -> Optional[List[List[int]]]:
+    """Each vector's time in each stage, when the RESULT has them (a model in stages)."""
+    try:
+        (n,) = _U32.unpack_from(payload, 0)
+        end = _tensor_block(payload, _U32.size + 8 * n)[1]
+        if end == len(payload):
+            return None
+        (stages,) = _U32.unpack_from(payload, end)
+        flat = struct.unpack_from(f"<{n * stages}Q", payload, end + _U32.size)
+    except struct.error as exc:
+        raise FrameError(f"truncated RESULT stage timings: {exc}") from None
+    return [list(flat[i * stages : (i + 1) * stages]) for i in range(n)]
 
 
 def encode_loop(options: Dict[str, Any], tensors: List[Tensor]) -> bytes:

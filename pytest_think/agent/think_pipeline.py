@@ -1,0 +1,162 @@
+"""A model's stages on worker threads, one per device, with bounded queues between them.
+
+The agent's inference runs here, as Coral's ``PipelinedModelRunner`` runs a model compiled in
+segments: stage k of a job runs on worker k while stage k+1 of the job before runs on worker
+k+1, so N devices work on N jobs at once. A job is one device call's worth of vectors.
+
+* Every job submitted comes out exactly once, in submission order, through ``done`` (called on
+  the pipeline's own collector thread).
+* Each job carries the time each stage took on its worker (``stage_ns``), measured around the
+  stage call only: waiting in a queue is not device time. A stage object may set
+  ``device_ns`` after a call, the device's own count, used instead of the clock.
+* A stage that raises marks the job failed (``error``); the later stages pass it on untouched,
+  the others keep working, and the job still comes out in its place.
+* ``done`` raising does not stop the jobs after it; ``drain()`` raises it.
+* ``close()`` lets the jobs already queued finish, then stops and joins every thread.
+
+Runs on Python >= 3.6 with the standard library only.
+"""
+
+import queue
+import threading
+import time
+from typing import Any, Callable, List, Optional
+
+perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
+
+# Jobs waiting in front of each stage: enough to keep a worker busy while the one before it
+# hands over the next, few enough that a frame's arrays are not held long.
+QUEUE_DEPTH = 2
+_STOP = object()
+
+
+class Job:
+    """One device call's inputs on their way through the stages."""
+
+    __slots__ = ("error", "stage_ns", "state", "ticket")
+
+    def __init__(self, state: Any, ticket: Any = None) -> None:
+        self.state = state  # stage 0's input; after the last stage, the outputs
+        self.ticket = ticket  # the submitter's: what the job belongs to
+        self.stage_ns: List[int] = []
+        self.error: Optional[BaseException] = None
+
+    @property
+    def device_ns(self) -> int:
+        return sum(self.stage_ns)
+
+
+class Pipeline:
+    """``stages``: objects with ``run(state) -> state`` (and optionally ``device_ns``)."""
+
+    def __init__(
+        self, stages: List[Any], done: Callable[[Job], None], depth: int = QUEUE_DEPTH
+    ) -> None:
+        if not stages:
+            raise ValueError("a pipeline needs at least one stage")
+        self.stages = list(stages)
+        self.done = done
+        self.queues: List["queue.Queue[Any]"] = [
+            queue.Queue(maxsize=depth) for _ in range(len(self.stages) + 1)
+        ]
+        self.pending = 0  # submitted and not yet through `done`
+        self.idle = threading.Condition()
+        self.closed = False
+        self.fault: Optional[BaseException] = None  # what `done` raised, for drain()
+        self.threads = [
+            threading.Thread(target=self._work, args=(k,), name="think-stage-{}".format(k))
+            for k in range(len(self.stages))
+        ]
+        self.threads.append(threading.Thread(target=self._collect, name="think-collector"))
+        for thread in self.threads:
+            thread.daemon = True  # a stage stuck in a driver must not keep the agent alive
+            thread.start()
+
+    def submit(self, job: Job) -> None:
+        """Queue a job for the first stage; blocks while that stage's queue is full."""
+        if self.closed:
+            raise RuntimeError("pipeline is closed")
+        with self.idle:
+            self.pending += 1
+        self.queues[0].put(job)
+
+    def drain(self) -> None:
+        """Wait until every job submitted has come out through ``done``; raises what
+        ``done`` raised on the way."""
+        with self.idle:
+            while self.pending:
+                self.idle.wait()
+        fault, self.fault = self.fault, None
+        if fault is not None:
+            raise fault
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Finish the queued jobs, stop every worker; True when all threads have ended."""
+        if not self.closed:
+            self.closed = True
+            self.queues[0].put(_STOP)
+        for thread in self.threads:
+            thread.join(timeout)
+        return not any(thread.is_alive() for thread in self.threads)
+
+    def _work(self, k: int) -> None:
+        stage, inbox, outbox = self.stages[k], self.queues[k], self.queues[k + 1]
+        clock = perf_ns
+        while True:
+            job = inbox.get()
+            if job is _STOP:
+                outbox.put(_STOP)
+                return
+            if job.error is None:
+                t0 = clock()
+                try:
+                    job.state = stage.run(job.state)
+                    elapsed = clock() - t0
+                    own = getattr(stage, "device_ns", None)
+                    job.stage_ns.append(elapsed if own is None else int(own))
+                except BaseException as exc:  # the job carries it to `done`
+                    job.error = exc
+            outbox.put(job)
+
+    def _collect(self) -> None:
+        inbox = self.queues[-1]
+        while True:
+            job = inbox.get()
+            if job is _STOP:
+                return
+            try:
+                self.done(job)
+            except BaseException as exc:  # `done` failing must not stop the jobs after it
+                self.fault = exc
+            finally:
+                with self.idle:
+                    self.pending -= 1
+                    self.idle.notify_all()
+
+
+class Gather:
+    """The jobs of one request (an INFER frame, a LOOP pass) as they come out, in order.
+
+    A job of n vectors gives each of them 1/n of its device time and of each stage's time;
+    the first failed job's error is the request's. ``finish(gather)`` is called once, after
+    the last job."""
+
+    def __init__(self, jobs: int, finish: Callable[["Gather"], None], tag: Any = None) -> None:
+        self.left = jobs
+        self.finish = finish
+        self.tag = tag  # the request's: an INFER frame's sequence number
+        self.outputs: List[List[Any]] = []  # per job, the stage-last state (output arrays)
+        self.device_ns: List[int] = []  # per vector
+        self.stage_ns: List[List[int]] = []  # per vector, per stage
+        self.error: Optional[BaseException] = None
+
+    def add(self, job: Job, n: int) -> None:
+        if job.error is not None:
+            self.error = self.error or job.error
+        elif self.error is None:
+            self.device_ns.extend([job.device_ns // n] * n)
+            self.stage_ns.extend([[ns // n for ns in job.stage_ns]] * n)
+            self.outputs.append(job.state)
+        self.left -= 1
+        if self.left == 0:
+            self.finish(self)
