@@ -72,6 +72,14 @@ class Run:
             "host_ns": latency_stats(self.result.host_ns),
         }
 
+    def stage_latency(self) -> list[dict[str, float]]:
+        """Device time statistics of each stage (segment) of the model, in pipeline order; one
+        entry, the device time, for a whole model. A vector's device time is their sum."""
+        table = self.result.stage_device_ns
+        if table is None:
+            return [latency_stats(self.result.device_ns)]
+        return [latency_stats(table[:, k]) for k in range(table.shape[1])]
+
 
 def _model_sha256(model: Path) -> str:
     if not model.is_file():

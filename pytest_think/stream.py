@@ -61,6 +61,9 @@ class StreamResult:
     vectors_per_frame: int
     window: int
     link: dict[str, int] = field(default_factory=dict)  # corruption and recovery counts
+    # Per vector, the device time of each stage of a model run in stages (a pipeline over
+    # several devices), shape (vectors, stages); one column, device_ns, for a whole model.
+    stage_device_ns: np.ndarray | None = None
 
 
 @dataclass
@@ -127,6 +130,31 @@ class Collector:
         return np.flatnonzero(~self.filled)
 
 
+class StageTimes:
+    """Each vector's device time per stage, from RESULTs of a model run in stages."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.ns: np.ndarray | None = None
+
+    def store(self, job: InFlight, stage_ns: list[list[int]] | None) -> None:
+        if stage_ns is None:
+            return
+        rows = np.asarray(stage_ns, np.int64)
+        if rows.shape[0] != job.stop - job.start:
+            raise AgentError(f"result for {job} has stage timings of {rows.shape[0]} vectors")
+        if self.ns is None:
+            self.ns = np.zeros((self.count, rows.shape[1]), np.int64)
+        if rows.shape[1] != self.ns.shape[1]:
+            raise AgentError(
+                f"result for {job} has {rows.shape[1]} stages, other frames {self.ns.shape[1]}"
+            )
+        self.ns[job.start : job.stop] = rows
+
+    def table(self, device_ns: np.ndarray) -> np.ndarray:
+        return self.ns if self.ns is not None else device_ns.reshape(-1, 1).copy()
+
+
 def vectors_per_frame(frame_bytes: int, bytes_per_vector: int) -> int:
     """As many vectors as fill a frame of `frame_bytes`, within 1 .. MAX_FRAME_VECTORS."""
     return max(1, min(MAX_FRAME_VECTORS, frame_bytes // max(1, bytes_per_vector)))
@@ -159,6 +187,7 @@ class VectorStream:
         self.frames = -(-vectors.count // self.per_frame)
         self.progress = progress
         self.results = Collector(vectors.count, output_names)
+        self.stages = StageTimes(vectors.count)
         self.in_flight: dict[int, InFlight] = {}  # by seq; shared with the sender: self.lock
         self.lock = threading.Lock()
         self.slots = threading.Semaphore(window)  # one per frame the window still allows
@@ -243,6 +272,7 @@ class VectorStream:
                 f"protocol error {DOING}: {frame.name} seq {frame.seq} answers no frame in flight"
             )
         device_ns, tensors = tf.decode_result(frame.payload)
+        self.stages.store(job, tf.decode_result_stages(frame.payload))
         self.results.store(job, device_ns, tensors, now)
         self.slots.release()
         if self.progress:
@@ -269,4 +299,5 @@ class VectorStream:
             vectors_per_frame=self.per_frame,
             window=self.window,
             link=self.client.channel.counts(),
+            stage_device_ns=self.stages.table(results.device_ns),
         )

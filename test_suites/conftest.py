@@ -44,7 +44,12 @@ PIPELINES = {
         (2, "digits-cpu-pipeline-2/design.yaml"),
         (3, "digits-cpu-pipeline-3/design.yaml"),
     ],
-    "coral-edgetpu": [(1, "digits-coral/design.yaml"), (2, "digits-coral/pipeline-2.yaml")],
+    "coral-edgetpu": [
+        (1, "digits-coral/design.yaml"),
+        (2, "digits-coral/pipeline-2.yaml"),
+        (3, "digits-coral/pipeline-3.yaml"),
+        (4, "digits-coral/pipeline-4.yaml"),
+    ],
 }
 
 

@@ -67,6 +67,7 @@ class DeviceModel:
     def rewrite(self, frame: tf.Frame) -> tuple[bytes, float]:
         """A RESULT frame as this device would send it, and the extra seconds it took."""
         device_ns, tensors = tf.decode_result(frame.payload)
+        stage_ns = tf.decode_result_stages(frame.payload)  # the agent's, kept as they are
         n = len(device_ns)
         extra = np.full(n, self.latency.fixed_us * 1e3)
         if self.latency.jitter_us:
@@ -77,7 +78,7 @@ class DeviceModel:
             hit = index % self.faults.perturb_every == 0
             tensors = [self._perturb(t, hit) for t in tensors]
         self.vectors_out += n
-        payload = tf.encode_result(device_ns, tensors)
+        payload = tf.encode_result(device_ns, tensors, stage_ns)
         return tf.encode_frame(tf.RESULT, frame.seq, payload), float(extra.sum()) / 1e9
 
     def _perturb(self, t: tf.Tensor, hit: np.ndarray) -> tf.Tensor:

@@ -2,8 +2,11 @@
 
 The twin's library is a real TFLite external delegate (native/edgetpu_twin.c, built with the
 machine's C compiler on first use and cached): it opens only the devices the twin declares
-(``pci:0``, ``usb:0`` …) and fails like the real one otherwise, then leaves every node to
-TFLite's int8 kernels, so the twin computes the quantized model the TPU computes.
+(``pci:0``, ``usb:0`` …) and fails like the real one otherwise, then takes every node onto its
+TPU and runs it with TFLite's own int8 kernel, so the twin computes the quantized model the
+TPU computes. Each node holds its TPU for ``op_us`` (one node at a time per TPU, sleeping, so
+the other TPUs of a pipeline work meanwhile): the device time of a segment grows with the
+operations in it, as on the hardware, and lands in the agent's own timing.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ class TwinCoral(TwinModel):
     """An Edge TPU twin: the TPUs the host sees (``pci:0`` on a Dev Board, ``usb:N`` sticks)."""
 
     devices: list[str] = Field(default_factory=lambda: ["pci:0"], min_length=1)
+    op_us: float = Field(
+        0.0,
+        ge=0,
+        le=1e6,
+        description="device time of each operation the TPU runs, in microseconds",
+    )
 
 
 def build_delegate() -> Path:
@@ -74,6 +83,7 @@ class CoralTwin:
         return {
             "LD_LIBRARY_PATH": str(self.lib_dir),
             "THINK_TWIN_EDGETPU_DEVICES": ",".join(self.config.devices),
+            "THINK_TWIN_EDGETPU_OP_US": repr(self.config.op_us),
         }
 
 
