@@ -89,7 +89,9 @@ def write_designs(dest: Path, calib: np.ndarray) -> dict[int, Path]:
         ]
     io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, WIDTH]) for n in names]
     graph = helper.make_graph(nodes, "mlp4", [io[0]], [io[-1]], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), dest / "ref.onnx")
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), dest / "ref.onnx"
+    )
     designs = {}
     for n in DEPTHS:
         per = LAYERS // n
@@ -154,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                 for n in DEPTHS:  # warm-up: uploads, first loads
                     dut.run_design(designs[n], vectors)
                 for _ in range(repeats):
-                    runs: dict[int, Run] = {n: dut.run_design(designs[n], vectors)[0] for n in DEPTHS}
+                    runs: dict[int, Run] = {
+                        n: dut.run_design(designs[n], vectors)[0] for n in DEPTHS
+                    }
                     whole = runs[1].outputs["output"]
                     for n, run in runs.items():
                         rates[n].append(run.throughput_per_s)

@@ -38,8 +38,7 @@ def test_segmented_model_equals_the_whole_model(dut, pipeline_designs, record_ta
     deepest = max(runs)
     record_table(
         "throughput against segments",
-        ["segments", "vectors/s", "device p50 us"]
-        + [f"stage {k} p50 us" for k in range(deepest)],
+        ["segments", "vectors/s", "device p50 us"] + [f"stage {k} p50 us" for k in range(deepest)],
         [
             [n, round(run.throughput_per_s, 1), round(run.latency()["device_ns"]["p50"] / 1e3, 2)]
             + [round(s["p50"] / 1e3, 2) for s in run.stage_latency()]

@@ -33,13 +33,13 @@ if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a pack
     from pytest_think.agent import think_frames as tf
     from pytest_think.agent.think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from pytest_think.agent.think_exec import ExecBackend
-    from pytest_think.agent.think_pipeline import Gather, Job, Pipeline
+    from pytest_think.agent.think_pipeline import Gather, Job, Pipeline, Tally, device_calls
     from pytest_think.agent.think_sensors import CommandSampler, SensorError, SensorSampler
 else:
     import think_frames as tf
     from think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from think_exec import ExecBackend
-    from think_pipeline import Gather, Job, Pipeline
+    from think_pipeline import Gather, Job, Pipeline, Tally, device_calls
     from think_sensors import CommandSampler, SensorError, SensorSampler
 
 BACKENDS: Dict[str, Any] = {
@@ -351,36 +351,26 @@ class Agent:
         return feeds, batch.pop(), batched_model
 
     def _submit(
-        self, feeds: Dict[str, np.ndarray], n: int, batched_model: bool, gather: Gather
+        self, feeds: Dict[str, np.ndarray], n: int, batched: bool, finish: Any, tag: Any = None
     ) -> None:
         """The request's vectors into the pipeline, `device_batch` (or one) per device call."""
         assert self.pipeline is not None
-        step = self.device_batch if batched_model else 1
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            if batched_model:
-                sub = {k: v[start:stop] for k, v in feeds.items()}
-            else:
-                sub = {k: v[start] for k, v in feeds.items()}
-            self.pipeline.submit(Job(sub, (gather, stop - start, batched_model)))
-
-    def _jobs(self, n: int, batched_model: bool) -> int:
-        return -(-n // self.device_batch) if batched_model else n
+        calls = device_calls(feeds, n, self.device_batch, batched)
+        gather = Gather(len(calls), finish, tag, batched)
+        for sub, count in calls:
+            self.pipeline.submit(Job(sub, (gather, count)))
 
     def _done(self, job: Job) -> None:
         """A device call out of the pipeline (on its collector thread)."""
-        gather, n, batched_model = job.ticket
-        if job.error is None and not batched_model:
-            job.state = [o[None, ...] for o in job.state]
+        gather, count = job.ticket
         try:
-            gather.add(job, n)
+            gather.add(job, count)
         except Exception as exc:  # encoding the answer failed: say so, keep serving
             self.fail(gather.tag or 0, exc)
 
     def infer(self, frame: tf.Frame) -> None:
         feeds, n, batched_model = self._feeds(tf.decode_tensors(frame.payload))
-        gather = Gather(self._jobs(n, batched_model), self._answer, tag=frame.seq)
-        self._submit(feeds, n, batched_model, gather)
+        self._submit(feeds, n, batched_model, self._answer, frame.seq)
 
     def _answer(self, gather: Gather) -> None:
         seq = gather.tag
@@ -405,21 +395,11 @@ class Agent:
         warmup = int(options.get("warmup", 10))
         min_seconds = float(options.get("min_seconds", 1.0))
         min_iterations = int(options.get("min_iterations", 1))
-        jobs = self._jobs(n, batched_model)
-        tally: Dict[str, Any] = {"device": 0, "stages": [], "error": None}
-
-        def count(gather: Gather) -> None:  # on the pipeline's collector thread
-            if gather.error is not None:
-                tally["error"] = tally["error"] or gather.error
-                return
-            tally["device"] += sum(gather.device_ns)
-            per_stage = [sum(col) for col in zip(*gather.stage_ns)]
-            tally["stages"] = [a + b for a, b in zip(tally["stages"], per_stage)] or per_stage
-
+        tally = Tally()
         for _ in range(max(0, warmup)):
-            self._submit(feeds, n, batched_model, Gather(jobs, count))
+            self._submit(feeds, n, batched_model, tally)
         self.drain()
-        tally.update(device=0, stages=[])
+        tally.reset()
         clock = perf_ns
         wall_start = wall_ns()
         start = clock()
@@ -427,15 +407,14 @@ class Agent:
         iterations = 0
         # The pipeline stays full: the next pass goes in while the last is in its stages.
         while iterations < min_iterations or clock() < deadline:
-            if tally["error"] is not None:
+            if tally.error is not None:
                 break
-            self._submit(feeds, n, batched_model, Gather(jobs, count))
+            self._submit(feeds, n, batched_model, tally)
             iterations += n
         self.drain()
         end = clock()
-        if tally["error"] is not None:
-            raise tally["error"]
-        device_total = tally["device"]
+        if tally.error is not None:
+            raise tally.error
         self.send(
             tf.encode_json(
                 tf.LOOP_DONE,
@@ -443,8 +422,8 @@ class Agent:
                 {
                     "inferences": iterations,
                     "loop_ns": end - start,
-                    "device_ns_total": device_total,
-                    "stage_device_ns_total": tally["stages"],
+                    "device_ns_total": tally.device_ns,
+                    "stage_device_ns_total": tally.stage_ns,
                     "start_unix_ns": wall_start,
                     "end_unix_ns": wall_start + (end - start),
                     "received_unix_ns": received,

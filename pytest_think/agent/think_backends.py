@@ -128,7 +128,9 @@ class OrtStage:
         try:
             stage_feeds = {name: tensors[name] for name in self.inputs}
         except KeyError as exc:
-            raise AgentError("infer_failed", "segment {} wants input {}".format(self.k, exc)) from None
+            raise AgentError(
+                "infer_failed", "segment {} wants input {}".format(self.k, exc)
+            ) from None
         try:
             outputs = list(self.session.run(None, stage_feeds))
         except Exception as exc:

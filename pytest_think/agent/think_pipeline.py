@@ -20,7 +20,7 @@ Runs on Python >= 3.6 with the standard library only.
 import queue
 import threading
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
 
@@ -141,10 +141,13 @@ class Gather:
     the first failed job's error is the request's. ``finish(gather)`` is called once, after
     the last job."""
 
-    def __init__(self, jobs: int, finish: Callable[["Gather"], None], tag: Any = None) -> None:
+    def __init__(
+        self, jobs: int, finish: Callable[["Gather"], None], tag: Any = None, batched: bool = True
+    ) -> None:
         self.left = jobs
         self.finish = finish
         self.tag = tag  # the request's: an INFER frame's sequence number
+        self.batched = batched  # False: a model without a batch axis, called per vector
         self.outputs: List[List[Any]] = []  # per job, the stage-last state (output arrays)
         self.device_ns: List[int] = []  # per vector
         self.stage_ns: List[List[int]] = []  # per vector, per stage
@@ -156,7 +159,42 @@ class Gather:
         elif self.error is None:
             self.device_ns.extend([job.device_ns // n] * n)
             self.stage_ns.extend([[ns // n for ns in job.stage_ns]] * n)
-            self.outputs.append(job.state)
+            self.outputs.append(job.state if self.batched else [o[None, ...] for o in job.state])
         self.left -= 1
         if self.left == 0:
             self.finish(self)
+
+
+def device_calls(
+    feeds: Dict[str, Any], n: int, step: int, batched: bool
+) -> List[Tuple[Dict[str, Any], int]]:
+    """A request's n vectors cut into device calls of `step` (one vector each for a model
+    without a batch axis), with the number of vectors in each."""
+    calls = []
+    for start in range(0, n, step if batched else 1):
+        stop = min(start + step, n) if batched else start + 1
+        if batched:
+            calls.append(({k: v[start:stop] for k, v in feeds.items()}, stop - start))
+        else:
+            calls.append(({k: v[start] for k, v in feeds.items()}, 1))
+    return calls
+
+
+class Tally:
+    """LOOP passes as they come out: device time summed, in all and per stage; no outputs."""
+
+    def __init__(self) -> None:
+        self.device_ns = 0
+        self.stage_ns: List[int] = []
+        self.error: Optional[BaseException] = None
+
+    def __call__(self, gather: Gather) -> None:
+        if gather.error is not None:
+            self.error = self.error or gather.error
+            return
+        self.device_ns += sum(gather.device_ns)
+        per_stage = [sum(col) for col in zip(*gather.stage_ns)]
+        self.stage_ns = [a + b for a, b in zip(self.stage_ns, per_stage)] or per_stage
+
+    def reset(self) -> None:
+        self.device_ns, self.stage_ns = 0, []
