@@ -7,7 +7,6 @@ import io
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from support import DIGITS_MODEL, REPO
-from test_agent import AgentProcess, digits, load, workdir
+from test_agent import AgentProcess, agent, digits, load, workdir
 
 from pytest_think.agent import AGENT_DIR
 from pytest_think.agent import think_frames as tf
 from pytest_think.wire import from_wire, to_wire
 
-__all__ = ["workdir"]  # the fixture, shared with test_agent
+__all__ = ["agent", "workdir"]  # the fixtures, shared with test_agent
 
 SEGMENTS = REPO / "fixtures" / "designs" / "digits-cpu-pipeline-3"
 
@@ -34,13 +33,9 @@ def segmented(workdir: Path) -> Path:
 
 
 @pytest.fixture
-def piped(segmented: Path) -> Iterator[AgentProcess]:
+def piped(segmented: Path, agent: AgentProcess) -> AgentProcess:
     """An agent in a work directory holding the digits MLP in three segments."""
-    process = AgentProcess(segmented)
-    yield process
-    if process.proc.poll() is None:
-        process.proc.kill()
-        process.proc.wait()
+    return agent
 
 
 def names(*indices: int) -> list[str]:
