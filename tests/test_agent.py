@@ -275,6 +275,7 @@ def test_agent_and_codec_run_on_python_3_6(tmp_path: Path) -> None:
         "f = tf.read_frame(io.BytesIO(tf.encode_frame(tf.INFER, 9, tf.encode_tensors([t]))))\n"
         "assert f.seq == 9 and tf.decode_tensors(f.payload)[0][:3] == ('x', 'float32', (2, 3))\n"
         f"py_compile.compile({str(tmp_path / 'think_agent.py')!r}, doraise=True)\n"
+        f"py_compile.compile({str(tmp_path / 'think_pipeline.py')!r}, doraise=True)\n"
         "print('ok', sys.version_info[:2])\n"
     )
     proc = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)

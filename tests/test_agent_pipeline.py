@@ -108,6 +108,16 @@ def test_a_failing_stage_is_an_error_frame_and_the_agent_keeps_serving(piped: Ag
     assert status == 0 and "Traceback" not in stderr
 
 
+def test_a_frame_without_vectors_is_refused(piped: AgentProcess) -> None:
+    piped.recv()
+    load_segments(piped)
+    empty = tf.Tensor("input", "float32", (0, 64), b"")
+    piped.send(tf.INFER, tf.encode_tensors([empty]))
+    error = piped.recv()
+    assert error.json() == {"code": "bad_inputs", "message": "the frame holds no vectors"}
+    assert piped.infer(input=digits(1)).type == tf.RESULT
+
+
 def test_loop_reports_each_stage_device_time(piped: AgentProcess) -> None:
     agent = piped
     agent.recv()

@@ -356,6 +356,8 @@ class Agent:
         """The request's vectors into the pipeline, `device_batch` (or one) per device call."""
         assert self.pipeline is not None
         calls = device_calls(feeds, n, self.device_batch, batched)
+        if not calls:
+            raise AgentError("bad_inputs", "the frame holds no vectors")
         gather = Gather(len(calls), finish, tag, batched)
         for sub, count in calls:
             self.pipeline.submit(Job(sub, (gather, count)))
