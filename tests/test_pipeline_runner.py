@@ -187,3 +187,18 @@ def test_tally_sums_device_time_per_stage_and_keeps_the_first_error() -> None:
     assert str(tally.error) == "stage 1 failed"
     tally.reset()
     assert (tally.device_ns, tally.stage_ns) == (0, [])
+
+
+def test_one_stage_runs_in_the_submitters_thread_unless_asked_otherwise() -> None:
+    inline = Add("a")
+    pipeline, out = run_jobs([inline], 5)
+    assert inline.threads == {threading.current_thread().name} and pipeline.threads == []
+    assert [job.state for job in out] == [[i, "a"] for i in range(5)]
+    assert pipeline.close(timeout=10)
+    threaded = Add("a")
+    out = []
+    pipeline = Pipeline([threaded], out.append, threaded=True)
+    pipeline.submit(Job([0]))
+    pipeline.drain()
+    assert threaded.threads == {"think-stage-0"} and out[0].state == [0, "a"]
+    assert pipeline.close(timeout=10)

@@ -13,6 +13,7 @@ k+1, so N devices work on N jobs at once. A job is one device call's worth of ve
   the others keep working, and the job still comes out in its place.
 * ``done`` raising does not stop the jobs after it; ``drain()`` raises it.
 * ``close()`` lets the jobs already queued finish, then stops and joins every thread.
+* A single stage runs in the submitter's thread (``threaded=False``): nothing to overlap.
 
 Runs on Python >= 3.6 with the standard library only.
 """
@@ -50,12 +51,19 @@ class Pipeline:
     """``stages``: objects with ``run(state) -> state`` (and optionally ``device_ns``)."""
 
     def __init__(
-        self, stages: List[Any], done: Callable[[Job], None], depth: int = QUEUE_DEPTH
+        self,
+        stages: List[Any],
+        done: Callable[[Job], None],
+        depth: int = QUEUE_DEPTH,
+        threaded: Optional[bool] = None,
     ) -> None:
         if not stages:
             raise ValueError("a pipeline needs at least one stage")
         self.stages = list(stages)
         self.done = done
+        # One stage has nothing to overlap with: it runs in the submitter's thread, sparing
+        # a whole model two thread hand-offs per device call.
+        self.threaded = len(self.stages) > 1 if threaded is None else threaded
         self.queues: List["queue.Queue[Any]"] = [
             queue.Queue(maxsize=depth) for _ in range(len(self.stages) + 1)
         ]
@@ -63,6 +71,9 @@ class Pipeline:
         self.idle = threading.Condition()
         self.closed = False
         self.fault: Optional[BaseException] = None  # what `done` raised, for drain()
+        self.threads: List[threading.Thread] = []
+        if not self.threaded:
+            return
         self.threads = [
             threading.Thread(target=self._work, args=(k,), name="think-stage-{}".format(k))
             for k in range(len(self.stages))
@@ -76,6 +87,11 @@ class Pipeline:
         """Queue a job for the first stage; blocks while that stage's queue is full."""
         if self.closed:
             raise RuntimeError("pipeline is closed")
+        if not self.threaded:
+            for stage in self.stages:
+                _step(stage, job)
+            self._deliver(job)
+            return
         with self.idle:
             self.pending += 1
         self.queues[0].put(job)
@@ -94,28 +110,20 @@ class Pipeline:
         """Finish the queued jobs, stop every worker; True when all threads have ended."""
         if not self.closed:
             self.closed = True
-            self.queues[0].put(_STOP)
+            if self.threaded:
+                self.queues[0].put(_STOP)
         for thread in self.threads:
             thread.join(timeout)
         return not any(thread.is_alive() for thread in self.threads)
 
     def _work(self, k: int) -> None:
         stage, inbox, outbox = self.stages[k], self.queues[k], self.queues[k + 1]
-        clock = perf_ns
         while True:
             job = inbox.get()
             if job is _STOP:
                 outbox.put(_STOP)
                 return
-            if job.error is None:
-                t0 = clock()
-                try:
-                    job.state = stage.run(job.state)
-                    elapsed = clock() - t0
-                    own = getattr(stage, "device_ns", None)
-                    job.stage_ns.append(elapsed if own is None else int(own))
-                except BaseException as exc:  # the job carries it to `done`
-                    job.error = exc
+            _step(stage, job)
             outbox.put(job)
 
     def _collect(self) -> None:
@@ -124,14 +132,31 @@ class Pipeline:
             job = inbox.get()
             if job is _STOP:
                 return
-            try:
-                self.done(job)
-            except BaseException as exc:  # `done` failing must not stop the jobs after it
-                self.fault = exc
-            finally:
-                with self.idle:
-                    self.pending -= 1
-                    self.idle.notify_all()
+            self._deliver(job)
+            with self.idle:
+                self.pending -= 1
+                self.idle.notify_all()
+
+    def _deliver(self, job: Job) -> None:
+        try:
+            self.done(job)
+        except BaseException as exc:  # `done` failing must not stop the jobs after it
+            self.fault = exc
+
+
+def _step(stage: Any, job: Job) -> None:
+    """One stage of a job, timed around the call; a failure stays with the job."""
+    if job.error is not None:
+        return
+    t0 = perf_ns()
+    try:
+        job.state = stage.run(job.state)
+    except BaseException as exc:  # the job carries it to `done`
+        job.error = exc
+        return
+    elapsed = perf_ns() - t0
+    own = getattr(stage, "device_ns", None)
+    job.stage_ns.append(elapsed if own is None else int(own))
 
 
 class Gather:
