@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from fake_agent import (
     COUNT,
-    array,
     PER_FRAME,
     FakeAgent,
     Script,
     Start,
+    array,
     assert_correct,
     fake_agents,
     in_order,
@@ -269,7 +269,7 @@ def test_answers_that_never_come_are_done_by_the_others(start: Start) -> None:
         dropped.set()
         never_answers(agent)
 
-    client, agent = start(silent, result_timeout=0.5)
+    client, _silent = start(silent, result_timeout=0.5)
     other, _ = start(in_order_after(dropped))
     members = [
         PoolMember("m0", cast(Device, FakeDevice(client, "b0"))),
