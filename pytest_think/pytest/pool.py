@@ -31,9 +31,6 @@ from pytest_think.vectors import VectorSet
 
 __all__ = ["DutPool", "dut_pool", "pool_members"]
 
-# Devices bound to one device of a board, kept for the session: (spec, emulate, device).
-DevicesKey = tuple[str, bool, str]
-
 
 class DutPool:
     """One vector set over several boards or devices at once (the `dut_pool` fixture)."""
@@ -70,6 +67,7 @@ class DutPool:
             vectors = self._path(vectors)
         model_path = self._path(model)
         options.setdefault("progress", self._progress(model_path.name))
+        self._free_devices()
         with allure_report.step(f"stream the vectors through {model_path.name} on {self}"):
             run = self.pool.run(model_path, vectors, **options)
         self._recorded(run, label)
@@ -90,6 +88,7 @@ class DutPool:
         options.setdefault("force_flash", bool(self.request.config.getoption("--force-flash")))
         design_path = self._path(design)
         options.setdefault("progress", self._progress(design_path.name))
+        self._free_devices()
         with allure_report.step(f"flash {design_path} and stream the vectors on {self}"):
             run, flashes = self.pool.run_design(design_path, vectors, **options)
         seen: set[tuple[str, str]] = set()
@@ -100,6 +99,16 @@ class DutPool:
         self._recorded(run, label or (flashes[0].design if flashes else None))
         self.request.node.user_properties.append(("design_sha256", run.model_sha256))
         return run
+
+    def _free_devices(self) -> None:
+        """Close the agents of boards whose devices the members are bound to (the `dut`'s):
+        they may hold a device a member needs, as a loaded Edge TPU delegate does."""
+        bound = [m.device.board for m in self.members if m.bound_to is not None]
+        mine = [m.device for m in self.members]
+        for held in think_session(self.request.config).boards.opened().values():
+            device = held.opened_device
+            if device is not None and device not in mine and held.connection in bound:
+                device.close_agent()
 
     def _progress(self, what: str) -> Any:
         progress = Progress(self.request.config, f"streaming through {what} on {len(self)}")
@@ -114,38 +123,31 @@ class DutPool:
         node.user_properties.append(("pool_dropped", len(pool["dropped"])))
 
 
-@pytest.fixture(scope="session")
-def _think_pool_devices() -> Iterator[dict[DevicesKey, Device]]:
-    """The devices bound to one device of a board, each with its own agent, for the session."""
-    devices: dict[DevicesKey, Device] = {}
-    yield devices
-    for device in devices.values():
-        device.close()
-
-
 @pytest.fixture
-def pool_members(
-    request: pytest.FixtureRequest, _think_pool_devices: dict[DevicesKey, Device]
-) -> list[PoolMember]:
-    """The pool's members: the session's boards, or the devices of its one board."""
+def pool_members(request: pytest.FixtureRequest) -> Iterator[list[PoolMember]]:
+    """The pool's members: the session's boards, or the devices of its one board.
+
+    A device is held by one agent at a time (as libedgetpu holds a TPU), so the members'
+    agents are closed at the end of the test, and the board's own agent (the `dut`'s) before
+    each pool run; whoever runs next starts its agent again."""
     session = think_session(request.config)
     emulate = session.emulate
     boards = [session.board_for(spec, emulate) for spec in session.board_specs]
     if len(boards) > 1:
-        return [PoolMember(b.connection.name, b.device) for b in boards]
+        yield [PoolMember(b.connection.name, b.device) for b in boards]
+        return
     (board,) = boards
     devices = board.connection.devices
     if len(devices) < 2:
-        return [PoolMember(board.connection.name, board.device)]
-    members = []
-    for name in devices:
-        key = (board.spec, emulate, name)
-        if key not in _think_pool_devices:
-            _think_pool_devices[key] = Device(board.connection)
-        members.append(
-            PoolMember(f"{board.connection.name}[{name}]", _think_pool_devices[key], name)
-        )
-    return members
+        yield [PoolMember(board.connection.name, board.device)]
+        return
+    name = board.connection.name
+    members = [PoolMember(f"{name}[{d}]", Device(board.connection), d) for d in devices]
+    try:
+        yield members
+    finally:
+        for member in members:
+            member.device.close()
 
 
 @pytest.fixture
