@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from pytest_think.device import Device, Run
     from pytest_think.errors import ThinkError
     from pytest_think.flashing import FlashReport
-    from pytest_think.power.energy import EnergyReport
     from pytest_think.pool import PoolRun
+    from pytest_think.power.energy import EnergyReport
     from pytest_think.pytest.dut import Dut
     from pytest_think.pytest.energy import EnergyInvalid, EnergyMeasurer
     from pytest_think.pytest.fixtures import ReferenceChecker, TableRecorder
