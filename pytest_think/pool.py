@@ -117,13 +117,16 @@ class PoolStream:
         self.accounts = [MemberAccount(m.name, m.board, m.bound_to) for m in members]
         self.dropped: list[DropOut] = []
         self.links: dict[str, int] = {}
+        self.errors: list[BaseException] = []  # what ended a member that is not a failure
         self._lock = threading.Lock()
         self._started = 0.0
 
     def run(self) -> tuple[StreamResult, PoolReport]:
         self._started = time.perf_counter()
         threads = [
-            threading.Thread(target=self._member, args=(k,), name=f"think-pool-{m.name}")
+            threading.Thread(
+                target=self._member, args=(k,), name=f"think-pool-{m.name}", daemon=True
+            )
             for k, m in enumerate(self.members)
         ]
         for thread in threads:
@@ -131,6 +134,8 @@ class PoolStream:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - self._started
+        if self.errors:
+            raise self.errors[0]
         unsettled = self.ledger.unsettled()
         if unsettled:
             why = "; ".join(f"{d.member}: {d.reason}" for d in self.dropped) or "no member left"
@@ -193,10 +198,14 @@ class PoolStream:
                     account.seconds = time.perf_counter() - self._started
                 for name, n in stream.client.channel.counts().items():
                     self.links[name] = self.links.get(name, 0) + n
-        except (ThinkError, OSError) as exc:
-            self.drop(k, str(exc).splitlines()[0])
+        except Exception as exc:
+            # Whatever ends a member's stream, its vectors go to the others; what is not a
+            # board's failure (a bug) is raised once the others are done.
+            self.drop(k, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             self.accounts[k].vectors = self.ledger.settled_by(k)
             member.device.close_agent()  # in an unknown state: a fresh one next time
+            if not isinstance(exc, (ThinkError, OSError)):
+                self.errors.append(exc)
 
     def _batches(self, k: int, stopping: threading.Event) -> Iterator[Batch]:
         while (chunk := self.ledger.take(k, stopping)) is not None:

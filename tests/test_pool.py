@@ -310,3 +310,25 @@ def test_frame_size_spreads_the_vectors_over_every_member(start: Start) -> None:
 
     assert DevicePool(members).frame_size(vs, window=4) == COUNT // (2 * 4 * 2)
     assert DevicePool(members).frame_size(vs, window=1000) == 1
+
+
+class BrokenAgent:
+    """An agent client whose stream fails with a bug, not a board's failure."""
+
+    def vector_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the member's stream")
+
+
+def test_a_bug_in_one_member_is_raised_after_the_others_did_its_share(start: Start) -> None:
+    client, agent = start(in_order)
+    members = [
+        PoolMember("broken", cast(Device, FakeDevice(cast(AgentClient, BrokenAgent()), "b0"))),
+        PoolMember("fine", cast(Device, FakeDevice(client, "b1"))),
+    ]
+    stream = stream_over(members)
+
+    with pytest.raises(RuntimeError, match="a bug in the member's stream"):
+        stream.run()
+
+    assert len(list(infer_rows(agent))) == COUNT  # nothing was left waiting
+    assert [d.member for d in stream.dropped] == ["broken"]
