@@ -34,17 +34,10 @@ def test_digits_over_the_pool_agrees_with_reference(dut_pool, reference):
     assert run.accuracy() >= 0.9
 
 
-def test_digits_design_over_the_pool(dut_pool, reference, digits_design, board):
+def test_digits_design_over_the_pool(dut_pool, reference, digits_design, design_tolerance, board):
     families = {m.device.config.family for m in dut_pool.members}
     if families != {board.config.family}:
         pytest.skip(f"a design runs on boards of one family; the pool has {sorted(families)}")
     run = dut_pool.run_design(digits_design, VECTORS)
-    reference.check(
-        run,
-        rtol=0.05,
-        atol=0.5,
-        max_mismatch_fraction=0.01,
-        min_top1_agreement=0.99,
-        min_cosine=0.98,
-    )
+    reference.check(run, **design_tolerance)
     assert_every_vector_once(run, dut_pool)
