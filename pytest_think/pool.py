@@ -138,7 +138,9 @@ class PoolStream:
             raise self.errors[0]
         unsettled = self.ledger.unsettled()
         if unsettled:
-            why = "; ".join(f"{d.member}: {d.reason}" for d in self.dropped) or "no member left"
+            order = [m.name for m in self.members]
+            drops = sorted(self.dropped, key=lambda d: order.index(d.member))
+            why = "; ".join(f"{d.member}: {d.reason}" for d in drops) or "no member left"
             raise AgentError(
                 f"pool of {len(self.members)} lost {sum(c.size for c in unsettled)} vectors "
                 f"(first: {unsettled[0].start}): every member dropped out ({why})"
