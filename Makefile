@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_energy.py --json reports/bench-energy.json
 	$(BIN)/python bench/bench_large_vectors.py --json reports/bench-large-vectors.json
 	$(BIN)/python bench/bench_pipeline.py --json reports/bench-pipeline.json
+	$(BIN)/python bench/bench_pool.py --json reports/bench-pool.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from pytest_think.device import Device, Run
     from pytest_think.errors import ThinkError
     from pytest_think.flashing import FlashReport
+    from pytest_think.pool import PoolRun
     from pytest_think.power.energy import EnergyReport
     from pytest_think.pytest.dut import Dut
     from pytest_think.pytest.energy import EnergyInvalid, EnergyMeasurer
     from pytest_think.pytest.fixtures import ReferenceChecker, TableRecorder
+    from pytest_think.pytest.pool import DutPool
     from pytest_think.transport.console import SerialConsole
     from pytest_think.vectors import VectorSet
 
@@ -34,11 +36,13 @@ _EXPORTS = {
     "CompareReport": "pytest_think.checking",
     "Device": "pytest_think.device",
     "Dut": "pytest_think.pytest.dut",
+    "DutPool": "pytest_think.pytest.pool",
     "EnergyInvalid": "pytest_think.pytest.energy",
     "EnergyMeasurer": "pytest_think.pytest.energy",
     "EnergyReport": "pytest_think.power.energy",
     "FlashReport": "pytest_think.flashing",
     "NotCapable": "pytest_think.capabilities",
+    "PoolRun": "pytest_think.pool",
     "ReferenceChecker": "pytest_think.pytest.fixtures",
     "Run": "pytest_think.device",
     "SerialConsole": "pytest_think.transport.console",
@@ -53,11 +57,13 @@ __all__ = [
     "CompareReport",
     "Device",
     "Dut",
+    "DutPool",
     "EnergyInvalid",
     "EnergyMeasurer",
     "EnergyReport",
     "FlashReport",
     "NotCapable",
+    "PoolRun",
     "ReferenceChecker",
     "Run",
     "SerialConsole",

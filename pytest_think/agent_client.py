@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_think.agent import think_frames as tf
 from pytest_think.errors import AgentError, AgentRefused, AgentTimeout
-from pytest_think.stream import DEFAULT_WINDOW, StreamResult, VectorStream
+from pytest_think.stream import DEFAULT_WINDOW, Batches, ResultSink, StreamResult, VectorStream
 from pytest_think.transport.channel import FrameChannel, LinkClosed, PlainChannel
 from pytest_think.transport.link import Link
 from pytest_think.transport.reliable import ReliableChannel
@@ -140,13 +140,33 @@ class AgentClient:
         vectors_per_frame: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> StreamResult:
+        return self.vector_stream(vectors, window, vectors_per_frame, progress).run()
+
+    def vector_stream(
+        self,
+        vectors: VectorSet,
+        window: int = DEFAULT_WINDOW,
+        vectors_per_frame: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        batches: Batches | None = None,
+        sink: ResultSink | None = None,
+    ) -> VectorStream:
+        """A stream through the loaded model: all of `vectors` (`run()`), or the `batches` a
+        pool hands this agent, their results into `sink` (`pump()`)."""
         if self.loaded is None:
             raise AgentError("stream before a model was loaded")
         names = [o["name"] for o in self.loaded["outputs"]]
-        stream = VectorStream(
-            self, vectors, names, window=window, per_frame=vectors_per_frame, progress=progress
+        return VectorStream(
+            self,
+            vectors,
+            names,
+            window=window,
+            per_frame=vectors_per_frame,
+            progress=progress,
+            batches=batches,
+            sink=sink,
         )
-        return stream.run()
 
     def loop(
         self, vectors: VectorSet, count: int, options: dict[str, Any], timeout: float

@@ -101,6 +101,11 @@ class AgentConfig(_Strict):
         default_factory=list,
         description="onnxruntime execution providers, in order (default: CPU)",
     )
+    devices: list[int] = Field(
+        default_factory=list,
+        description="accelerators by onnxruntime device_id (CUDA, TensorRT, ROCm providers): "
+        "dut_pool binds one agent session to each",
+    )
     start_timeout: float = Field(60.0, gt=0)
 
 

@@ -88,6 +88,19 @@ class Benchmarker(Protocol):
     def trtexec(self, design: Design, iterations: int, warmup_ms: int) -> TrtexecSummary: ...
 
 
+class Accelerators(Protocol):
+    """The devices of one board that agent sessions can each be bound to (the TPUs of a
+    multi-TPU card, the GPUs of a GPU server): one session per device, as `dut_pool` runs."""
+
+    def devices(self) -> list[str]:
+        """The devices by the names the board file gives them."""
+        ...
+
+    def bind(self, device: str, backend: str, options: dict[str, Any]) -> dict[str, Any]:
+        """The LOAD options for `backend` that bind an agent session to `device`."""
+        ...
+
+
 class PowerSwitch(Protocol):
     """Switches the board's power (a supply's output, a farm's power port)."""
 
@@ -105,3 +118,4 @@ class Capabilities:
     sensors: PowerSensors | None = None
     benchmarker: Benchmarker | None = None
     power_switch: PowerSwitch | None = None
+    accelerators: Accelerators | None = None

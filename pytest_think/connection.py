@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_think.boards import BoardConfig
 from pytest_think.capabilities import (
+    Accelerators,
     AgentLauncher,
     Benchmarker,
     Capabilities,
@@ -89,6 +90,20 @@ class Board:
     @property
     def power_switch(self) -> PowerSwitch:
         return self._need(self._parts.power_switch, "switch its power")
+
+    @property
+    def accelerators(self) -> Accelerators:
+        """The board's devices that agent sessions can be bound to, one each."""
+        return self._need(
+            self._parts.accelerators,
+            "bind agent sessions to devices (its board file lists no devices)",
+        )
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices agent sessions can be bound to; none when the board has no list."""
+        parts = self._parts.accelerators
+        return parts.devices() if parts is not None else []
 
     @property
     def power_sensors(self) -> list[PowerSensor]:

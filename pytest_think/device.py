@@ -172,7 +172,7 @@ class Device:
         sha, signature = self.load_model(
             model, {"device_batch": device_batch, **(backend_options or {})}
         )
-        vset = _vector_set(vectors, signature)
+        vset = vector_set_for(vectors, signature)
         result = self._stream(
             vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress
         )
@@ -191,6 +191,22 @@ class Device:
 
         The board's design runner says how the loaded design is run (its runtime); the run
         is checked against the design's `reference` model, so `Run.model` is that reference."""
+        design, loaded, flash = self.load_design(design, force_flash=force_flash)
+        assert design.reference is not None
+        vset = vector_set_for(vectors, loaded)
+        result = self._stream(vset, window=window, progress=progress)
+        return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
+
+    def load_design(
+        self,
+        design: str | Path | Design,
+        *,
+        force_flash: bool = False,
+        bind: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> tuple[Design, dict[str, Any], FlashReport]:
+        """Bring the board to `design` and have the agent load it as the board's design runner
+        says; `bind(backend, options)` may change the LOAD options (the device to run on).
+        The design, the loaded signature and the flash report."""
         design = _design(design)
         if design.reference is None:
             raise InputFileError(
@@ -200,10 +216,9 @@ class Device:
         flash = ensure_design(self.board, design, force=force_flash)
         signature = reference_model(design.reference).signature
         runtime = self.board.design_runner.design_runtime(design, signature)
-        loaded = self._load(runtime.path, design.sha256, runtime.backend, runtime.options)
-        vset = _vector_set(vectors, loaded)
-        result = self._stream(vset, window=window, progress=progress)
-        return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
+        options = bind(runtime.backend, runtime.options) if bind else runtime.options
+        loaded = self._load(runtime.path, design.sha256, runtime.backend, options)
+        return design, loaded, flash
 
     def device_loop(
         self,
@@ -251,5 +266,5 @@ def _design(design: str | Path | Design) -> Design:
     return design if isinstance(design, Design) else load_design(Path(design))
 
 
-def _vector_set(vectors: str | Path | VectorSet, signature: dict[str, Any]) -> VectorSet:
+def vector_set_for(vectors: str | Path | VectorSet, signature: dict[str, Any]) -> VectorSet:
     return vectors if isinstance(vectors, VectorSet) else load_vectors(Path(vectors), signature)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,11 +27,26 @@ if TYPE_CHECKING:
     from pytest_think.transport.channel import FrameChannel
     from pytest_think.transport.link import Link
 
-__all__ = ["DEFAULT_WINDOW", "MAX_FRAME_VECTORS", "StreamResult", "VectorStream"]
+__all__ = [
+    "DEFAULT_WINDOW",
+    "MAX_FRAME_VECTORS",
+    "Batch",
+    "Batches",
+    "Collector",
+    "InFlight",
+    "ResultSink",
+    "StreamResult",
+    "VectorStream",
+]
 
 MAX_FRAME_VECTORS = 1024
 DEFAULT_WINDOW = 8
 DOING = "during the stream"
+
+# Vectors [start, stop) of a vector set and their arrays, one INFER frame's worth.
+Batch = tuple[int, int, dict[str, np.ndarray]]
+# What a stream sends: batches, given the stream's stop event (which ends a wait for more).
+Batches = Callable[[threading.Event], Iterable[Batch]]
 
 
 class StreamClient(Protocol):
@@ -76,6 +91,19 @@ class InFlight:
 
     def __str__(self) -> str:
         return f"vectors {self.start}-{self.stop - 1}"
+
+
+class ResultSink(Protocol):
+    """Where a stream's results go: a `Collector`, or a pool's ledger in front of one."""
+
+    @property
+    def stored(self) -> int:
+        """How many vectors have their result (for progress)."""
+        ...
+
+    def store(
+        self, job: InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
+    ) -> None: ...
 
 
 class Collector:
@@ -164,7 +192,13 @@ class VectorStream:
     """One pass of a vector set through the agent's loaded model.
 
     `results` says which vectors have a result, `in_flight` which frames are out; `run()`
-    sends and collects until every vector has its result or something fails."""
+    sends and collects until every vector has its result or something fails.
+
+    A pool's member streams a share of the vectors instead (pytest_think.pool): `batches`
+    gives the frames it is handed (called with the stream's stop event, which ends a wait
+    for more), `sink` takes their results, and `pump()` sends and collects until the batches
+    run out and every frame sent is answered. A batch is asked for only when the window has
+    room for it, so a member never holds a frame it cannot send."""
 
     def __init__(
         self,
@@ -175,6 +209,8 @@ class VectorStream:
         window: int,
         per_frame: int | None,
         progress: Callable[[int, int], None] | None,
+        batches: Batches | None = None,
+        sink: ResultSink | None = None,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1 frame in flight, got {window}")
@@ -188,6 +224,11 @@ class VectorStream:
         self.progress = progress
         self.results = Collector(vectors.count, output_names)
         self.stages = StageTimes(vectors.count)
+        self.sink: ResultSink = sink if sink is not None else self.results
+        self.batches = batches or (lambda _stopping: vectors.batches(self.per_frame))
+        self.sent = threading.Semaphore(0)  # one per frame sent and not yet received
+        self.sent_frames = 0
+        self.sent_all = threading.Event()  # the sender has no more batches
         self.in_flight: dict[int, InFlight] = {}  # by seq; shared with the sender: self.lock
         self.lock = threading.Lock()
         self.slots = threading.Semaphore(window)  # one per frame the window still allows
@@ -202,31 +243,47 @@ class VectorStream:
 
     def run(self) -> StreamResult:
         started = time.perf_counter()
+        self.pump()
+        missing = self.results.missing()
+        if len(missing):
+            raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
+        return self._result(time.perf_counter() - started)
+
+    def pump(self) -> None:
+        """Send every batch and collect every answer; raises what went wrong on the way."""
         self.sender.start()
         try:
             # The channel delivers each answer once: every frame received settles one frame.
-            for _ in range(self.frames):
+            while self._frame_out():
                 self._collect(self._receive())
         finally:
             self.stopping.set()
             self.sender.join(timeout=5)
         if self.send_error is not None:
             raise self._send_failed(self.send_error)
-        missing = self.results.missing()
-        if len(missing):
-            raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
-        return self._result(time.perf_counter() - started)
+
+    def _frame_out(self) -> bool:
+        """Wait until a frame is out to collect; False when the sender is done and all are in."""
+        while not self.sent.acquire(timeout=0.1):
+            if self.sent_all.is_set():
+                # Every release came before the event: one more look settles it.
+                return self.sent.acquire(blocking=False)
+        return True
 
     # -- sending (the sender thread) -------------------------------------------------------
 
     def _send_all(self) -> None:
         try:
-            for start, stop, arrays in self.vectors.batches(self.per_frame):
-                if not self._wait_for_slot():
+            batches = iter(self.batches(self.stopping))
+            while self._wait_for_slot():
+                batch = next(batches, None)
+                if batch is None:
                     return
-                self._send(start, stop, arrays)
+                self._send(*batch)
         except BaseException as exc:  # reported by the collecting thread
             self.send_error = exc
+        finally:
+            self.sent_all.set()
 
     def _wait_for_slot(self) -> bool:
         """Block until the window has room; False when the stream is over."""
@@ -242,6 +299,8 @@ class VectorStream:
         with self.lock:  # before sending: the answer may come back at once
             self.in_flight[seq] = InFlight(start, stop, time.perf_counter_ns())
         self.client.channel.request(seq, blob)
+        self.sent_frames += 1
+        self.sent.release()
 
     def _send_failed(self, exc: BaseException) -> AgentError:
         if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
@@ -273,10 +332,10 @@ class VectorStream:
             )
         device_ns, tensors = tf.decode_result(frame.payload)
         self.stages.store(job, tf.decode_result_stages(frame.payload))
-        self.results.store(job, device_ns, tensors, now)
+        self.sink.store(job, device_ns, tensors, now)
         self.slots.release()
         if self.progress:
-            self.progress(self.results.stored, self.vectors.count)
+            self.progress(self.sink.stored, self.vectors.count)
         if self.send_error is not None:
             raise self._send_failed(self.send_error)
 

@@ -23,6 +23,20 @@ DIGITS_DESIGNS = {
 
 
 @pytest.fixture
+def design_tolerance() -> dict[str, float]:
+    """How a quantized port of the digits MLP is judged against the float model: nearly every
+    vector classified alike, outputs pointing the same way, few elements off by more than a
+    quantization step."""
+    return {
+        "rtol": 0.05,
+        "atol": 0.5,
+        "max_mismatch_fraction": 0.01,
+        "min_top1_agreement": 0.99,
+        "min_cosine": 0.98,
+    }
+
+
+@pytest.fixture
 def digits_design(board: Board) -> Path:
     """The digits design for this board's family; skipped for families that have none."""
     name = DIGITS_DESIGNS.get(board.config.family)

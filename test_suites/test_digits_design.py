@@ -11,16 +11,9 @@ from __future__ import annotations
 VECTORS = "fixtures/vectors/digits_test.npz"
 
 
-def test_digits_design_agrees_with_reference(dut, reference, digits_design):
+def test_digits_design_agrees_with_reference(dut, reference, digits_design, design_tolerance):
     run = dut.run_design(digits_design, VECTORS)
-    report = reference.check(
-        run,
-        rtol=0.05,
-        atol=0.5,
-        max_mismatch_fraction=0.01,
-        min_top1_agreement=0.99,
-        min_cosine=0.98,
-    )
+    report = reference.check(run, **design_tolerance)
     assert report.accuracy["device"] >= report.accuracy["reference"] - 0.01
 
 

@@ -47,6 +47,7 @@ def log(message: str) -> None:
 class OnnxRuntimeBackend:
     """onnxruntime on the board's CPU (or the providers named in the LOAD options).
 
+    LOAD option ``device_id``: the device of the providers that have several (a GPU).
     LOAD option ``segments``: further model files run after the first, in order; each stage
     takes its inputs by name from the inputs and the earlier stages' outputs, and the last
     stage's outputs are the model's (a model cut in segments, as a pipeline is)."""
@@ -78,13 +79,14 @@ class OnnxRuntimeBackend:
         missing = [p for p in wanted if p not in available]
         if missing:
             log("providers {} are not on this board; using {}".format(missing, providers))
+        bound = _bind_device(providers, options.get("device_id"))
         paths = [path] + [os.path.join(AGENT_HOME, p) for p in options.get("segments") or []]
         self.sessions = []
         for p in paths:
             if not os.path.isfile(p):
                 raise AgentError("no_model", "model file {} not found on the board".format(p))
             try:
-                self.sessions.append(self._ort.InferenceSession(p, so, providers=providers))
+                self.sessions.append(self._ort.InferenceSession(p, so, providers=bound))
             except Exception as exc:
                 raise AgentError("load_failed", "{}: {}".format(p, exc)) from None
         first = tf.ort_signature(self.sessions[0])
@@ -92,6 +94,8 @@ class OnnxRuntimeBackend:
         signature: Dict[str, Any] = {"inputs": first["inputs"], "outputs": last["outputs"]}
         if len(self.sessions) > 1:
             signature["segments"] = len(self.sessions)
+        if options.get("device_id") is not None:
+            signature["device_id"] = int(options["device_id"])
         return dict(signature, providers=self.sessions[0].get_providers())
 
     def stages(self) -> List["OrtStage"]:
@@ -139,6 +143,19 @@ class OrtStage:
             return outputs
         tensors.update(zip(self.outputs, outputs))
         return tensors
+
+
+# Providers that run on one of several devices, chosen by their `device_id` option.
+DEVICE_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
+
+
+def _bind_device(providers: List[str], device_id: Any) -> List[Any]:
+    """LOAD option ``device_id``: the session runs on that device of the providers that have
+    several (the others, the CPU's, are left as they are)."""
+    if device_id is None:
+        return list(providers)
+    options = {"device_id": str(int(device_id))}
+    return [(p, options) if p in DEVICE_PROVIDERS else p for p in providers]
 
 
 def _tflite_module() -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_think.boards import BoardConfig
-from pytest_think.capabilities import DesignRunner, DesignRuntime
+from pytest_think.capabilities import Accelerators, DesignRunner, DesignRuntime, NotCapable
 from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
@@ -67,12 +67,41 @@ class EdgeTpuRunner:
         return DesignRuntime(paths[0], "tflite", options)
 
 
+class EdgeTpus:
+    """The board's TPUs (`options.devices`): an agent session runs a whole-model design on
+    one of them, its delegate opened on that TPU alone."""
+
+    def __init__(self, config: BoardConfig, options: CoralOptions) -> None:
+        self.config = config
+        self.opts = options
+
+    def devices(self) -> list[str]:
+        return list(self.opts.devices)
+
+    def bind(self, device: str, backend: str, options: dict[str, Any]) -> dict[str, Any]:
+        if backend != "tflite":
+            raise NotCapable(
+                f"board '{self.config.name}' runs {backend} models on its CPU; its TPUs "
+                f"{self.opts.devices} run Edge TPU designs (dut_pool.run_design)"
+            )
+        segments = 1 + len(options.get("segments") or [])
+        if segments > 1:
+            raise InputFileError(
+                f"a design in {segments} segments needs {segments} TPUs, and a pool binds one "
+                f"TPU of board '{self.config.name}' to each session: pool a whole-model design"
+            )
+        return {**options, "devices": [device]}
+
+
 class CoralEdgeTpuFamily(GenericLinuxFamily):
     name = "coral-edgetpu"
     Options = CoralOptions
 
     def runner(self, config: BoardConfig, ssh: SshTransport) -> DesignRunner:
         return EdgeTpuRunner(config, self.options(config))
+
+    def accelerators(self, config: BoardConfig) -> Accelerators | None:
+        return EdgeTpus(config, self.options(config))
 
     def identify(self, board: Board) -> dict[str, Any]:
         facts = super().identify(board)

@@ -12,11 +12,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from pytest_think.boards import BoardConfig
-from pytest_think.capabilities import Benchmarker, Capabilities, DesignRunner, Flasher
+from pytest_think.capabilities import (
+    Accelerators,
+    Benchmarker,
+    Capabilities,
+    DesignRunner,
+    Flasher,
+)
 from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.families import family_options
-from pytest_think.families.linux import CopiedDesigns, ModelFiles, SshAgent, SysfsPowerSensors
+from pytest_think.families.linux import (
+    CopiedDesigns,
+    ModelFiles,
+    OnnxDevices,
+    SshAgent,
+    SysfsPowerSensors,
+)
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -60,6 +72,7 @@ class GenericLinuxFamily:
             runner=self.runner(board.config, ssh),
             sensors=SysfsPowerSensors(ssh, self.power_rail_names(board.config)),
             benchmarker=self.benchmarker(board.config, ssh),
+            accelerators=self.accelerators(board.config),
         )
 
     def flasher(self, config: BoardConfig, ssh: SshTransport) -> Flasher:
@@ -70,6 +83,10 @@ class GenericLinuxFamily:
 
     def benchmarker(self, config: BoardConfig, ssh: SshTransport) -> Benchmarker | None:
         return None
+
+    def accelerators(self, config: BoardConfig) -> Accelerators | None:
+        """The devices agent sessions can be bound to: `agent.devices` (onnxruntime ids)."""
+        return OnnxDevices(config) if config.agent.devices else None
 
     def power_rail_names(self, config: BoardConfig) -> dict[str, str]:
         """Names for monitors that carry no label, by I2C device ("3-0040": "VCCINT")."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_think.agent import AGENT_DIR, AGENT_FILES
 from pytest_think.boards import BoardConfig
-from pytest_think.capabilities import DesignRuntime
+from pytest_think.capabilities import DesignRuntime, NotCapable
 from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
 from pytest_think.power.onboard import PowerSensor, discover
@@ -47,6 +47,26 @@ class SshAgent:
         relative = posixpath.join("models", f"{sha256[:16]}-{model.name}")
         self.ssh.upload([(model, posixpath.join(self.config.agent.workdir, relative))])
         return relative
+
+
+class OnnxDevices:
+    """The board's accelerators by onnxruntime device_id (`agent.devices`): an agent session
+    is bound to one with the LOAD option `device_id`, which the agent gives the execution
+    providers that take one (CUDA, TensorRT, ROCm)."""
+
+    def __init__(self, config: BoardConfig) -> None:
+        self.config = config
+
+    def devices(self) -> list[str]:
+        return [str(i) for i in self.config.agent.devices]
+
+    def bind(self, device: str, backend: str, options: dict[str, Any]) -> dict[str, Any]:
+        if backend != "onnxruntime":
+            raise NotCapable(
+                f"board '{self.config.name}' binds onnxruntime sessions to its devices "
+                f"(agent.devices); a {backend} design cannot be bound to device {device}"
+            )
+        return {**options, "device_id": int(device)}
 
 
 def design_subdir(design: Design) -> str:

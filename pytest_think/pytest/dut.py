@@ -59,18 +59,7 @@ class Dut:
         return run
 
     def _recorded(self, run: Run, label: str | None) -> None:
-        """The run into the test's record, its latency plot into Allure, and its board,
-        sha256 and headline figures as JUnit properties (CI dashboards read them)."""
-        self._attach_latency(run)
-        self.record.record_for(run).label = label
-        stats = run.latency()["device_ns"]
-        node = self.request.node
-        node.user_properties.append(("think_board", run.board))
-        node.user_properties.append(("model_sha256", run.model_sha256))
-        node.user_properties.append(("vectors", run.count))
-        node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
-        node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
-        node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
+        record_run(self.request, self.record, run, label)
 
     def run_design(
         self,
@@ -113,16 +102,6 @@ class Dut:
         self.request.node.user_properties.append(("design_sha256", report.sha256))
         return report
 
-    def _attach_latency(self, run: Run) -> None:
-        import numpy as np
-
-        device = np.asarray(run.result.device_ns, dtype=np.float64)
-        host = np.asarray(run.result.host_ns, dtype=np.float64)
-        title = f"{run.model.name} on {run.board}: {run.count} vectors"
-        allure_report.attach_png(
-            "latency (device vs host)", allure_report.latency_png(device, host, title)
-        )
-
     def trtexec(self, design: str | Path, **options: Any) -> TrtexecSummary:
         """Benchmark a design's TensorRT engine with trtexec (Jetson boards)."""
         summary = self.device.trtexec(self._path(design), **options)
@@ -131,3 +110,31 @@ class Dut:
 
     def device_loop(self, model: str | Path, vectors: str | Path, **options: Any) -> dict[str, Any]:
         return self.device.device_loop(self._path(model), self._path(vectors), **options)
+
+
+def record_run(
+    request: pytest.FixtureRequest, record: TestRecord, run: Run, label: str | None
+) -> None:
+    """A run into the test's record, its latency plot into Allure, and its board, sha256 and
+    headline figures as JUnit properties (CI dashboards read them)."""
+    _attach_latency(run)
+    record.record_for(run).label = label
+    stats = run.latency()["device_ns"]
+    node = request.node
+    node.user_properties.append(("think_board", run.board))
+    node.user_properties.append(("model_sha256", run.model_sha256))
+    node.user_properties.append(("vectors", run.count))
+    node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
+    node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
+    node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
+
+
+def _attach_latency(run: Run) -> None:
+    import numpy as np
+
+    device = np.asarray(run.result.device_ns, dtype=np.float64)
+    host = np.asarray(run.result.host_ns, dtype=np.float64)
+    title = f"{run.model.name} on {run.board}: {run.count} vectors"
+    allure_report.attach_png(
+        "latency (device vs host)", allure_report.latency_png(device, host, title)
+    )

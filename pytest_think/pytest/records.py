@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from pytest_think.pool import PoolRun
 from pytest_think.pytest.schema import (
     CompareJson,
     ConsoleLineJson,
     EnergyJson,
     FlashJson,
     Outcome,
+    PoolJson,
     RunJson,
     StreamJson,
     TableJson,
@@ -55,6 +57,8 @@ class RunRecord:
             "throughput_per_s": run.throughput_per_s,
             "stream": stream,
         }
+        if isinstance(run, PoolRun):
+            data["pool"] = cast(PoolJson, run.pool.as_json())
         # The label leads, when there is one.
         return cast(RunJson, {"label": self.label, **data}) if self.label else data
 

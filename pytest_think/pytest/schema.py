@@ -81,6 +81,42 @@ class CompareJson(TypedDict):
     outputs: dict[str, OutputCompareJson]
 
 
+class PoolMemberJson(TypedDict):
+    """One member of a pool run (`dut_pool`): a board, or one device of a board."""
+
+    name: str
+    board: str
+    device: Annotated[str | None, Field(description="the board's device it was bound to")]
+    vectors: Annotated[int, Field(description="vectors whose result is this member's")]
+    frames: int
+    seconds: Annotated[float, Field(description="from the pool's start to its end or drop")]
+    throughput_per_s: Number
+    dropped: bool
+
+
+class PoolDropJson(TypedDict):
+    """A member that dropped out mid-run; its unanswered vectors went to the others."""
+
+    member: str
+    at_s: Annotated[float, Field(description="seconds after the pool started")]
+    reason: str
+    vectors_done: int
+    vectors_moved: Annotated[int, Field(description="held unanswered, given to the others")]
+
+
+class PoolJson(TypedDict):
+    """How a pool run was shared out: per member, the aggregate, the drop-outs."""
+
+    members: list[PoolMemberJson]
+    vectors_per_frame: int
+    wall_s: float
+    throughput_per_s: Annotated[Number, Field(description="aggregate: vectors / wall_s")]
+    dropped: list[PoolDropJson]
+    refused_vectors: Annotated[
+        int, Field(description="answered by a member after it dropped: discarded")
+    ]
+
+
 class RunJson(TypedDict):
     """One stream of vectors through a model or design."""
 
@@ -96,6 +132,7 @@ class RunJson(TypedDict):
     latency: LatencyJson
     throughput_per_s: Number
     stream: StreamJson
+    pool: NotRequired[Annotated[PoolJson, Field(description="a run over a pool (dut_pool)")]]
 
 
 class FlashJson(TypedDict):
@@ -176,6 +213,7 @@ class TestJson(TypedDict):
     latency: NotRequired[LatencyJson]
     throughput_per_s: NotRequired[Number]
     stream: NotRequired[StreamJson]
+    pool: NotRequired[PoolJson]
 
 
 class ResultsJson(TypedDict):

@@ -2,11 +2,12 @@
 
 The twin's library is a real TFLite external delegate (native/edgetpu_twin.c, built with the
 machine's C compiler on first use and cached): it opens only the devices the twin declares
-(``pci:0``, ``usb:0`` …) and fails like the real one otherwise, then takes every node onto its
-TPU and runs it with TFLite's own int8 kernel, so the twin computes the quantized model the
-TPU computes. Each node holds its TPU for ``op_us`` (one node at a time per TPU, sleeping, so
-the other TPUs of a pipeline work meanwhile): the device time of a segment grows with the
-operations in it, as on the hardware, and lands in the agent's own timing.
+(``pci:0``, ``usb:0`` …) and fails like the real one otherwise, one process per TPU at a
+time as the real one holds it, then takes every node onto its TPU and runs it with TFLite's
+own int8 kernel, so the twin computes the quantized model the TPU computes. Each node holds
+its TPU for ``op_us`` (one node at a time per TPU, sleeping, so the other TPUs of a pipeline
+work meanwhile): the device time of a segment grows with the operations in it, as on the
+hardware, and lands in the agent's own timing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 SOURCE = Path(__file__).resolve().parent / "native" / "edgetpu_twin.c"
 LIB_DIR = "usr/lib/aarch64-linux-gnu"
+LOCK_DIR = "run/edgetpu"
 
 
 class TwinCoral(TwinModel):
@@ -72,6 +74,8 @@ class CoralTwin:
         self.lib_dir = sandbox.root / LIB_DIR
         self.lib_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(build_delegate(), self.lib_dir / "libedgetpu.so.1")
+        self.locks = sandbox.root / LOCK_DIR  # a TPU's lock: held by the process using it
+        self.locks.mkdir(parents=True, exist_ok=True)
         for device in config.devices:
             if device.startswith("pci:"):  # the Dev Board's TPU is a PCIe device, /dev/apex_N
                 (sandbox.root / "dev").mkdir(exist_ok=True)
@@ -84,6 +88,7 @@ class CoralTwin:
             "LD_LIBRARY_PATH": str(self.lib_dir),
             "THINK_TWIN_EDGETPU_DEVICES": ",".join(self.config.devices),
             "THINK_TWIN_EDGETPU_OP_US": repr(self.config.op_us),
+            "THINK_TWIN_EDGETPU_LOCKS": str(self.locks),
         }
 
 

@@ -1,7 +1,9 @@
 /* The Edge TPU twin's libedgetpu.so.1: a TFLite external delegate that opens only the devices
  * the twin declares (THINK_TWIN_EDGETPU_DEVICES, e.g. "usb:0,usb:1") and fails like the real
  * one otherwise. Device names as libedgetpu takes them: "usb:N", "pci:N", ":N" (the N-th TPU
- * of any kind).
+ * of any kind); none: the first TPU free. A TPU is held by one process at a time, as libedgetpu
+ * holds a real one: an flock on a file per TPU (THINK_TWIN_EDGETPU_LOCKS), kept while the
+ * delegate lives and let go when it is destroyed or its process ends.
  *
  * Like the real delegate it takes every node of the model onto "its TPU", and the TPU takes
  * time: each node holds its device for THINK_TWIN_EDGETPU_OP_US microseconds (0: no modelled
@@ -12,13 +14,16 @@
  * The TFLite C ABI used (tensorflow/lite/core/c/common.h, TF >= 2.1, stable for delegates):
  * TfLiteContext's first nine members, TfLiteRegistration's, TfLiteNode's first five,
  * TfLiteIntArray and TfLiteDelegateParams. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int TfLiteStatus;
 typedef struct { int size; int data[]; } TfLiteIntArray;
@@ -97,24 +102,42 @@ static Device* device_named(const char* name) {
   return found;
 }
 
-/* The i-th of the twin's declared devices ("usb:0,usb:1"), or "" past the end. */
-static void declared(int i, char* out, size_t size) {
-  const char* p = getenv("THINK_TWIN_EDGETPU_DEVICES");
-  out[0] = 0;
-  for (int k = 0; p && *p; k++) {
+/* The n-th name of a comma-separated list into out; 0 when there is none. */
+static int nth_device(const char* devices, int n, char* out, size_t size) {
+  const char* p = devices;
+  for (int i = 0; p && *p; i++) {
     const char* end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (k == i) {
+    if (i == n) {
       snprintf(out, size, "%.*s", (int)len, p);
-      return;
+      return 1;
     }
     p = end ? end + 1 : NULL;
   }
+  return 0;
+}
+
+/* Hold TPU `name` for this process: an open, flocked file descriptor; -1 when it is taken. */
+static int hold(const char* name) {
+  const char* dir = getenv("THINK_TWIN_EDGETPU_LOCKS");
+  if (!dir || !*dir) return open("/dev/null", O_RDONLY);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s.lock", dir, name);
+  for (char* c = path + strlen(dir) + 1; *c; c++)
+    if (*c == ':') *c = '_';
+  int fd = open(path, O_RDWR | O_CREAT, 0600);
+  if (fd < 0) return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 typedef struct {
   Device* device;
   long op_ns;
+  int fd; /* the flocked file that holds the TPU for this process */
 } Tpu; /* the delegate's data_ */
 
 typedef struct {
@@ -206,42 +229,53 @@ static TfLiteStatus prepare(TfLiteContext* context, TfLiteDelegate* delegate) {
 TfLiteDelegate* tflite_plugin_create_delegate(char** keys, char** values, size_t n,
                                               void (*report_error)(const char*)) {
   const char* devices = getenv("THINK_TWIN_EDGETPU_DEVICES");
-  char name[64];
-  declared(0, name, sizeof name); /* no device named: the first TPU, as libedgetpu takes */
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(keys[i], "device") == 0) {
-      /* ":0" or "usb:1": the twin's device list must have it, as a real host must. */
-      char want[64];
-      snprintf(want, sizeof want, ",%s,", values[i]);
-      char have[1024];
-      snprintf(have, sizeof have, ",%s,", devices ? devices : "");
-      int found = strstr(have, want) != NULL;
-      snprintf(name, sizeof name, "%s", values[i]);
-      if (values[i][0] == ':') {
-        int count = devices && *devices ? 1 : 0;
-        for (const char* p = devices; p && *p; p++) count += *p == ',';
-        found = atoi(values[i] + 1) < count;
-        declared(atoi(values[i] + 1), name, sizeof name);
-      }
-      if (!found) {
-        if (report_error) report_error("Failed to open device");
-        return NULL;
-      }
+  const char* wanted = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i], "device") == 0) wanted = values[i];
+  char name[64] = "";
+  int fd = -1;
+  if (wanted) {
+    /* ":0" or "usb:1": the twin's device list must have it, as a real host must. */
+    char want[64], have[1024];
+    snprintf(want, sizeof want, ",%s,", wanted);
+    snprintf(have, sizeof have, ",%s,", devices ? devices : "");
+    if (wanted[0] == ':') {
+      nth_device(devices, atoi(wanted + 1), name, sizeof name);
+    } else if (strstr(have, want) != NULL) {
+      snprintf(name, sizeof name, "%s", wanted);
     }
+    if (name[0]) fd = hold(name);
+  } else {
+    for (int k = 0; fd < 0 && nth_device(devices, k, name, sizeof name); k++) fd = hold(name);
+  }
+  if (fd < 0) {
+    if (report_error) report_error("Failed to open device");
+    return NULL;
   }
   TfLiteDelegate* d = calloc(1, sizeof(TfLiteDelegate));
   Tpu* tpu = calloc(1, sizeof(Tpu));
-  if (!d || !tpu) return NULL;
+  Device* device = device_named(name);
+  if (!d || !tpu || !device) {
+    close(fd);
+    free(d);
+    free(tpu);
+    return NULL;
+  }
   const char* op_us = getenv("THINK_TWIN_EDGETPU_OP_US");
   tpu->op_ns = op_us ? (long)(atof(op_us) * 1000.0) : 0;
-  tpu->device = device_named(name);
-  if (!tpu->device) return NULL;
+  tpu->device = device;
+  tpu->fd = fd;
   d->data_ = tpu;
   d->Prepare = prepare;
   return d;
 }
 
 void tflite_plugin_destroy_delegate(TfLiteDelegate* d) {
-  if (d) free(d->data_);
+  if (!d) return; /* TFLite destroys what a failed create gave it, NULL */
+  Tpu* tpu = d->data_;
+  if (tpu) {
+    close(tpu->fd);
+    free(tpu);
+  }
   free(d);
 }
