@@ -18,7 +18,11 @@ from pytest_think.pytest.session import DEFAULT_BOARD, SESSION_KEY, ThinkSession
 from pytest_think.report import allure_report
 from pytest_think.report.summary import summary_lines
 
-pytest_plugins = ("pytest_think.pytest.fixtures", "pytest_think.pytest.energy")
+pytest_plugins = (
+    "pytest_think.pytest.fixtures",
+    "pytest_think.pytest.energy",
+    "pytest_think.farm.plugin",
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

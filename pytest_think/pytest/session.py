@@ -14,6 +14,7 @@ import pytest
 from pytest_think import emulation
 from pytest_think.boards import BoardConfig, board_dirs
 from pytest_think.checks import check_board
+from pytest_think.farm.provider import places_provider
 from pytest_think.pytest.endpoints import EndpointProvider
 from pytest_think.pytest.recording import ResultsRecorder
 from pytest_think.pytest.results import board_json
@@ -46,6 +47,8 @@ class ThinkSession:
     def _provider_for(self, board: BoardConfig, emulate: bool) -> EndpointProvider | None:
         if emulation.emulated(board, emulate):
             return emulation.twin_provider(self.config)
+        if board.labgrid is not None:
+            return places_provider(self.config)
         return None
 
     def path(self, path: str | Path) -> Path:
