@@ -3,6 +3,8 @@ its start, named in the header, released at its end however it ends."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 
 import pytest
@@ -12,15 +14,30 @@ from pytest_think.farm.provider import places_provider
 from pytest_think.pytest.session import think_session
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def _labgrid_plugin_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether labgrid's own pytest plug-in (which has --lg-coordinator) is there."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or pluginmanager.is_blocked("labgrid"):
+        return pluginmanager.has_plugin("labgrid")
+    try:
+        return importlib.util.find_spec("labgrid") is not None
+    except ImportError:
+        return False
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("think")
-    group.addoption(
-        "--lg-coordinator",
-        default=None,
-        metavar="HOST:PORT",
-        help="labgrid coordinator of boards whose board file names a place but no coordinator "
-        "(env LG_COORDINATOR)",
-    )
+    if not _labgrid_plugin_loads(pluginmanager):
+        # labgrid's option, for the boards of users who have not installed labgrid yet (they
+        # then get the one line saying how); with labgrid, its plug-in defines it
+        with contextlib.suppress(ValueError):
+            group.addoption(
+                "--lg-coordinator",
+                dest="lg_coordinator",
+                default=None,
+                metavar="HOST:PORT",
+                help="labgrid coordinator of boards whose board file names none "
+                "(env LG_COORDINATOR)",
+            )
     group.addoption(
         "--lg-acquire-timeout",
         type=float,
@@ -34,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def lg_coordinator(request: pytest.FixtureRequest) -> str | None:
     """The labgrid coordinator of the command line (--lg-coordinator / LG_COORDINATOR)."""
-    value = request.config.getoption("--lg-coordinator")
+    value = request.config.getoption("lg_coordinator", None)
     return str(value) if value else os.environ.get("LG_COORDINATOR")
 
 

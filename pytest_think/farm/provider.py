@@ -180,7 +180,7 @@ def places_provider(config: pytest.Config) -> LabgridPlaces:
     provider = config.stash.get(PROVIDER_KEY, None)
     if provider is None:
         timeout = config.getoption("--lg-acquire-timeout", None)
-        options = FarmOptions(config.getoption("--lg-coordinator", None), timeout)
+        options = FarmOptions(config.getoption("lg_coordinator", None), timeout)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         say = reporter.write_line if reporter is not None else _stderr
         provider = config.stash[PROVIDER_KEY] = LabgridPlaces(options, say)

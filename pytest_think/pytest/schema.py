@@ -31,6 +31,12 @@ class BoardJson(TypedDict):
     agent: Annotated[
         dict[str, Any] | None, Field(description="the agent's HELLO; null: no test started it")
     ]
+    labgrid_place: NotRequired[
+        Annotated[str, Field(description="the labgrid place the board was reached through")]
+    ]
+    labgrid_coordinator: NotRequired[
+        Annotated[str, Field(description="the labgrid coordinator that knows the place")]
+    ]
 
 
 class LatencyStats(TypedDict):

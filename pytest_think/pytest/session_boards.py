@@ -50,9 +50,11 @@ class SessionBoard:
         """The board's entry in the results JSON."""
         config = self.connection.config
         agent = self._device.agent_identity if self._device is not None else None
-        return board_json(
+        entry = board_json(
             self.connection, config.name, config.family, self.connection.emulated, agent
         )
+        # what the provider says of how it reached the board (a labgrid place …)
+        return {**entry, **(self.reached.facts if self.reached is not None else {})}
 
     def close(self) -> None:
         try:
