@@ -50,9 +50,9 @@ class Coordinator:
         except (Exception, concurrent.futures.TimeoutError) as exc:
             self._stop_loop()
             raise FarmError(
-                f"labgrid coordinator {self.grpc_address} is unreachable "
-                f"({_reason(exc)}); is labgrid-coordinator running there? "
-                "(the board file's labgrid.coordinator, --lg-coordinator or LG_COORDINATOR)"
+                f"labgrid coordinator {self.grpc_address} is unreachable ({_reason(exc)}); "
+                "is labgrid-coordinator running there, and is it the one meant (the board "
+                "file's labgrid.coordinator, else --lg-coordinator, else LG_COORDINATOR)?"
             ) from None
         self.holder: str = f"{self.session.gethostname()}/{self.session.getuser()}"
 
@@ -178,4 +178,4 @@ def _tags(tags: dict[str, str]) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, (TimeoutError, concurrent.futures.TimeoutError)):
         return "no answer"
-    return str(exc) or type(exc).__name__
+    return "the connection failed"

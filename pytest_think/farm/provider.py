@@ -22,6 +22,7 @@ from pytest_think.errors import BoardConfigError
 from pytest_think.farm.coordinator import Coordinator
 from pytest_think.farm.endpoints import rewire
 from pytest_think.farm.holding import Held, matching_places, take_place
+from pytest_think.farm.labgrid_import import require
 from pytest_think.farm.leases import read_lease
 from pytest_think.farm.signals import TermAsInterrupt
 
@@ -105,6 +106,9 @@ class LabgridPlaces:
         reached = self._reached.get(key)
         if reached is not None and not reached.held.released:
             return reached
+        require(
+            "labgrid", f"board file {config.source}: the labgrid place of board '{config.name}'"
+        )
         client = self.client(config)
         self._signals.install()
         held = take_place(client, config, self.acquire_timeout(config), self.say)
