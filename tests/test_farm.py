@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from farm_support import HOLD_TEST, Session, farm, holder, lg, private_leases
+from farm_support import HOLD_TEST, Session, farm, holder, lg, private_leases, start_farm
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.boards import load_board
@@ -231,3 +231,30 @@ def test_two_sessions_wanting_one_board_never_overlap(
     assert start1 < end1 <= start2 < end2  # one after the other, the second having waited
     assert f"a pytest session, pid {first.proc.pid}" in second.output
     assert holder(farm.coordinator, "sim") is None
+
+
+POWER_TEST = """
+import pytest
+from pytest_think.errors import LinkError
+from pytest_think.transport.ssh import SshTransport
+
+def test_power_port(board):
+    assert board.config.power is not None and board.config.power.model == "simplerest"
+    switch = board.power_switch
+    switch.power(False)
+    assert switch.is_on() is False
+    with pytest.raises(LinkError):  # the twin's supply is off: nothing answers
+        SshTransport(board.config.ssh, board.name).connect()
+    switch.power(True)
+    assert switch.is_on() is True
+"""
+
+
+def test_the_places_power_port_switches_the_board(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with start_farm(tmp_path_factory.mktemp("zcu-farm"), "fpga-zcu102") as zcu:
+        pytester.makepyfile(POWER_TEST)
+        result = pytester.runpytest(f"--board={zcu.boards['fpga-zcu102'].board_file}")
+        result.assert_outcomes(passed=1)
+        assert holder(zcu.coordinator, "fpga-zcu102") is None

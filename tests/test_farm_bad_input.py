@@ -209,3 +209,17 @@ def test_an_unknown_power_model_lists_labgrids() -> None:
         r"\(its models: .*\bapc\b.*\bsimplerest\b.*\)",
         str(caught.value),
     )
+
+
+def test_with_emulate_a_labgrid_board_is_its_twin_and_no_coordinator_is_asked(
+    pytester: pytest.Pytester,
+) -> None:
+    data = sim_board_data(name="bench")
+    data["twin"]["only"] = False
+    data["labgrid"] = {"place": "bench3", "coordinator": f"127.0.0.1:{free_port()}"}
+    board = pytester.path / "bench.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile("def test_x(board):\n    assert board.emulated\n")
+    result = pytester.runpytest(f"--board={board}", "--emulate")
+    result.assert_outcomes(passed=1)
+    assert "labgrid place" not in result.stdout.str()
