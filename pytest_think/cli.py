@@ -160,6 +160,7 @@ def farm_twins_command(
     click.echo(f"  pytest test_suites --board={first}")
     click.echo("Ctrl-C stops it.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while all(s.twin.proc.poll() is None for s in farm.boards.values()):
             time.sleep(0.5)
