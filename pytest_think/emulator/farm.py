@@ -68,6 +68,7 @@ class TwinFarm:
         self.boards: dict[str, FarmBoard] = {}
         self._stack = ExitStack()
         self._own_places: list[str] = []
+        self._joined = bool(coordinator)
 
     @classmethod
     def start(
@@ -172,7 +173,8 @@ class TwinFarm:
     def _create_place(self, board: BoardConfig) -> None:
         place = board.name
         self._client("create", place=place)
-        self._own_places.append(place)
+        if self._joined:  # a coordinator of ours takes its places with it
+            self._own_places.append(place)
         self._client("set-tags", f"board={board.name}", f"family={board.family}", place=place)
         self._client("add-match", f"{self.exporter_name}/{place}/*", place=place)
 
@@ -219,8 +221,7 @@ class TwinFarm:
         """Everything the farm started, ended; the places it created on a given coordinator
         deleted; its state directory removed."""
         for place in reversed(self._own_places):
-            done = labgrid_client(self.coordinator, "delete", place=place)
-            del done  # a coordinator already gone took its places with it
+            labgrid_client(self.coordinator, "delete", place=place)
         self._own_places.clear()
         self._stack.close()
 

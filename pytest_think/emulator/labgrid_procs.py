@@ -6,8 +6,10 @@ one ends everything it started and nothing else.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,10 +18,17 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_think.errors import TwinError
 
-__all__ = ["LabgridProcess", "free_port", "labgrid_client", "labgrid_command"]
+__all__ = [
+    "LabgridProcess",
+    "acquired_resources",
+    "free_port",
+    "labgrid_client",
+    "labgrid_command",
+]
 
 INSTALL = "pip install 'pytest-think[farm]'"
 
@@ -109,3 +118,25 @@ class LabgridProcess:
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
+
+
+def acquired_resources(coordinator: str, place: str) -> dict[str, dict[str, Any]]:
+    """The resources of `place` (acquired by this user) as ``labgrid-client show`` prints
+    them, by resource name: ``{"cls": …, "params": {"host": …, "port": …}, …}``."""
+    done = labgrid_client(coordinator, "show", place=place)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise TwinError(f"labgrid-client -x {coordinator} -p {place} show: {said[0]}")
+    found: dict[str, dict[str, Any]] = {}
+    name, body = "", ""
+    for line in [*done.stdout.splitlines(), ""]:
+        if name and line.startswith("  "):
+            body += line
+            continue
+        if name:
+            found[name] = ast.literal_eval(body.strip())
+            name, body = "", ""
+        m = re.match(r"^Acquired resource '([^']+)' ", line)
+        if m:
+            name = m[1]
+    return found
