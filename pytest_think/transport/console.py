@@ -50,6 +50,10 @@ class SerialConsole:
         self._partial = ""
         self._closed = False
         self.logged_in = False
+        if config.url is None:  # a board file's labgrid place gives it (pytest_think.farm)
+            raise LinkError(
+                f"{self.where}: no console port to open (the board file's 'console.url')"
+            )
         try:
             # exclusive: a port another program (a minicom left open) holds is refused
             self.port = open_port(config.url, config.baud, timeout=0.05, exclusive=True)
