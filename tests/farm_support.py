@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,16 @@ def lg(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+@contextmanager
+def held_by(coordinator: str, place: str, user: str) -> Iterator[None]:
+    """`place` acquired by another user (labgrid-client as `user`) for the block."""
+    lg(coordinator, "acquire", place=place, user=user)
+    try:
+        yield
+    finally:
+        lg(coordinator, "release", place=place, user=user)
 
 
 def holder(coordinator: str, place: str) -> str | None:

@@ -11,7 +11,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from farm_support import HOLD_TEST, Session, farm, holder, lg, private_leases, start_farm
+from farm_support import (
+    HOLD_TEST,
+    Session,
+    farm,
+    held_by,
+    holder,
+    lg,
+    private_leases,
+    start_farm,
+)
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.boards import load_board
@@ -94,14 +103,11 @@ def test_sigterm_ends_the_session_cleanly_and_releases_the_place(
 def test_a_session_waits_while_another_user_holds_the_place_then_runs(
     pytester: pytest.Pytester, farm: TwinFarm
 ) -> None:
-    lg(farm.coordinator, "acquire", place="sim", user="alice")
-    try:
-        pytester.makepyfile(DIGITS_TEST)
+    line = f"place sim on labgrid coordinator {farm.coordinator} is held by "
+    pytester.makepyfile(DIGITS_TEST)
+    with held_by(farm.coordinator, "sim", "alice"):
         session = Session(pytester.path, f"--board={board_file(farm)}")
-        line = f"place sim on labgrid coordinator {farm.coordinator} is held by "
         session.wait_for(lambda: line in session.output, "the session said who holds it")
-    finally:
-        lg(farm.coordinator, "release", place="sim", user="alice")
     assert session.finish() == 0, session.output
     said = [ln for ln in session.output.splitlines() if line in ln]
     assert len(said) == 1, said  # once
@@ -112,17 +118,16 @@ def test_a_session_waits_while_another_user_holds_the_place_then_runs(
 def test_at_the_timeout_the_session_stops_with_who_holds_the_place(
     pytester: pytest.Pytester, farm: TwinFarm
 ) -> None:
-    lg(farm.coordinator, "acquire", place="sim", user="alice")
-    try:
-        pytester.makepyfile(DIGITS_TEST)
+    pytester.makepyfile(DIGITS_TEST)
+    with held_by(farm.coordinator, "sim", "alice"):
         result = pytester.runpytest(f"--board={board_file(farm)}", "--lg-acquire-timeout=0.3")
-    finally:
-        lg(farm.coordinator, "release", place="sim", user="alice")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
             f"ERROR: place sim on labgrid coordinator {farm.coordinator} is held by */alice "
-            "since *UTC; gave up after 0.3 s (labgrid.acquire_timeout or --lg-acquire-timeout)"
+            "since *UTC; gave up after 0.3 s (labgrid.acquire_timeout or --lg-acquire-timeout); "
+            f"if that holder is gone, free it with: labgrid-client -x {farm.coordinator} -p sim "
+            "release-from */alice"
         ]
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from support import sim_board_data
 
 from pytest_think.boards import PowerConfig
 from pytest_think.emulator.farm import TwinFarm
+from pytest_think.emulator.labgrid_procs import free_port
 from pytest_think.errors import FarmError
 from pytest_think.farm.power import NetworkPowerSwitch
 
@@ -47,13 +47,6 @@ def run(pytester: pytest.Pytester, board: Path, *args: str) -> pytest.RunResult:
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
     _no_traceback(result)
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_an_unreachable_coordinator_is_named(pytester: pytest.Pytester) -> None:

@@ -116,6 +116,14 @@ def _stale(client: Coordinator, name: str, place: Any) -> str | None:
     )
 
 
+def _free_hint(client: Coordinator, candidates: list[str], places: dict[str, Any]) -> str:
+    held = [(n, places[n].acquired) for n in candidates if n in places and places[n].acquired]
+    if len(held) != 1:
+        return ""
+    name, by = held[0]
+    return f"; if that holder is gone, free it with: {release_command(client.address, name, by)}"
+
+
 def _waiting_line(client: Coordinator, candidates: list[str]) -> str:
     places = client.places()
     held = [(n, places[n]) for n in candidates if n in places and places[n].acquired]
@@ -193,7 +201,7 @@ def _wait(
         if time.monotonic() >= deadline:
             raise FarmError(
                 f"{line}; gave up after {timeout:g} s (labgrid.acquire_timeout or "
-                "--lg-acquire-timeout)"
+                f"--lg-acquire-timeout){_free_hint(client, candidates, places)}"
             )
         if not told:
             say(f"think: {line}; waiting up to {timeout:g} s")
