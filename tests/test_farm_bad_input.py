@@ -216,3 +216,21 @@ def test_with_emulate_a_labgrid_board_is_its_twin_and_no_coordinator_is_asked(
     result = pytester.runpytest(f"--board={board}", "--emulate")
     result.assert_outcomes(passed=1)
     assert "labgrid place" not in result.stdout.str()
+
+
+def test_the_farm_options_are_fixtures(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_options(lg_coordinator, lg_acquire_timeout):
+            assert (lg_coordinator, lg_acquire_timeout) == ("farm.lab:20408", 90.0)
+
+        def test_environment(lg_coordinator):
+            assert lg_coordinator == "farm.lab:20408"
+        """
+    )
+    args = ("--lg-coordinator=farm.lab:20408", "--lg-acquire-timeout=90")
+    pytester.runpytest(*args, "-k", "test_options").assert_outcomes(passed=1)
+    monkeypatch.setenv("LG_COORDINATOR", "farm.lab:20408")
+    pytester.runpytest("-k", "test_environment").assert_outcomes(passed=1)

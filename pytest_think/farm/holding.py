@@ -129,10 +129,8 @@ def _waiting_line(client: Coordinator, candidates: list[str]) -> str:
     held = [(n, places[n]) for n in candidates if n in places and places[n].acquired]
     if held:
         return "; ".join(_holder_line(client, n, p) for n, p in held)
-    return (
-        f"{' and '.join(candidates)} on labgrid coordinator {client.address}: reserved for "
-        "another session"
-    )
+    names = " and ".join(candidates)
+    return f"place {names} on labgrid coordinator {client.address} is reserved for others"
 
 
 def take_place(
