@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json
 	$(BIN)/python bench/bench_energy.py --json reports/bench-energy.json
 	$(BIN)/python bench/bench_large_vectors.py --json reports/bench-large-vectors.json
+	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

@@ -8,12 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from click.testing import CliRunner
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
+from pytest_think.cli import main
 from pytest_think.errors import ThinkError
 from pytest_think.pytest.campaign import board_in_nodeid, without_board
 from pytest_think.pytest.workers import BoardHolders
+from pytest_think.report.comparison import build
 
 BOARDS = ("alpha", "beta", "gamma")
 
@@ -127,6 +131,21 @@ def test_campaign_under_xdist_gives_each_worker_one_board_and_the_same_results(
     assert spread["board"]["name"] == "alpha" and spread["board"]["identity"]
     runs = {t["nodeid"]: t["vectors"] for t in spread["tests"] if "vectors" in t}
     assert runs == {t["nodeid"]: t["vectors"] for t in alone["tests"] if "vectors" in t}
+    schema = json.loads((REPO / "docs" / "results.schema.json").read_text())
+    jsonschema.validate(spread, schema)
+
+    # think compare reads the one file: a column per board, the board out of the test's name.
+    comparison = build([pytester.path / "out.json"])
+    assert [b["name"] for b in comparison.boards] == list(BOARDS)
+    assert set(comparison.rows) == {"test_agrees", "test_accuracy"}
+    for cells in comparison.rows.values():
+        assert set(cells) == set(BOARDS)
+        assert all(c.outcome == "passed" and c.top1_agreement == 1.0 for c in cells.values())
+    out = pytester.path / "compare"
+    cli = CliRunner().invoke(main, ["compare", str(pytester.path / "out.json"), "-o", str(out)])
+    assert cli.exit_code == 0, cli.output
+    page = (out / "compare.md").read_text()
+    assert all(f"| {name} |" in page for name in BOARDS)
 
 
 def test_n_auto_starts_one_worker_per_board(
