@@ -177,6 +177,18 @@ def test_after(board, dut, reference):
     reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
 """
     )
+    # The controller gives the dead worker's board back through the board's provider.
+    pytester.makeconftest(
+        """
+        from pytest_think.emulator.pytest_plugin import TwinEndpoints
+
+        def released(self, config):
+            with open("released.txt", "a") as f:
+                f.write(config.name + "\\n")
+
+        TwinEndpoints.release_orphan = released
+        """
+    )
     result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "--think-json=out.json")
     result.assert_outcomes(passed=8, failed=1)
     result.stdout.fnmatch_lines(
@@ -203,6 +215,7 @@ def test_after(board, dut, reference):
     nodeids = [t["nodeid"] for t in doc["tests"]]
     assert len(nodeids) == len(set(nodeids)) == 9
     assert {b["name"] for b in doc["boards"]} == {"alpha", "beta"}
+    assert (pytester.path / "released.txt").read_text() == "beta\n"
 
 
 def test_pool_spreads_tests_over_the_boards(
