@@ -55,6 +55,7 @@ bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_energy.py --json reports/bench-energy.json
 	$(BIN)/python bench/bench_large_vectors.py --json reports/bench-large-vectors.json
 	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
+	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

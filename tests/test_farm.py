@@ -54,8 +54,7 @@ def test_a_labgrid_board_runs_a_suite_test_and_gives_its_place_back(
     assert holder(farm.coordinator, "sim") is None
     [board] = json.loads(results.read_text())["boards"]
     assert board["twin"] is False  # a place changes endpoints only; the reports do not know
-    assert board["labgrid_place"] == "sim"
-    assert board["labgrid_coordinator"] == farm.coordinator
+    assert board["facts"] == {"labgrid_place": "sim", "labgrid_coordinator": farm.coordinator}
 
 
 @pytest.mark.parametrize(
