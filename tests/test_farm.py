@@ -262,3 +262,23 @@ def test_the_places_power_port_switches_the_board(
         result = pytester.runpytest(f"--board={zcu.boards['fpga-zcu102'].board_file}")
         result.assert_outcomes(passed=1)
         assert holder(zcu.coordinator, "fpga-zcu102") is None
+
+
+def test_a_worker_that_dies_holding_a_place_gives_it_to_its_replacement(
+    pytester: pytest.Pytester, farm: TwinFarm
+) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        DIGITS_TEST
+        + """
+import os
+
+def test_dies(board):
+    os._exit(3)  # the worker dies holding the place: nothing in it can release it
+"""
+    )
+    result = pytester.runpytest("-n", "1", f"--board={board_file(farm)}", "-p", "no:randomly")
+    # the controller released the place, so the replacement worker took it again
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*died holding board sim; board released*"])
+    assert holder(farm.coordinator, "sim") is None
