@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test lint browser tools bench clean
+.PHONY: suites test lint browser ser2net tools bench clean
 
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -30,6 +30,14 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
+# The farm tests export twins' serial ports through Debian's ser2net (4.x), as labgrid's
+# exporter does on a bench.
+ser2net:
+	@command -v ser2net >/dev/null 2>&1 || [ -x /usr/sbin/ser2net ] || { \
+	  echo "installing Debian's ser2net for the farm tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ser2net; }
+
 # The Allure 3 command line (npm, package.json), for think report.
 tools: node_modules/.bin/allure
 
@@ -37,10 +45,10 @@ node_modules/.bin/allure: package.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-test: lint browser tools
+test: lint browser ser2net tools
 	$(BIN)/pytest tests
 
-bench: $(STAMP)
+bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
 	$(BIN)/python bench/bench_flash.py --json reports/bench-flash.json
 	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json
@@ -48,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_large_vectors.py --json reports/bench-large-vectors.json
 	$(BIN)/python bench/bench_pipeline.py --json reports/bench-pipeline.json
 	$(BIN)/python bench/bench_pool.py --json reports/bench-pool.json
+	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
+	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

@@ -8,11 +8,19 @@ password is named by the environment variable that holds it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pytest_think.errors import BoardConfigError
 
@@ -26,7 +34,7 @@ class _Strict(BaseModel):
 
 
 class SshConfig(_Strict):
-    host: str
+    host: str | None = Field(None, description="required unless a labgrid place gives it")
     port: int = Field(22, ge=1, le=65535)
     user: str
     key_file: Path | None = None
@@ -54,7 +62,7 @@ class SshConfig(_Strict):
 class SerialConfig(_Strict):
     """A board reached over a serial line: any pyserial URL (/dev/ttyUSB0, rfc2217://…)."""
 
-    url: str
+    url: str | None = Field(None, description="required unless a labgrid place gives it")
     baud: int = Field(115200, gt=0)
     frame_bytes: int = Field(512, ge=64, description="frame size on the line (noise vs overhead)")
 
@@ -73,7 +81,7 @@ class ConsoleLogin(_Strict):
 class ConsoleConfig(_Strict):
     """The board's serial console (kernel log, getty): captured per test, usable as a shell."""
 
-    url: str
+    url: str | None = Field(None, description="required unless a labgrid place gives it")
     baud: int = Field(115200, gt=0)
     login: ConsoleLogin = ConsoleLogin()
     timeout: float = Field(30.0, gt=0, description="seconds to wait for a prompt")
@@ -91,6 +99,57 @@ class MeterConfig(BaseModel):
     def options(self) -> dict[str, Any]:
         """Everything but `driver`: what the driver's options model reads."""
         return dict(self.model_extra or {})
+
+
+# labgrid's own rule for tag keys (labgrid.remote.common.TAG_KEY, matched at the start).
+LABGRID_TAG_KEY = r"[a-z][a-z0-9_]+"
+
+
+class LabgridConfig(_Strict):
+    """The labgrid place the board lives in: named, or reserved by tags. Its resources give
+    the endpoints (NetworkService: ssh; NetworkSerialPort: serial, console; NetworkPowerPort:
+    power); the place is held for the session (pytest_think.farm)."""
+
+    place: str | None = Field(None, min_length=1, description="the place's name")
+    tags: dict[str, str] | None = Field(
+        None, description="reserve any place with these tags (labgrid reservations)"
+    )
+    coordinator: str | None = Field(
+        None,
+        min_length=1,
+        description="HOST[:PORT] (else --lg-coordinator, else env LG_COORDINATOR)",
+    )
+    acquire_timeout: float | None = Field(
+        None, gt=0, description="seconds to wait while others hold the place (default 600)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LabgridConfig:
+        if (self.place is None) == (self.tags is None):
+            raise ValueError("name either a 'place' or the 'tags' to reserve one by, not both")
+        for key in self.tags or {}:
+            if not re.match(LABGRID_TAG_KEY, key):
+                raise ValueError(
+                    f"tag key '{key}' is not a labgrid tag key (lower-case letters, digits "
+                    "and _, starting with a letter)"
+                )
+        if self.tags == {}:
+            raise ValueError("'tags' is empty: name at least one tag")
+        return self
+
+
+class PowerConfig(_Strict):
+    """A switchable power port, as labgrid's NetworkPowerPort describes one: the model names
+    the backend (labgrid.driver.power.<model>: apc, gude, netio, simplerest, shelly_gen2 …)."""
+
+    model: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    host: str = Field(min_length=1, description="the switch's host, or a URL for REST models")
+    index: str = Field("0", description="the port on the switch")
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _index(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
 
 
 class AgentConfig(_Strict):
@@ -131,12 +190,24 @@ class BoardConfig(_Strict):
         default_factory=dict, description="family settings, checked by the board's family"
     )
     twin: TwinSection | None = None
+    labgrid: LabgridConfig | None = None
+    power: PowerConfig | None = None
     source: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _reachable(self) -> BoardConfig:
         if self.ssh is None and self.serial is None:
             raise ValueError("a board needs an 'ssh' or a 'serial' section to be reached")
+        if self.labgrid is None:
+            for section, field in (("ssh", "host"), ("serial", "url"), ("console", "url")):
+                if (
+                    getattr(self, section) is not None
+                    and getattr(getattr(self, section), field) is None
+                ):
+                    raise ValueError(
+                        f"'{section}.{field}' is missing (required unless a 'labgrid' "
+                        "section names the place that gives it)"
+                    )
         return self
 
     def with_serial_port(self, url: str) -> BoardConfig:
@@ -148,6 +219,10 @@ class BoardConfig(_Strict):
         """The same board with its console on another port (a twin's pty)."""
         assert self.console is not None
         return self.model_copy(update={"console": self.console.model_copy(update={"url": url})})
+
+    def with_power_port(self, power: PowerConfig) -> BoardConfig:
+        """The same board switched by another power port (a place's)."""
+        return self.model_copy(update={"power": power})
 
     def with_meter_resource(self, resource: str) -> BoardConfig:
         """The same board measured by another instrument (a twin's SCPI server)."""

@@ -119,6 +119,58 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
         twin.stop()
 
 
+@main.command("farm-twins")
+@click.argument("boards", nargs=-1, required=True)
+@BOARD_DIR
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="where the labgrid-backed board files are written (the farm's state too)",
+)
+@click.option(
+    "--coordinator",
+    default=None,
+    metavar="HOST:PORT",
+    help="export to this labgrid coordinator (default: start one on 127.0.0.1)",
+)
+def farm_twins_command(
+    boards: tuple[str, ...], board_dir: str | None, directory: Path, coordinator: str | None
+) -> None:
+    """Export BOARDS' twins through labgrid until Ctrl-C: a place and a board file each."""
+    try:
+        dirs = board_dirs(Path.cwd(), board_dir)
+        configs = [find_board(b, dirs) for b in boards]
+        for config in configs:
+            if config.twin is None:
+                raise ThinkError(
+                    f"board file {config.source}: board '{config.name}' has no 'twin' section"
+                )
+        farm = emulation.start_twin_farm(configs, directory, coordinator)
+    except ThinkError as exc:
+        fail("think farm-twins", str(exc))
+    click.echo(f"labgrid coordinator {farm.coordinator} (export LG_COORDINATOR={farm.coordinator})")
+    for served in farm.boards.values():
+        power = "power port" if served.outlet is not None else "no power port"
+        click.echo(
+            f"  place {served.place} (tags board={served.place}), {power}: {served.board_file}"
+        )
+    first = next(iter(farm.boards.values())).board_file
+    click.echo(f"  pytest test_suites --board={first}")
+    click.echo("Ctrl-C stops it.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        while all(s.twin.proc.poll() is None for s in farm.boards.values()):
+            time.sleep(0.5)
+        click.echo("a twin exited; stopping the farm", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        farm.stop()
+
+
 @main.command("compare")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(

@@ -2,7 +2,7 @@
 
 The one product module that imports the emulator: the session asks it which boards to
 emulate and for the twin provider (a pytest plug-in, registered on first use), and
-``think twin`` starts a twin through it.
+``think twin`` starts a twin through it, ``think farm-twins`` a farm of them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pytest
 
     from pytest_think.boards import BoardConfig
+    from pytest_think.emulator.farm import TwinFarm
     from pytest_think.emulator.launcher import TwinProcess
     from pytest_think.pytest.endpoints import EndpointProvider
 
@@ -56,3 +57,13 @@ def start_twin(board: BoardConfig, state_dir: Path) -> TwinProcess:
     from pytest_think.emulator.launcher import TwinProcess
 
     return TwinProcess.start(board, state_dir)
+
+
+def start_twin_farm(
+    boards: list[BoardConfig], directory: Path, coordinator: str | None = None
+) -> TwinFarm:
+    """`boards`' twins exported through a labgrid exporter to `coordinator` (HOST:PORT; one
+    started on 127.0.0.1 when None), a place and a board file in `directory` for each."""
+    from pytest_think.emulator.farm import TwinFarm
+
+    return TwinFarm.start(boards, directory, coordinator)

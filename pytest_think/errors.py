@@ -50,3 +50,7 @@ class TwinError(ThinkError):
 
 class FlashError(ThinkError):
     """A design could not be loaded onto the board, or the board did not confirm it."""
+
+
+class FarmError(ThinkError):
+    """A board's labgrid place cannot be had: the coordinator, the place, who holds it."""

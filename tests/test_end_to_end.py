@@ -195,8 +195,11 @@ def test_board_by_path_vectors_fixture_and_device_loop(
     )
 
 
-def test_results_json_under_xdist_has_every_workers_tests(pytester: pytest.Pytester) -> None:
+def test_results_json_under_xdist_has_every_workers_tests(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
     pytest.importorskip("xdist")
+    write_board("sim-b", twin={"hostname": "second"})
     pytester.makepyfile(
         f"""
         import pytest
@@ -206,14 +209,16 @@ def test_results_json_under_xdist_has_every_workers_tests(pytester: pytest.Pytes
             reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
         """
     )
-    result = pytester.runpytest("-n", "2", "--think-json=out.json")
-    result.assert_outcomes(passed=4)
+    result = pytester.runpytest("-n", "2", "--board=sim", "--board=sim-b", "--think-json=out.json")
+    result.assert_outcomes(passed=8)
     doc = json.loads((pytester.path / "out.json").read_text())
-    assert sorted(t["nodeid"] for t in doc["tests"]) == [
-        f"test_results_json_under_xdist_has_every_workers_tests.py::test_digits[{i}]"
+    assert sorted(t["nodeid"] for t in doc["tests"]) == sorted(
+        f"test_results_json_under_xdist_has_every_workers_tests.py::test_digits[{board}-{i}]"
+        for board in ("sim", "sim-b")
         for i in range(4)
-    ]
+    )
     assert all(t["compare"]["passed"] for t in doc["tests"])
     assert doc["board"]["identity"]["uname"].startswith("Linux sim ")
     assert doc["board"]["agent"]["protocol"] == 1
+    assert [b["identity"]["uname"].split()[1] for b in doc["boards"]] == ["sim", "second"]
     result.stdout.fnmatch_lines(["*think: board results*"])

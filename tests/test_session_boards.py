@@ -47,6 +47,7 @@ def test_a_board_is_reached_and_opened_once_and_released_at_the_end(
     assert boards.get("sim", False) is first and len(provider.reached) == 1
     assert first.connection.identity and first.reached is provider.reached[0]
     assert first.as_json()["twin"] is False  # what the provider said, not the board file
+    assert first.as_json()["facts"] == {"target": "hardware", "place": "bench-1"}
     boards.close()
     assert provider.reached[0].closed
 

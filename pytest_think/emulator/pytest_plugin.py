@@ -42,6 +42,14 @@ class TwinEndpoints:
     def __init__(self) -> None:
         self.reached: list[TwinReached] = []
 
+    def expand(self, config: BoardConfig) -> list[BoardConfig]:
+        """A board file is one twin."""
+        return [config]
+
+    def release_orphan(self, config: BoardConfig) -> None:
+        """Nothing to give back: a twin reads its standard input and stops when the process
+        that started it dies."""
+
     def reach(self, config: BoardConfig, state_dir: Path) -> TwinReached:
         if config.twin is None:
             raise BoardConfigError(

@@ -13,6 +13,7 @@ docs/architecture.md walks through writing one.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, TypeVar
 
@@ -79,6 +80,17 @@ def load_family(config: BoardConfig) -> Family:
     return family
 
 
+def bind_power_port(board: Board, parts: Capabilities) -> Capabilities:
+    """The board file's `power` port (a farm place's) as the board's PowerSwitch, unless its
+    family bound one of its own."""
+    if board.config.power is None or parts.power_switch is not None:
+        return parts
+    from pytest_think.farm.power import NetworkPowerSwitch
+
+    switch = NetworkPowerSwitch(board.config.power, f"board file {board.config.source}")
+    return dataclasses.replace(parts, power_switch=switch)
+
+
 def open_board(config: BoardConfig, emulated: bool) -> Board:
     """Connect to a board, bind its family's parts, bring it to the state its file asks for
     (power mode …) and describe it."""
@@ -86,7 +98,7 @@ def open_board(config: BoardConfig, emulated: bool) -> Board:
     ssh = SshTransport(config.ssh, config.name).connect() if config.ssh else None
     board = Board(config, emulated, ssh)
     try:
-        board.parts = family.bind(board)
+        board.parts = bind_power_port(board, family.bind(board))
         family.prepare(board)
         board.identity = family.identify(board)
     except Exception:

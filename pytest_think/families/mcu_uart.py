@@ -13,7 +13,7 @@ from typing import Any
 from pytest_think.boards import BoardConfig, SerialConfig
 from pytest_think.capabilities import Capabilities
 from pytest_think.connection import Board
-from pytest_think.errors import BoardConfigError
+from pytest_think.errors import BoardConfigError, LinkError
 from pytest_think.families import family_options
 from pytest_think.families.generic import NoOptions
 from pytest_think.transport.link import Link
@@ -28,6 +28,8 @@ class FirmwareAgent:
 
     def start_agent(self) -> Link:
         serial = self.serial
+        if serial.url is None:  # a board file's labgrid place gives it (pytest_think.farm)
+            raise LinkError("no serial port to open (the board file's 'serial.url')")
         return SerialLink(serial.url, serial.baud, frame_bytes=serial.frame_bytes)
 
     def deploy_model(self, model: Path, sha256: str) -> str:

@@ -115,13 +115,12 @@ class Dut:
 def record_run(
     request: pytest.FixtureRequest, record: TestRecord, run: Run, label: str | None
 ) -> None:
-    """A run into the test's record, its latency plot into Allure, and its board, sha256 and
-    headline figures as JUnit properties (CI dashboards read them)."""
+    """A run into the test's record, its latency plot into Allure, and its sha256 and headline
+    figures as JUnit properties (CI dashboards read them; the board fixture adds the board)."""
     _attach_latency(run)
     record.record_for(run).label = label
     stats = run.latency()["device_ns"]
     node = request.node
-    node.user_properties.append(("think_board", run.board))
     node.user_properties.append(("model_sha256", run.model_sha256))
     node.user_properties.append(("vectors", run.count))
     node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))

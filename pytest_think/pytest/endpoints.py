@@ -2,6 +2,11 @@
 
 A provider changes only endpoints: it returns the board file rewired to where the board can be
 reached now (a twin on 127.0.0.1, a reserved lab place …), and releases it at session end.
+
+With several boards (pytest-xdist), the controller asks the provider which boards a board file
+stands for (`expand`) and hands each worker one of them; the worker reaches it. When a worker
+dies holding a board, the controller gives it back (`release_orphan`) before a replacement
+takes it again.
 """
 
 from __future__ import annotations
@@ -32,5 +37,12 @@ class Reached(Protocol):
 
 
 class EndpointProvider(Protocol):
+    def expand(self, config: BoardConfig) -> list[BoardConfig]:
+        """The boards `config` stands for, each with a distinct `name` (a filter matching
+        three places: three boards); ``[config]`` for a board file that is one board."""
+
     def reach(self, config: BoardConfig, state_dir: Path) -> Reached:
         """Make `config`'s board reachable; `state_dir` is the provider's own to write in."""
+
+    def release_orphan(self, config: BoardConfig) -> None:
+        """Give back `config`'s board, reached by a process that died without closing it."""

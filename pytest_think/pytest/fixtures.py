@@ -1,11 +1,15 @@
-"""The fixtures tests use: board_spec, emulate, think_json, board, console, dut, reference,
-vectors, record_table (and `energy`, in pytest_think.pytest.energy).
+"""The fixtures tests use: board_spec, board_mode, emulate, think_json, board, console, dut,
+reference, vectors, record_table (and `energy`, in pytest_think.pytest.energy).
 
 The options that choose the board and where results go are session fixtures too
 (`board_spec`, `emulate`, `think_json`), so a test module can parametrize them, e.g. to run
 one test on two boards::
 
     @pytest.mark.parametrize("board_spec", ["sim", "fpga-zcu102"], scope="session")
+
+With several --board values in campaign mode, the plug-in parametrizes `board_spec` so (the
+campaign module); in pool mode `board_spec` is the board this process holds, and in one
+process with several boards the next board in turn (then it is function-scoped).
 
 Relative model and vector paths are taken from the rootdir.
 """
@@ -21,6 +25,7 @@ import pytest
 from pytest_think.checking import CompareReport, Tolerance, compare
 from pytest_think.connection import Board
 from pytest_think.device import Run
+from pytest_think.pytest.campaign import POOL
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
 from pytest_think.pytest.records import TestRecord
@@ -32,10 +37,26 @@ from pytest_think.transport.console import SerialConsole
 from pytest_think.vectors import VectorSet, load_vectors
 
 
-@pytest.fixture(scope="session")
+def _takes_turns(config: pytest.Config) -> bool:
+    session = think_session(config)
+    return session.mode == POOL and len(session.board_specs) > 1
+
+
+def _board_spec_scope(fixture_name: str, config: pytest.Config) -> Any:
+    return "function" if _takes_turns(config) else "session"
+
+
+@pytest.fixture(scope=_board_spec_scope)
 def board_spec(request: pytest.FixtureRequest) -> str:
     """The board under test (--board / THINK_BOARD / 'sim')."""
-    return think_session(request.config).board_spec
+    session = think_session(request.config)
+    return session.pool_board() if _takes_turns(request.config) else session.board_spec
+
+
+@pytest.fixture(scope="session")
+def board_mode(request: pytest.FixtureRequest) -> str:
+    """How several boards share the tests (--board-mode): 'campaign' or 'pool'."""
+    return think_session(request.config).mode
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +79,8 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Boa
     parametrizes `board_spec` must get its own board, which a cached session value is not."""
     with allure_report.step(f"connect to board '{board_spec}' and identify it"):
         conn = think_session(request.config).board_for(board_spec, emulate).connection
+    record_of(request.node).board = conn.config.name
+    request.node.user_properties.append(("think_board", conn.config.name))
     allure_report.board_labels(conn.config)
     allure_report.attach_text(
         "board file (secrets redacted)", allure_report.redacted_board(conn.config), "json"

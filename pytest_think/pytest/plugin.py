@@ -12,9 +12,17 @@ from typing import Any
 
 import pytest
 
-from pytest_think.errors import BoardConfigError
+from pytest_think.errors import ThinkError
 from pytest_think.pytest import hookspecs
-from pytest_think.pytest.session import DEFAULT_BOARD, SESSION_KEY, ThinkSession, think_session
+from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
+from pytest_think.pytest.session import (
+    DEFAULT_BOARD,
+    SESSION_KEY,
+    WORKER_INPUT,
+    ensure_session,
+    handed_to_worker,
+    think_session,
+)
 from pytest_think.report import allure_report
 from pytest_think.report.summary import summary_lines
 
@@ -22,6 +30,8 @@ pytest_plugins = (
     "pytest_think.pytest.fixtures",
     "pytest_think.pytest.energy",
     "pytest_think.pytest.pool",
+    "pytest_think.farm.plugin",
+    "pytest_think.pytest.workers",
 )
 
 
@@ -39,6 +49,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="board to test: a name looked up in --board-dir then in the boards shipped with "
         "pytest-think, or a path to a board file; may be given several times "
         f"(env THINK_BOARD, comma-separated; default '{DEFAULT_BOARD}')",
+    )
+    group.addoption(
+        "--board-mode",
+        choices=BOARD_MODES,
+        default=CAMPAIGN,
+        help="with several boards: 'campaign' (default) runs every test on every board, the "
+        "board in the node id; 'pool' spreads the tests over equivalent boards",
     )
     group.addoption(
         "--board-dir",
@@ -105,8 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "conformance: a case of an external conformance suite (ONNX backend tests)"
     )
     try:
-        config.stash[SESSION_KEY] = ThinkSession(config)
-    except BoardConfigError as exc:
+        ensure_session(config)
+    except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -126,10 +143,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(tryfirst=True)  # the board's id leads a test's ids
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    campaign_parametrize(metafunc, think_session(metafunc.config).campaign_names)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    session = think_session(config)
-    b = session.board
-    return [f"think: board {b.name} (family {b.family}, {session.target}) from {b.source}"]
+    return think_session(config).header_lines()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -140,16 +160,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    think_session(item.config).results.report(item, call, report)
+    session = think_session(item.config)
+    session.results.report(item, call, report)
+    if report.when == "teardown" and handed_to_worker(item.config) is not None:
+        # pytest-xdist: the test's record travels with its last report to the controller.
+        report.think = session.worker_record(item)
     return report
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """pytest-xdist: collect what a worker ran (its tests, its boards) for one results JSON."""
-    data = getattr(node, "workeroutput", {}).get("think")
-    if data:
-        think_session(node.config).results.add_worker(data)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -172,6 +188,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if alluredir and workeroutput is None:
         allure_report.write_environment(Path(alluredir), think.environment(board))
     if workeroutput is not None:  # an xdist worker: the controller writes the file
-        workeroutput["think"] = think.results.worker_output(board, boards)
+        workeroutput[WORKER_INPUT] = think.worker_output()
         return
     think.results.write(board, boards)

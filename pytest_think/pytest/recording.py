@@ -1,5 +1,9 @@
 """The recording of results: a record per test, its outcome from pytest's reports, what
-pytest-xdist workers recorded, and the results JSON written at the end."""
+pytest-xdist workers recorded, and the results JSON written at the end.
+
+Under pytest-xdist a worker sends each test's record with the test's last report (so a worker
+that dies loses nothing it finished), and the boards it met when it ends; the controller
+writes the one file."""
 
 from __future__ import annotations
 
@@ -24,8 +28,24 @@ def record_of(item: pytest.Item) -> TestRecord:
     """The record of `item`; made here for a test the plugin did not set up (another runner)."""
     record = item.stash.get(RECORD_KEY, None)
     if record is None:
-        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid)
+        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid, _board_param(item))
     return record
+
+
+def _board_param(item: pytest.Item) -> str | None:
+    """The board a parametrized `board_spec` gives the test (known before it sets up)."""
+    callspec = getattr(item, "callspec", None)
+    board = callspec.params.get("board_spec") if callspec is not None else None
+    return board if isinstance(board, str) else None
+
+
+def _richer(entry: dict[str, Any], than: dict[str, Any] | None) -> bool:
+    """Whether a board entry says at least as much as another of the same board."""
+
+    def known(e: dict[str, Any]) -> int:
+        return sum(e.get(k) is not None for k in ("identity", "agent", "facts"))
+
+    return than is None or known(entry) >= known(than)
 
 
 def watch_console(item: pytest.Item, console: SerialConsole) -> int:
@@ -54,10 +74,10 @@ class ResultsRecorder:
         self.json_path = json_path
         self.records: list[TestRecord] = []
         self._worker_tests: list[dict[str, Any]] = []
-        self._worker_boards: list[dict[str, Any]] = []
+        self._worker_boards: dict[str, dict[str, Any]] = {}
 
     def begin(self, item: pytest.Item) -> None:
-        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid)
+        record = item.stash[RECORD_KEY] = TestRecord(item.nodeid, _board_param(item))
         self.records.append(record)
 
     def report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
@@ -82,26 +102,38 @@ class ResultsRecorder:
         # Read back as any results file is (report.summary, results.model_entries).
         return [cast(dict[str, Any], r.as_json()) for r in self.records] + self._worker_tests
 
-    def add_worker(self, data: dict[str, Any]) -> None:
-        """What a pytest-xdist worker ran: its tests, and the boards it met."""
-        self._worker_tests += data["tests"]
-        for board in data["boards"]:
-            if board not in self._worker_boards:
-                self._worker_boards.append(board)
+    def add_worker_test(self, data: dict[str, Any]) -> None:
+        """A test a pytest-xdist worker ran, and the board it ran on."""
+        self._worker_tests.append(data["test"])
+        if data.get("board"):
+            self.add_boards([data["board"]])
 
-    def worker_output(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> dict[str, Any]:
-        """What a pytest-xdist worker hands the controller (read by `add_worker`)."""
-        return results_document(board, boards, self.tests())
+    def add_crash(self, nodeid: str, message: str, board: str | None) -> None:
+        """A test whose worker died while running it: failed, on the board that worker held."""
+        test: dict[str, Any] = {
+            "nodeid": nodeid,
+            "outcome": "failed",
+            "duration_s": 0.0,
+            "message": message,
+        }
+        if board:
+            test["board"] = board
+        self._worker_tests.append(test)
+
+    def add_boards(self, boards: list[dict[str, Any]]) -> None:
+        """Boards a pytest-xdist worker met (the most complete entry of each is kept)."""
+        for board in boards:
+            if _richer(board, self._worker_boards.get(board["name"])):
+                self._worker_boards[board["name"]] = board
 
     def document(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> dict[str, Any]:
-        """The results JSON: `board` is the session's, `boards` every one this process used."""
-        boards = list(boards)
-        for other in self._worker_boards:
-            if other["name"] not in {b["name"] for b in boards}:
-                boards.append(other)
-        if board["identity"] is None:  # under xdist only the workers met the board
-            board = next((b for b in boards if b["name"] == board["name"]), board)
-        return results_document(board, boards, self.tests())
+        """The results JSON: `board` is the session's, `boards` every board of the session."""
+        merged = {b["name"]: b for b in boards}
+        for name, other in self._worker_boards.items():
+            if _richer(other, merged.get(name)):
+                merged[name] = other
+        mine = merged.get(board["name"], board)
+        return results_document(mine, list(merged.values()), self.tests())
 
     def write(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> None:
         if self.json_path is not None:

@@ -70,6 +70,7 @@ class TestRecord:
     __test__ = False  # not a test class, despite the name
 
     nodeid: str
+    board: str | None = None  # the board the test ran on (its runs' board)
     runs: list[RunRecord] = field(default_factory=list)
     flashes: list[FlashJson] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
@@ -96,6 +97,8 @@ class TestRecord:
         }
         if self.message:
             data["message"] = self.message
+        if self.board:
+            data["board"] = self.board
         if self.flashes:
             data["flash"] = self.flashes
         if self.trtexec:

@@ -71,21 +71,26 @@ def board_json(
     family: str,
     emulated: bool,
     agent: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """A board's entry; `facts` are what its endpoint provider said (a farm's place …)."""
+    entry = {
         "name": name,
         "family": family,
         "twin": emulated,
         "identity": conn.identity if conn else None,
         "agent": agent,
     }
+    if facts:
+        entry["facts"] = dict(facts)
+    return entry
 
 
 def results_document(
     board: dict[str, Any], boards: list[dict[str, Any]], tests: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The results JSON: `board` is the session's board, `boards` every board a test used."""
-    document: dict[str, Any] = _clean(
+    document: dict[str, Any] = plain(
         {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
@@ -106,12 +111,13 @@ def write_results(path: Path, document: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _clean(value: Any) -> Any:
-    """Plain JSON: numpy scalars unwrapped, NaN and infinities as null (JSON has neither)."""
+def plain(value: Any) -> Any:
+    """Plain JSON (what the results file and xdist's channel carry): numpy scalars unwrapped,
+    NaN and infinities as null (JSON has neither)."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -31,6 +31,12 @@ class BoardJson(TypedDict):
     agent: Annotated[
         dict[str, Any] | None, Field(description="the agent's HELLO; null: no test started it")
     ]
+    facts: NotRequired[
+        Annotated[
+            dict[str, Any],
+            Field(description="how the board was reached: its provider's facts (a farm's place)"),
+        ]
+    ]
 
 
 class LatencyStats(TypedDict):
@@ -200,9 +206,11 @@ class TestJson(TypedDict):
     energies: NotRequired[list[EnergyJson]]
     tables: NotRequired[list[TableJson]]
     runs: NotRequired[list[RunJson]]
+    board: NotRequired[
+        Annotated[str, Field(description="the board the test ran on; absent: it used none")]
+    ]
     # The last run's fields (absent when the test streamed nothing), as in RunJson.
     label: NotRequired[str]
-    board: NotRequired[str]
     model: NotRequired[str]
     model_sha256: NotRequired[str]
     vectors: NotRequired[int]
@@ -221,8 +229,11 @@ class ResultsJson(TypedDict):
     schema_version: Literal[1]
     created: Annotated[str, Field(description="ISO 8601, UTC")]
     pytest_think: Annotated[str, Field(description="the version that wrote the file")]
-    board: Annotated[BoardJson, Field(description="the session's board (--board)")]
-    boards: Annotated[list[BoardJson], Field(description="every board a test used")]
+    board: Annotated[BoardJson, Field(description="the session's (first) board (--board)")]
+    boards: Annotated[
+        list[BoardJson],
+        Field(description="every board of the session (each --board) and every board a test used"),
+    ]
     tests: list[TestJson]
 
 

@@ -3,6 +3,9 @@
 A board is opened on first use and kept for the session, however many tests use it. A board
 that cannot be reached or opened is remembered with its error, so every later test on it fails
 at once with the same reason. `close()` closes connections, then gives the endpoints back.
+
+The session's own boards (`keep`) are found by name; of those, a process opens only the ones
+it holds (an xdist worker holds one), so that no board is ever reached by two processes.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ class SessionBoard:
         """The board's entry in the results JSON."""
         config = self.connection.config
         agent = self._device.agent_identity if self._device is not None else None
+        facts = self.reached.facts if self.reached is not None else None
         return board_json(
-            self.connection, config.name, config.family, self.connection.emulated, agent
+            self.connection, config.name, config.family, self.connection.emulated, agent, facts
         )
 
     def close(self) -> None:
@@ -71,9 +75,16 @@ class SessionBoards:
         self._open: dict[tuple[str, bool], SessionBoard] = {}
         self._failed: dict[tuple[str, bool], ThinkError] = {}
         self._state_dir: Path | None = None
+        self._kept: dict[str, BoardConfig] = {}
+        self._held: set[str] = set()
+
+    def keep(self, boards: list[BoardConfig], held: list[str]) -> None:
+        """The session's boards, found by name from now on; only `held` ones are opened."""
+        self._kept = {b.name: b for b in boards}
+        self._held = set(held)
 
     def resolve(self, spec: str) -> BoardConfig:
-        return find_board(spec, self.dirs)
+        return self._kept.get(spec) or find_board(spec, self.dirs)
 
     def get(self, spec: str, emulate: bool) -> SessionBoard:
         """The board `spec` (reached through its provider when `emulate` asks for one)."""
@@ -90,6 +101,11 @@ class SessionBoards:
 
     def _open_board(self, spec: str, emulate: bool) -> SessionBoard:
         config = self.resolve(spec)
+        if config.name in self._kept and config.name not in self._held:
+            raise ThinkError(
+                f"board '{config.name}' is held by another pytest-xdist worker; this one holds "
+                f"{', '.join(sorted(self._held))} (tests of a board run where it is held)"
+            )
         provider = self.provider_for(config, emulate)
         if provider is None:
             return SessionBoard(spec, open_board(config, emulated=False))
@@ -108,6 +124,10 @@ class SessionBoards:
     def opened(self) -> dict[tuple[str, bool], SessionBoard]:
         """Every board a test used, by (spec, emulate), in the order they were opened."""
         return dict(self._open)
+
+    def opened_by_name(self) -> dict[str, SessionBoard]:
+        """Every board a test used, by board name."""
+        return {b.connection.config.name: b for b in self._open.values()}
 
     def close(self) -> None:
         try:

@@ -1,5 +1,9 @@
 """Boards side by side, as data: results JSON files read into one row per (test, model) and
-one cell per board (what `think compare` writes as pages and plots)."""
+one cell per board (what `think compare` writes as pages and plots).
+
+A file is one board's run, or a session of several boards (``--board`` given several times):
+its tests then name their board, and the board's id is taken out of their node ids so that
+the same test lines up across boards."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_think.errors import InputFileError
+from pytest_think.pytest.campaign import without_board
 from pytest_think.pytest.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
 
 
@@ -82,34 +87,54 @@ def _cell(outcome: str, entry: ModelEntry) -> Cell:
     return cell
 
 
+def boards_of(doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """A results document's boards, each with its tests: the session's board with every test,
+    or, when the tests ran on several boards, each of those with the tests that name it."""
+    tests = doc.get("tests", [])
+    named = list(dict.fromkeys(t["board"] for t in tests if t.get("board")))
+    if len(named) < 2:
+        return [(doc["board"], tests)]
+    entries = {b["name"]: b for b in doc.get("boards", [])}
+    named.sort(key=lambda n: list(entries).index(n) if n in entries else len(entries))
+    return [
+        (entries.get(name, {"name": name}), [t for t in tests if t.get("board") == name])
+        for name in named
+    ]
+
+
 def build(paths: list[Path]) -> Comparison:
     result = Comparison()
     for path in paths:
-        doc = load_results(path)
-        board = doc["board"]
-        name = board["name"]
-        if any(b["name"] == name for b in result.boards):
-            raise InputFileError(
-                f"results file {path}: board '{name}' is already in another file; compare "
-                "one run per board"
-            )
-        result.boards.append(
-            {
-                "name": name,
-                "family": board.get("family"),
-                "twin": board.get("twin"),
-                "source": str(path),
-            }
-        )
-        for test in doc.get("tests", []):
-            name_of_test = test["nodeid"].rsplit("::", 1)[-1]
-            entries = model_entries(test)
-            if not entries:  # a test without figures still shows its outcome
-                entries = [ModelEntry("")]
-            for entry in entries:
-                key = name_of_test if len(entries) == 1 else f"{name_of_test} [{entry.label}]"
-                result.rows.setdefault(key, {})[name] = _cell(test.get("outcome", "?"), entry)
-            for table in test.get("tables", []):
-                key = f"{name_of_test}: {table['name']}"
-                result.tables.setdefault(key, {})[name] = table
+        for board, tests in boards_of(load_results(path)):
+            _add_board(result, path, board, tests)
     return result
+
+
+def _add_board(
+    result: Comparison, path: Path, board: dict[str, Any], tests: list[dict[str, Any]]
+) -> None:
+    name = board["name"]
+    if any(b["name"] == name for b in result.boards):
+        raise InputFileError(
+            f"results file {path}: board '{name}' is already in another file; compare "
+            "one run per board"
+        )
+    result.boards.append(
+        {
+            "name": name,
+            "family": board.get("family"),
+            "twin": board.get("twin"),
+            "source": str(path),
+        }
+    )
+    for test in tests:
+        name_of_test = without_board(test["nodeid"], name).rsplit("::", 1)[-1]
+        entries = model_entries(test)
+        if not entries:  # a test without figures still shows its outcome
+            entries = [ModelEntry("")]
+        for entry in entries:
+            key = name_of_test if len(entries) == 1 else f"{name_of_test} [{entry.label}]"
+            result.rows.setdefault(key, {})[name] = _cell(test.get("outcome", "?"), entry)
+        for table in test.get("tables", []):
+            key = f"{name_of_test}: {table['name']}"
+            result.tables.setdefault(key, {})[name] = table

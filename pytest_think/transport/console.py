@@ -1,6 +1,7 @@
 """A board's serial console (pyserial): timestamped capture, expect-style waits, a login shell.
 
-Any `serial_for_url` URL works (/dev/ttyUSB0, rfc2217://host:port from ser2net, socket://).
+Any `serial_for_url` URL works (/dev/ttyUSB0, rfc2217://host:port from ser2net, socket://),
+opened by `ports.open_port`.
 A reader thread keeps everything the board prints, line by line with the time each line
 arrived, so each test can attach the console output of its own time window to its report.
 `expect` waits for a regex in what arrived since the last match. `login` and `run` drive the
@@ -22,6 +23,7 @@ import serial
 
 from pytest_think.boards import ConsoleConfig
 from pytest_think.errors import BoardConfigError, LinkError, ThinkError
+from pytest_think.transport.ports import open_port
 from pytest_think.transport.shell import CommandResult
 
 STATUS_MARK = "__think_status="
@@ -48,11 +50,13 @@ class SerialConsole:
         self._partial = ""
         self._closed = False
         self.logged_in = False
+        if config.url is None:  # a board file's labgrid place gives it (pytest_think.farm)
+            raise LinkError(
+                f"{self.where}: no console port to open (the board file's 'console.url')"
+            )
         try:
             # exclusive: a port another program (a minicom left open) holds is refused
-            self.port = serial.serial_for_url(
-                config.url, baudrate=config.baud, timeout=0.05, exclusive=True
-            )
+            self.port = open_port(config.url, config.baud, timeout=0.05, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"{self.where}: cannot open: {exc}") from None
         self._reader = threading.Thread(target=self._read, name="think-console", daemon=True)

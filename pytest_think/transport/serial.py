@@ -1,8 +1,9 @@
 """A byte link over a serial port (pyserial): a UART, an RFC 2217 server (ser2net), a pty.
 
-Any `serial_for_url` URL works: /dev/ttyUSB0, rfc2217://host:port, socket://host:port,
-loop://. Serial links corrupt and drop bytes, so this link says it is not reliable and the
-agent client resynchronises, NAKs and retransmits over it (transport/reliable.py).
+Any `serial_for_url` URL works: /dev/ttyUSB0, rfc2217://host:port (ser2net), socket://host:port
+(ser2net's raw TCP), loop://; network ports are opened by `ports.open_port`, which keeps them
+at line rate. Serial links corrupt and drop bytes, so this link says it is not reliable and
+the agent client resynchronises, NAKs and retransmits over it (transport/reliable.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import serial
 
 from pytest_think.errors import LinkError
+from pytest_think.transport.ports import open_port
 
 SERIAL_FRAME_BYTES = 512
 
@@ -27,11 +29,10 @@ class SerialLink:
         self.frame_bytes = frame_bytes
         try:
             # exclusive: a port another program holds is refused, not shared byte by byte
-            self.port = serial.serial_for_url(
-                url, baudrate=baudrate, timeout=0.1, exclusive=True, do_not_open=False
-            )
+            self.port = open_port(url, baudrate, timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"serial port {url}: {exc}") from None
+        self._timeout: float | None = 0.1
         # Wait a few windows' worth of line time before repeating unanswered frames.
         line_s = window * frame_bytes * 10 / baudrate
         self.retransmit_after = max(0.1, 4 * line_s)
@@ -46,8 +47,13 @@ class SerialLink:
             raise LinkError(f"writing to serial port {self.url} failed: {exc}") from None
 
     def recv(self, n: int, timeout: float | None) -> bytes:
-        self.port.timeout = timeout
+        read_some = getattr(self.port, "read_some", None)
         try:
+            if read_some is not None:  # a network port (ports.ChunkPort)
+                chunk: bytes = read_some(n, timeout)
+                return chunk
+            if timeout != self._timeout:  # setting it reconfigures the port
+                self.port.timeout = self._timeout = timeout
             first = self.port.read(1)
             if not first:
                 raise TimeoutError(f"nothing on {self.url} within {timeout} s")

@@ -140,6 +140,8 @@ class SshTransport:
 
     def connect(self) -> SshTransport:
         cfg = self.config
+        if cfg.host is None:  # a board file's labgrid place gives it (pytest_think.farm)
+            raise LinkError(f"board '{self.board_name}': no ssh host to connect to")
         client = paramiko.SSHClient()
         hostkeys.configure(client, cfg.host_key, cfg.known_hosts, f"{cfg.host}:{cfg.port}")
         password = self._password()
