@@ -194,3 +194,27 @@ def _exporter_pgid(out: Path) -> int:
             if exports.encode() in argv:
                 return os.getpgid(int(entry.name))
     raise AssertionError("no exporter found")
+
+
+def test_a_farm_joining_a_coordinator_deletes_its_places_at_stop(tmp_path: Path) -> None:
+    from pytest_think.emulator.labgrid_procs import LabgridProcess, free_port, labgrid_command
+
+    port = free_port()
+    (tmp_path / "coordinator").mkdir()
+    coordinator = LabgridProcess(
+        "labgrid-coordinator",
+        [labgrid_command("labgrid-coordinator"), "-l", f"127.0.0.1:{port}"],
+        tmp_path / "coordinator.log",
+        tmp_path / "coordinator",
+    )
+    try:
+        coordinator.wait_for_port(port, 60)
+        address = f"127.0.0.1:{port}"
+        mcu = _boards(tmp_path / "src")[1]
+        with TwinFarm.start([mcu], tmp_path / "farm", coordinator=address) as farm:
+            assert farm.coordinator == address
+            assert labgrid_client(address, "places").stdout.split() == [MCU]
+        assert labgrid_client(address, "places").stdout.split() == []  # the bench is as it was
+        coordinator.check_alive()  # and its coordinator still runs
+    finally:
+        coordinator.stop()
