@@ -3,6 +3,7 @@ the twins' ptys, labgrid-client switching a twin's supply through the power rela
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -123,7 +124,11 @@ def test_mcu_digits_suite_over_ser2net_rfc2217(farm: TwinFarm, pytester: pytest.
         for _ in range(2):  # the firmware serves one session after another, as on a bench
             result = pytester.runpytest("--board=mcu-ser2net", "--think-json=out.json")
             result.assert_outcomes(passed=2)
-            assert url in (pytester.path / "out.json").read_text()
+            doc = json.loads((pytester.path / "out.json").read_text())
+            assert doc["board"]["identity"]["serial"] == url
+            # a clean line: a byte lost or changed on the way (telnet's doubled 0xFF, say)
+            # would have been repaired, and counted here
+            assert all(t["stream"]["link"]["bad_frames"] == 0 for t in doc["tests"])
     finally:
         _lg(farm, MCU, "release")
 
