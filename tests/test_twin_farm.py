@@ -3,6 +3,7 @@ the twins' ptys, labgrid-client switching a twin's supply through the power rela
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -73,7 +74,7 @@ def test_places_have_tags_and_board_files_name_them(farm: TwinFarm) -> None:
 
 
 def test_labgrid_client_power_cycle_powers_the_twin_down_and_up(farm: TwinFarm) -> None:
-    from pytest_think.errors import LinkError, ThinkError
+    from pytest_think.errors import LinkError
     from pytest_think.transport.ssh import SshTransport
 
     served = farm.boards[ZCU]
@@ -92,8 +93,8 @@ def test_labgrid_client_power_cycle_powers_the_twin_down_and_up(farm: TwinFarm) 
     finally:
         _lg(farm, ZCU, "release")
     assert not marker.exists()  # the reboot forgot /run
-    with pytest.raises((LinkError, ThinkError, OSError, EOFError)):
-        before.run(["uname", "-n"])  # the session died with the board
+    with pytest.raises(LinkError):
+        before.run(["uname", "-n"])  # the connection died with the board
     before.close()
     deadline = time.monotonic() + 60  # bounds the boot; the board answers once it is up
     while True:
@@ -120,9 +121,14 @@ def test_mcu_digits_suite_over_ser2net_rfc2217(farm: TwinFarm, pytester: pytest.
         (pytester.path / "boards" / "mcu-ser2net.yaml").write_text(yaml.safe_dump(data))
         (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
         pytester.makepyfile(test_digits=(REPO / "test_suites" / "test_digits.py").read_text())
-        result = pytester.runpytest("--board=mcu-ser2net", "--think-json=out.json")
-        result.assert_outcomes(passed=2)
-        assert url in (pytester.path / "out.json").read_text()
+        for _ in range(2):  # the firmware serves one session after another, as on a bench
+            result = pytester.runpytest("--board=mcu-ser2net", "--think-json=out.json")
+            result.assert_outcomes(passed=2)
+            doc = json.loads((pytester.path / "out.json").read_text())
+            assert doc["board"]["identity"]["serial"] == url
+            # a clean line: a byte lost or changed on the way (telnet's doubled 0xFF, say)
+            # would have been repaired, and counted here
+            assert all(t["stream"]["link"]["bad_frames"] == 0 for t in doc["tests"])
     finally:
         _lg(farm, MCU, "release")
 
@@ -193,3 +199,27 @@ def _exporter_pgid(out: Path) -> int:
             if exports.encode() in argv:
                 return os.getpgid(int(entry.name))
     raise AssertionError("no exporter found")
+
+
+def test_a_farm_joining_a_coordinator_deletes_its_places_at_stop(tmp_path: Path) -> None:
+    from pytest_think.emulator.labgrid_procs import LabgridProcess, free_port, labgrid_command
+
+    port = free_port()
+    (tmp_path / "coordinator").mkdir()
+    coordinator = LabgridProcess(
+        "labgrid-coordinator",
+        [labgrid_command("labgrid-coordinator"), "-l", f"127.0.0.1:{port}"],
+        tmp_path / "coordinator.log",
+        tmp_path / "coordinator",
+    )
+    try:
+        coordinator.wait_for_port(port, 60)
+        address = f"127.0.0.1:{port}"
+        mcu = _boards(tmp_path / "src")[1]
+        with TwinFarm.start([mcu], tmp_path / "farm", coordinator=address) as farm:
+            assert farm.coordinator == address
+            assert labgrid_client(address, "places").stdout.split() == [MCU]
+        assert labgrid_client(address, "places").stdout.split() == []  # the bench is as it was
+        coordinator.check_alive()  # and its coordinator still runs
+    finally:
+        coordinator.stop()

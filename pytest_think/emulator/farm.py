@@ -6,7 +6,8 @@ board's twin (`TwinProcess`) and exports it through a real `labgrid-exporter`:
 - the twin's SSH server as a `NetworkService`,
 - its console pty (``console``) and, for a board on a serial line, its serial pty
   (``serial``) as `RawSerialPort`s, which the exporter serves as `NetworkSerialPort`s by
-  starting Debian's ``ser2net`` (RFC 2217) when the place is acquired,
+  starting Debian's ``ser2net`` (RFC 2217) when the place is acquired (on 127.0.0.1 only:
+  `ser2net_on_loopback`),
 - its supply, when the board's meter can switch it, as a `NetworkPowerPort` (model
   ``simplerest``) on an HTTP relay (`power_relay.py`) in front of the supply output.
 
@@ -35,6 +36,7 @@ from pytest_think.emulator.labgrid_procs import (
     free_port,
     labgrid_client,
     labgrid_command,
+    ser2net_on_loopback,
 )
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.emulator.power_relay import Outlet, PowerRelay, supply_outlet
@@ -135,6 +137,7 @@ class TwinFarm:
             ],
             self.state / "exporter.log",
             self.state,
+            env=ser2net_on_loopback(self.state / "bin"),
         )
         self._stack.callback(exporter.stop)
         self._wait_for_resources(exporter, [b.name for b, _ in twins], timeout)

@@ -10,6 +10,7 @@ import ast
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ __all__ = [
     "free_port",
     "labgrid_client",
     "labgrid_command",
+    "ser2net_on_loopback",
 ]
 
 INSTALL = "pip install 'pytest-think[farm]'"
@@ -40,6 +42,36 @@ def labgrid_command(name: str) -> str:
     if found is None:
         raise TwinError(f"{name} not found: labgrid is not installed ({INSTALL})")
     return found
+
+
+def ser2net_on_loopback(bin_dir: Path) -> dict[str, str]:
+    """An environment for the exporter whose ``ser2net`` listens on 127.0.0.1 only.
+
+    labgrid's exporter starts ser2net with the accepter ``telnet(rfc2217,mode=server),tcp,PORT``,
+    which listens on every interface; the ``ser2net`` first on this PATH is Debian's, started
+    with ``tcp,127.0.0.1,PORT`` instead and otherwise as the exporter says."""
+    real = shutil.which("ser2net") or "/usr/sbin/ser2net"
+    if not Path(real).is_file():
+        raise TwinError(
+            "ser2net not found: labgrid's exporter serves serial ports with it "
+            "(Debian: apt-get install ser2net; make test installs it)"
+        )
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = bin_dir / "ser2net"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "# ser2net as labgrid's exporter starts it, listening on 127.0.0.1 only\n"
+        'for arg in "$@"; do\n'
+        "  shift\n"
+        '  case "$arg" in\n'
+        '    *"accepter: "*",tcp,"*) arg=$(printf %s "$arg" | sed "s/,tcp,/,tcp,127.0.0.1,/") ;;\n'
+        "  esac\n"
+        '  set -- "$@" "$arg"\n'
+        "done\n"
+        f'exec {shlex.quote(real)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def free_port() -> int:
@@ -66,13 +98,21 @@ def labgrid_client(
 class LabgridProcess:
     """A labgrid program running in its own process group, its output in `log`."""
 
-    def __init__(self, what: str, argv: Sequence[str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        what: str,
+        argv: Sequence[str],
+        log: Path,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.what = what
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

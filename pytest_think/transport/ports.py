@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 import time
+import warnings
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,7 +79,9 @@ class Rfc2217Port(rfc2217.Serial):  # type: ignore[misc]
         self._arrived = threading.Condition()
         self._ended = False
         self._applied: tuple[Any, ...] | None = None
-        super().open()
+        with warnings.catch_warnings():  # pyserial 3.5 names its reader with setName() …
+            warnings.filterwarnings("ignore", "set(Daemon|Name)", DeprecationWarning)
+            super().open()
 
     def _reconfigure_port(self) -> None:
         # pyserial calls this for a new read timeout too; the server needs only the line.

@@ -112,15 +112,21 @@ class Line:
         if delay > 0:
             time.sleep(delay)
 
-    def pump(self, read_fd: int, write_fd: int) -> None:
+    def pump(self, read_fd: int, to: int | Firmware) -> None:
+        """Bytes from `read_fd` to `to` (a file descriptor, or the running firmware's input:
+        what arrives while it restarts is lost, as on a rebooting board)."""
         while True:
             data = os.read(read_fd, 256)
             if not data:
                 return
             self.pace(len(data))
             data = self.damage(data)
-            while data:
-                data = data[os.write(write_fd, data) :]
+            try:
+                write_fd = to if isinstance(to, int) else to.stdin()
+                while data:
+                    data = data[os.write(write_fd, data) :]
+            except BrokenPipeError:
+                continue
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,27 +146,56 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(model, firmware / model.name)
     master, slave = os.openpty()
     tty.setraw(slave)
-    agent = subprocess.Popen(
-        [sys.executable, str(firmware / "think_agent.py"), "--serial"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=(args.state_dir / "agent.log").open("wb"),
-    )
-    assert agent.stdin and agent.stdout
     to_mcu = Line(args.baud, args.ber, args.drop, args.seed)
     from_mcu = Line(args.baud, args.ber, args.drop, args.seed + 1)
-    threads = [
-        threading.Thread(target=to_mcu.pump, args=(master, agent.stdin.fileno()), daemon=True),
-        threading.Thread(target=from_mcu.pump, args=(agent.stdout.fileno(), master), daemon=True),
-    ]
-    for t in threads:
-        t.start()
+    firmware_main = Firmware(firmware, args.state_dir / "agent.log", master, from_mcu)
+    threading.Thread(target=firmware_main.run, daemon=True).start()
+    threading.Thread(target=to_mcu.pump, args=(master, firmware_main), daemon=True).start()
     print(json.dumps({"port": os.ttyname(slave), "pid": os.getpid()}), flush=True)
     try:
         sys.stdin.read()  # serve until the launcher goes away
     finally:
-        agent.kill()
+        firmware_main.stop()
     return 0
+
+
+class Firmware:
+    """The firmware's main loop: the agent, started again when a session ends (after BYE a
+    microcontroller goes on listening; the next host asks for its HELLO with a NAK)."""
+
+    def __init__(self, firmware: Path, log: Path, master: int, from_mcu: Line) -> None:
+        self.argv = [sys.executable, str(firmware / "think_agent.py"), "--serial"]
+        self.log, self.master, self.from_mcu = log, master, from_mcu
+        self.agent: subprocess.Popen[bytes] | None = None
+        self.started = threading.Condition()
+        self.stopped = False
+
+    def run(self) -> None:
+        with self.log.open("ab") as log:
+            while not self.stopped:
+                agent = subprocess.Popen(
+                    self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
+                )
+                assert agent.stdin and agent.stdout
+                with self.started:
+                    self.agent = agent
+                    self.started.notify_all()
+                self.from_mcu.pump(agent.stdout.fileno(), self.master)
+                agent.wait()
+                time.sleep(0.05)  # as a watchdog resets: not in a tight loop
+
+    def stdin(self) -> int:
+        """The running agent's input (waiting while it starts)."""
+        with self.started:
+            while self.agent is None or self.agent.poll() is not None:
+                self.started.wait(0.1)
+            assert self.agent.stdin is not None
+            return self.agent.stdin.fileno()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.agent is not None:
+            self.agent.kill()
 
 
 if __name__ == "__main__":
