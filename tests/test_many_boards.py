@@ -356,6 +356,30 @@ def test_a_worker_never_opens_a_board_another_holds(
     )
 
 
+def test_a_test_with_its_own_boards_runs_where_they_are_held(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
+    pytest.importorskip("xdist")
+    for name in ("alpha", "beta"):
+        write_board(name)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("board_spec", ["beta"], scope="session")
+        @pytest.mark.parametrize("i", range(3))
+        def test_own(board, i):
+            assert board.config.name == "beta"
+
+        def test_campaign(board):
+            pass
+        """
+    )
+    result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*test_campaign[[]alpha[]]*", "*test_own[[]*beta*"])
+
+
 def test_holders_hand_each_board_to_one_worker_at_a_time() -> None:
     holders = BoardHolders(["a", "b"])
     assert holders.take("gw0") == "a" and holders.take("gw1") == "b"
@@ -383,7 +407,9 @@ def test_board_ids_are_found_in_node_ids() -> None:
     assert board_in_nodeid("t.py::test2[a-1]", names, collection) == "a"
     assert board_in_nodeid("t.py::test2[a-b-1]", names, collection) == "a-b"
     assert board_in_nodeid("t.py::plain", names, collection) is None
-    assert board_in_nodeid("t.py::own[a]", names, collection) is None  # not on every board
+    assert board_in_nodeid("t.py::own[a]", names, collection) == "a"  # its own board_spec
+    assert board_in_nodeid("t.py::own[1-c]", names, collection) == "c"
+    assert board_in_nodeid("t.py::own[b]", names, collection) is None
     assert without_board("t.py::test2[a-b-1]", "a-b") == "t.py::test2[1]"
     assert without_board("t.py::test[c]", "c") == "t.py::test"
     assert without_board("t.py::plain", "c") == "t.py::plain"
