@@ -218,6 +218,44 @@ def test_after(board, dut, reference):
     assert (pytester.path / "released.txt").read_text() == "beta\n"
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_board_file_that_stands_for_several_boards(
+    pytester: pytest.Pytester, write_board: Callable[..., Path], workers: list[str]
+) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+    write_board("alpha")
+    # A provider whose board file stands for two boards, as a farm's tags filter may.
+    pytester.makeconftest(
+        """
+        from pytest_think.emulator.pytest_plugin import TwinEndpoints
+
+        def expand(self, config):
+            return [config.model_copy(update={"name": f"alpha.bench{i}"}) for i in (1, 2)]
+
+        TwinEndpoints.expand = expand
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_on(board, board_spec):
+            assert board.config.name == board_spec
+        """
+    )
+    result = pytester.runpytest(*workers, "--board=alpha", "--think-json=out.json", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "think: 2 boards, campaign mode*",
+            "think: board alpha.bench1 *",
+            "*test_on[[]alpha.bench2[]]*",
+        ]
+    )
+    doc = results(pytester)
+    assert [b["name"] for b in doc["boards"]] == ["alpha.bench1", "alpha.bench2"]
+    assert sorted(t["board"] for t in doc["tests"]) == ["alpha.bench1", "alpha.bench2"]
+
+
 def test_pool_spreads_tests_over_the_boards(
     pytester: pytest.Pytester, three_boards: list[str]
 ) -> None:

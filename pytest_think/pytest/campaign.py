@@ -44,11 +44,14 @@ def board_payload(config: BoardConfig) -> dict[str, Any]:
 
 
 def board_from_payload(payload: dict[str, Any]) -> BoardConfig:
-    """The board a controller handed this worker (`board_payload`)."""
+    """The board a controller handed this worker (`board_payload`), validated again, with the
+    name its provider gave it (a place's name may carry characters a board file's may not)."""
     source = payload.get("source")
-    return BoardConfig.model_validate(
-        {**payload["config"], "source": Path(source) if source else None}
+    data = payload["config"]
+    config = BoardConfig.model_validate(
+        {**data, "name": "handed", "source": Path(source) if source else None}
     )
+    return config.model_copy(update={"name": data["name"]})
 
 
 def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
