@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
+from pytest_think.boards import BoardConfig
 from pytest_think.cli import main
+from pytest_think.emulator.pytest_plugin import TwinEndpoints
 from pytest_think.errors import ThinkError
 from pytest_think.pytest.campaign import board_in_nodeid, without_board
 from pytest_think.pytest.workers import BoardHolders
@@ -159,7 +161,7 @@ def test_n_auto_starts_one_worker_per_board(
 
 
 def test_a_worker_that_dies_gives_its_board_to_its_replacement(
-    pytester: pytest.Pytester, write_board: Callable[..., Path]
+    pytester: pytest.Pytester, write_board: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("xdist")
     for name in ("alpha", "beta"):
@@ -178,16 +180,9 @@ def test_after(board, dut, reference):
 """
     )
     # The controller gives the dead worker's board back through the board's provider.
-    pytester.makeconftest(
-        """
-        from pytest_think.emulator.pytest_plugin import TwinEndpoints
-
-        def released(self, config):
-            with open("released.txt", "a") as f:
-                f.write(config.name + "\\n")
-
-        TwinEndpoints.release_orphan = released
-        """
+    released: list[str] = []
+    monkeypatch.setattr(
+        TwinEndpoints, "release_orphan", lambda self, config: released.append(config.name)
     )
     result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "--think-json=out.json")
     result.assert_outcomes(passed=8, failed=1)
@@ -215,27 +210,26 @@ def test_after(board, dut, reference):
     nodeids = [t["nodeid"] for t in doc["tests"]]
     assert len(nodeids) == len(set(nodeids)) == 9
     assert {b["name"] for b in doc["boards"]} == {"alpha", "beta"}
-    assert (pytester.path / "released.txt").read_text() == "beta\n"
+    assert released == ["beta"]
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_a_board_file_that_stands_for_several_boards(
-    pytester: pytest.Pytester, write_board: Callable[..., Path], workers: list[str]
+    pytester: pytest.Pytester,
+    write_board: Callable[..., Path],
+    workers: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if workers:
         pytest.importorskip("xdist")
     write_board("alpha")
-    # A provider whose board file stands for two boards, as a farm's tags filter may.
-    pytester.makeconftest(
-        """
-        from pytest_think.emulator.pytest_plugin import TwinEndpoints
 
-        def expand(self, config):
-            return [config.model_copy(update={"name": f"alpha.bench{i}"}) for i in (1, 2)]
+    # A provider whose board file stands for two boards, as a farm's tags filter may (the
+    # controller expands: the xdist workers are handed the boards).
+    def expand(self: TwinEndpoints, config: BoardConfig) -> list[BoardConfig]:
+        return [config.model_copy(update={"name": f"alpha.bench{i}"}) for i in (1, 2)]
 
-        TwinEndpoints.expand = expand
-        """
-    )
+    monkeypatch.setattr(TwinEndpoints, "expand", expand)
     pytester.makepyfile(
         """
         def test_on(board, board_spec):
