@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
+from pytest_think.boards import BoardConfig
 from pytest_think.cli import main
+from pytest_think.emulator.pytest_plugin import TwinEndpoints
 from pytest_think.errors import ThinkError
 from pytest_think.pytest.campaign import board_in_nodeid, without_board
 from pytest_think.pytest.workers import BoardHolders
@@ -159,7 +161,7 @@ def test_n_auto_starts_one_worker_per_board(
 
 
 def test_a_worker_that_dies_gives_its_board_to_its_replacement(
-    pytester: pytest.Pytester, write_board: Callable[..., Path]
+    pytester: pytest.Pytester, write_board: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("xdist")
     for name in ("alpha", "beta"):
@@ -178,16 +180,9 @@ def test_after(board, dut, reference):
 """
     )
     # The controller gives the dead worker's board back through the board's provider.
-    pytester.makeconftest(
-        """
-        from pytest_think.emulator.pytest_plugin import TwinEndpoints
-
-        def released(self, config):
-            with open("released.txt", "a") as f:
-                f.write(config.name + "\\n")
-
-        TwinEndpoints.release_orphan = released
-        """
+    released: list[str] = []
+    monkeypatch.setattr(
+        TwinEndpoints, "release_orphan", lambda self, config: released.append(config.name)
     )
     result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "--think-json=out.json")
     result.assert_outcomes(passed=8, failed=1)
@@ -215,7 +210,44 @@ def test_after(board, dut, reference):
     nodeids = [t["nodeid"] for t in doc["tests"]]
     assert len(nodeids) == len(set(nodeids)) == 9
     assert {b["name"] for b in doc["boards"]} == {"alpha", "beta"}
-    assert (pytester.path / "released.txt").read_text() == "beta\n"
+    assert released == ["beta"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_board_file_that_stands_for_several_boards(
+    pytester: pytest.Pytester,
+    write_board: Callable[..., Path],
+    workers: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+    write_board("alpha")
+
+    # A provider whose board file stands for two boards, as a farm's tags filter may (the
+    # controller expands: the xdist workers are handed the boards).
+    def expand(self: TwinEndpoints, config: BoardConfig) -> list[BoardConfig]:
+        return [config.model_copy(update={"name": f"alpha.bench{i}"}) for i in (1, 2)]
+
+    monkeypatch.setattr(TwinEndpoints, "expand", expand)
+    pytester.makepyfile(
+        """
+        def test_on(board, board_spec):
+            assert board.config.name == board_spec
+        """
+    )
+    result = pytester.runpytest(*workers, "--board=alpha", "--think-json=out.json", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "think: 2 boards, campaign mode*",
+            "think: board alpha.bench1 *",
+            "*test_on[[]alpha.bench2[]]*",
+        ]
+    )
+    doc = results(pytester)
+    assert [b["name"] for b in doc["boards"]] == ["alpha.bench1", "alpha.bench2"]
+    assert sorted(t["board"] for t in doc["tests"]) == ["alpha.bench1", "alpha.bench2"]
 
 
 def test_pool_spreads_tests_over_the_boards(
@@ -356,6 +388,30 @@ def test_a_worker_never_opens_a_board_another_holds(
     )
 
 
+def test_a_test_with_its_own_boards_runs_where_they_are_held(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
+    pytest.importorskip("xdist")
+    for name in ("alpha", "beta"):
+        write_board(name)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("board_spec", ["beta"], scope="session")
+        @pytest.mark.parametrize("i", range(3))
+        def test_own(board, i):
+            assert board.config.name == "beta"
+
+        def test_campaign(board):
+            pass
+        """
+    )
+    result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*test_campaign[[]alpha[]]*", "*test_own[[]*beta*"])
+
+
 def test_holders_hand_each_board_to_one_worker_at_a_time() -> None:
     holders = BoardHolders(["a", "b"])
     assert holders.take("gw0") == "a" and holders.take("gw1") == "b"
@@ -383,7 +439,9 @@ def test_board_ids_are_found_in_node_ids() -> None:
     assert board_in_nodeid("t.py::test2[a-1]", names, collection) == "a"
     assert board_in_nodeid("t.py::test2[a-b-1]", names, collection) == "a-b"
     assert board_in_nodeid("t.py::plain", names, collection) is None
-    assert board_in_nodeid("t.py::own[a]", names, collection) is None  # not on every board
+    assert board_in_nodeid("t.py::own[a]", names, collection) == "a"  # its own board_spec
+    assert board_in_nodeid("t.py::own[1-c]", names, collection) == "c"
+    assert board_in_nodeid("t.py::own[b]", names, collection) is None
     assert without_board("t.py::test2[a-b-1]", "a-b") == "t.py::test2[1]"
     assert without_board("t.py::test[c]", "c") == "t.py::test"
     assert without_board("t.py::plain", "c") == "t.py::plain"

@@ -44,11 +44,14 @@ def board_payload(config: BoardConfig) -> dict[str, Any]:
 
 
 def board_from_payload(payload: dict[str, Any]) -> BoardConfig:
-    """The board a controller handed this worker (`board_payload`)."""
+    """The board a controller handed this worker (`board_payload`), validated again, with the
+    name its provider gave it (a place's name may carry characters a board file's may not)."""
     source = payload.get("source")
-    return BoardConfig.model_validate(
-        {**payload["config"], "source": Path(source) if source else None}
+    data = payload["config"]
+    config = BoardConfig.model_validate(
+        {**data, "name": "handed", "source": Path(source) if source else None}
     )
+    return config.model_copy(update={"name": data["name"]})
 
 
 def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -80,22 +83,23 @@ def _split(nodeid: str) -> tuple[str, str] | None:
 def board_in_nodeid(nodeid: str, names: Sequence[str], collection: Collection[str]) -> str | None:
     """The campaign board `nodeid` runs on, or None (a test without a board of the campaign).
 
-    The board's id leads the test's ids; a board is recognized when the same test exists for
-    every board of the campaign (which tells ``[a-b]`` of board ``a-b`` from board ``a`` with
-    parameter ``b``)."""
+    The campaign's board id leads the test's ids; it is recognized when the same test exists
+    for every board of the campaign (which tells ``[a-b]`` of board ``a-b`` from board ``a``
+    with parameter ``b``). Failing that, a board named anywhere among the ids (a test that
+    parametrizes `board_spec` itself) is the test's board."""
     split = _split(nodeid)
     if split is None:
         return None
     base, inner = split
-    found = None
-    for name in names:
-        if inner != name and not inner.startswith(name + "-"):
-            continue
-        rest = inner[len(name) :]
-        siblings = all(f"{base}[{other}{rest}]" in collection for other in names)
-        if siblings and (found is None or len(name) > len(found)):
-            found = name
-    return found
+    leading = [n for n in names if inner == n or inner.startswith(n + "-")]
+    confirmed = [
+        n
+        for n in leading
+        if all(f"{base}[{other}{inner[len(n) :]}]" in collection for other in names)
+    ]
+    padded = f"-{inner}-"
+    named = confirmed or [n for n in names if f"-{n}-" in padded]
+    return max(named, key=len) if named else None
 
 
 def without_board(nodeid: str, board: str) -> str:
