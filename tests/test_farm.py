@@ -244,6 +244,8 @@ from pytest_think.transport.ssh import SshTransport
 
 def test_power_port(board):
     assert board.config.power is not None and board.config.power.model == "simplerest"
+    # the meter's address came from the place too (its NetworkService named 'meter')
+    assert board.config.meter.resource == {meter!r}
     switch = board.power_switch
     switch.power(False)
     assert switch.is_on() is False
@@ -258,7 +260,8 @@ def test_the_places_power_port_switches_the_board(
     pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     with start_farm(tmp_path_factory.mktemp("zcu-farm"), "fpga-zcu102") as zcu:
-        pytester.makepyfile(POWER_TEST)
+        meter = zcu.boards["fpga-zcu102"].twin.endpoint["meter"]
+        pytester.makepyfile(POWER_TEST.replace("{meter!r}", repr(meter)))
         result = pytester.runpytest(f"--board={zcu.boards['fpga-zcu102'].board_file}")
         result.assert_outcomes(passed=1)
         assert holder(zcu.coordinator, "fpga-zcu102") is None

@@ -67,6 +67,8 @@ def test_places_have_tags_and_board_files_name_them(farm: TwinFarm) -> None:
     assert data["labgrid"] == {"place": ZCU, "coordinator": farm.coordinator}
     assert "host" not in data["ssh"] and data["ssh"]["host_key"].startswith("SHA256:")
     assert "url" not in data["console"] and "twin" not in data
+    assert "resource" not in data["meter"]  # the place's NetworkService 'meter' gives it
+    assert "meter" in _lg(farm, ZCU, "show")
     assert yaml.safe_load(farm.boards[MCU].board_file.read_text())["serial"] == {
         "baud": 921600,
         "frame_bytes": 512,

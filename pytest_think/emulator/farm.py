@@ -216,7 +216,11 @@ class TwinFarm:
             if link in data:
                 data[link].pop("url", None)
         if board.meter is not None and "meter" in e:
-            data["meter"]["resource"] = e["meter"]
+            # Given by the place (a NetworkService named 'meter') when it is a LAN socket.
+            if _meter_service(e["meter"]) is None:
+                data["meter"]["resource"] = e["meter"]
+            else:
+                data["meter"].pop("resource", None)
         data["labgrid"] = {"place": board.name, "coordinator": self.coordinator}
         return data
 
@@ -251,9 +255,20 @@ def _exports(
             group["console"] = _serial_port(e["console"], board.console.baud)
     elif board.serial is not None:  # a board on a serial line: its twin is a pty
         group["serial"] = _serial_port(e["port"], board.serial.baud)
+    meter = _meter_service(e["meter"]) if board.meter is not None and "meter" in e else None
+    if meter is not None:
+        group["meter"] = {"cls": "NetworkService", **meter}
     if relay is not None and outlet is not None:
         group["NetworkPowerPort"] = {"model": "simplerest", "host": relay.url, "index": outlet}
     return group
+
+
+def _meter_service(resource: str) -> dict[str, Any] | None:
+    """A VISA socket resource (TCPIP::host::port::SOCKET) as a NetworkService's fields."""
+    parts = resource.split("::")
+    if len(parts) != 4 or parts[0].upper() != "TCPIP" or parts[3].upper() != "SOCKET":
+        return None
+    return {"address": parts[1], "port": int(parts[2]), "username": ""}
 
 
 def _serial_port(pty: str, baud: int) -> dict[str, Any]:

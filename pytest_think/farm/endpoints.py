@@ -1,7 +1,9 @@
 """A place's resources as a board file's endpoints, and nothing more: NetworkService → `ssh`
 host/port (and user), NetworkSerialPort → `serial.url` / `console.url` (the port named
 `console` is the console; the board's serial link is the one named `serial`, or the only
-one), NetworkPowerPort → `power`. What the board file says besides stays as it is."""
+one), NetworkPowerPort → `power`, and a NetworkService named `meter` (a SCPI meter on the
+bench LAN: labgrid has no class of its own for one) → `meter.resource` as a VISA socket
+resource. What the board file says besides stays as it is."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from pytest_think.errors import FarmError
 __all__ = ["needed_classes", "rewire"]
 
 Resources = dict[tuple[str, str], Any]  # (name, cls) → labgrid ResourceEntry
+METER = "meter"  # the NetworkService that is the board's meter, not its SSH
 
 
 def _of(resources: Resources, cls: str) -> dict[str, Any]:
-    return {name: entry for (name, c), entry in resources.items() if c == cls}
+    found = {name: entry for (name, c), entry in resources.items() if c == cls}
+    if cls == "NetworkService":
+        found.pop(METER, None)
+    return found
 
 
 def needed_classes(config: BoardConfig) -> list[str]:
@@ -86,6 +92,10 @@ def rewire(config: BoardConfig, resources: Resources, where: str) -> BoardConfig
         board = board.with_serial_port(_serial_url(_serial_port(ports, "serial", config, where)))
     if config.console is not None:
         board = board.with_console_port(_serial_url(_serial_port(ports, "console", config, where)))
+    meter = resources.get((METER, "NetworkService"))
+    if config.meter is not None and meter is not None:
+        args = meter.args
+        board = board.with_meter_resource(f"TCPIP::{args['address']}::{args['port']}::SOCKET")
     power = _of(resources, "NetworkPowerPort")
     if power:
         args = next(iter(sorted(power.items())))[1].args
