@@ -178,7 +178,7 @@ class TwinSection(BaseModel):
 
 
 class BoardConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
     family: str = "generic"
     description: str = ""
     ssh: SshConfig | None = None
