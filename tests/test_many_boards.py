@@ -67,6 +67,15 @@ def three_boards(write_board: Callable[..., Path]) -> list[str]:
     return [f"--board={name}" for name in BOARDS]
 
 
+@pytest.fixture
+def two_boards(write_board: Callable[..., Path]) -> list[str]:
+    """Boards alpha and beta, under xdist (skipped without it)."""
+    pytest.importorskip("xdist")
+    for name in ("alpha", "beta"):
+        write_board(name, twin={"hostname": f"host-{name}"})
+    return ["--board=alpha", "--board=beta"]
+
+
 def outcomes(doc: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     return sorted((t["nodeid"], t.get("board"), t["outcome"]) for t in doc["tests"])
 
@@ -161,11 +170,8 @@ def test_n_auto_starts_one_worker_per_board(
 
 
 def test_a_worker_that_dies_gives_its_board_to_its_replacement(
-    pytester: pytest.Pytester, write_board: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, two_boards: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("xdist")
-    for name in ("alpha", "beta"):
-        write_board(name, twin={"hostname": f"host-{name}"})
     pytester.makepyfile(
         test_crash=SUITE
         + f"""
@@ -184,7 +190,7 @@ def test_after(board, dut, reference):
     monkeypatch.setattr(
         TwinEndpoints, "release_orphan", lambda self, config: released.append(config.name)
     )
-    result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "--think-json=out.json")
+    result = pytester.runpytest("-n", "2", *two_boards, "--think-json=out.json")
     result.assert_outcomes(passed=8, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -362,11 +368,8 @@ def test_n_that_is_not_the_number_of_boards_is_one_line(
 
 
 def test_a_worker_never_opens_a_board_another_holds(
-    pytester: pytest.Pytester, write_board: Callable[..., Path]
+    pytester: pytest.Pytester, two_boards: list[str]
 ) -> None:
-    pytest.importorskip("xdist")
-    for name in ("alpha", "beta"):
-        write_board(name)
     # Every test asks for beta: only beta's worker may reach it.
     pytester.makepyfile(
         """
@@ -381,7 +384,7 @@ def test_a_worker_never_opens_a_board_another_holds(
             pass
         """
     )
-    result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta")
+    result = pytester.runpytest("-n", "2", *two_boards)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         ["*board 'beta' is held by another pytest-xdist worker; this one holds alpha*"]
@@ -389,11 +392,8 @@ def test_a_worker_never_opens_a_board_another_holds(
 
 
 def test_a_test_with_its_own_boards_runs_where_they_are_held(
-    pytester: pytest.Pytester, write_board: Callable[..., Path]
+    pytester: pytest.Pytester, two_boards: list[str]
 ) -> None:
-    pytest.importorskip("xdist")
-    for name in ("alpha", "beta"):
-        write_board(name)
     pytester.makepyfile(
         """
         import pytest
@@ -407,7 +407,7 @@ def test_a_test_with_its_own_boards_runs_where_they_are_held(
             pass
         """
     )
-    result = pytester.runpytest("-n", "2", "--board=alpha", "--board=beta", "-v")
+    result = pytester.runpytest("-n", "2", *two_boards, "-v")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*test_campaign[[]alpha[]]*", "*test_own[[]*beta*"])
 
