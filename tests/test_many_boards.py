@@ -260,7 +260,7 @@ def test_pool_spreads_tests_over_the_boards(
     pytester: pytest.Pytester, three_boards: list[str]
 ) -> None:
     pytester.makepyfile(
-        test_pool=SUITE
+        test_spread=SUITE
         + """
 import pytest
 
@@ -288,7 +288,7 @@ def test_pool_under_xdist_gives_each_worker_one_board(
 ) -> None:
     pytest.importorskip("xdist")
     pytester.makepyfile(
-        test_pool=SUITE
+        test_spread=SUITE
         + """
 import pytest
 
