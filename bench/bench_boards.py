@@ -1,6 +1,7 @@
 """Many boards at once: F1 (four boards driven in one session ÷ four times one board alone).
 
-    python bench/bench_boards.py [--boards 4] [--vectors 2000] [--pairs 3] [--json PATH]
+    python bench/bench_boards.py [--boards 4] [--vectors 2000] [--pairs 3] [--device-us 2000]
+        [--json PATH]
 
 Four twin boards (generic, onnxruntime, a device time of 2 ms per inference: device-bound,
 so that the host's cores are not the limit) run one pytest session with pytest-xdist
@@ -34,7 +35,6 @@ from bench_link import tiled_vectors
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "fixtures/models/digits_mlp.onnx"
 SIM = ROOT / "pytest_think/board_files/sim.yaml"
-DEVICE_US = 2000
 TARGET = 0.90
 
 TEST = """
@@ -58,7 +58,7 @@ def test_stream(dut, board_spec):
 """
 
 
-def setup(base: Path, boards: int, vectors: int) -> list[str]:
+def setup(base: Path, boards: int, vectors: int, device_us: int) -> list[str]:
     """Board files, vector files and the test in `base`; the board names."""
     (base / "pytest.ini").write_text("[pytest]\n")
     (base / "test_bench_boards.py").write_text(TEST)
@@ -67,7 +67,7 @@ def setup(base: Path, boards: int, vectors: int) -> list[str]:
     sim = yaml.safe_load(SIM.read_text())
     names = [f"board-{i + 1}" for i in range(boards)]
     for name in names:
-        twin = {**sim["twin"], "hostname": name, "latency": {"fixed_us": DEVICE_US}}
+        twin = {**sim["twin"], "hostname": name, "latency": {"fixed_us": device_us}}
         data = {**sim, "name": name, "twin": twin}
         (board_dir / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     tiled_vectors(vectors, base / "vectors.npz")
@@ -110,13 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boards", type=int, default=4)
     parser.add_argument("--vectors", type=int, default=2000, help="per board and stream")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument(
+        "--device-us", type=int, default=2000, help="twin device time per inference (us)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
     pairs = []
     with tempfile.TemporaryDirectory(prefix="think-bench-boards-") as tmp:
         base = Path(tmp)
-        names = setup(base, args.boards, args.vectors)
+        names = setup(base, args.boards, args.vectors, args.device_us)
         for _ in range(args.pairs):
             alone = aggregate(session(base, names[:1], 0))
             streams = session(base, names, len(names))
@@ -137,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "PASS" if ratio >= TARGET else "MISS"
     print(
         f"F1 {args.boards} boards at once / ({args.boards} x one alone): {ratio:.3f} "
-        f"(target >= {TARGET:.2f}) {verdict}; twin device time {DEVICE_US} us per inference, "
+        f"(target >= {TARGET:.2f}) {verdict}; twin device time {args.device_us} us per inference, "
         f"{args.vectors} vectors per stream, median of {len(pairs)} pairs"
     )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         f1 = dict(ratio=ratio, target=TARGET, verdict=verdict, boards=args.boards, pairs=pairs)
-        f1.update(vectors_per_stream=args.vectors, device_us_per_inference=DEVICE_US)
+        f1.update(vectors_per_stream=args.vectors, device_us_per_inference=args.device_us)
         args.json.write_text(json.dumps({"F1": f1}, indent=2) + "\n")
     return 0
 
