@@ -51,15 +51,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 @pytest.fixture(scope="session")
 def lg_coordinator(request: pytest.FixtureRequest) -> str | None:
     """The labgrid coordinator of the command line (--lg-coordinator / LG_COORDINATOR)."""
-    value = request.config.getoption("lg_coordinator", None)
-    return str(value) if value else os.environ.get("LG_COORDINATOR")
+    return places_provider(request.config).options.coordinator
 
 
 @pytest.fixture(scope="session")
 def lg_acquire_timeout(request: pytest.FixtureRequest) -> float | None:
     """--lg-acquire-timeout (None: each board file's, else 600 s)."""
-    value = request.config.getoption("--lg-acquire-timeout")
-    return float(value) if value is not None else None
+    return places_provider(request.config).options.acquire_timeout
 
 
 def _holds_boards(config: pytest.Config) -> bool:

@@ -75,9 +75,7 @@ class LabgridPlaces:
         """Where the board's place is known: the file, --lg-coordinator, LG_COORDINATOR."""
         section = config.labgrid
         assert section is not None
-        address = (
-            section.coordinator or self.options.coordinator or os.environ.get("LG_COORDINATOR")
-        )
+        address = section.coordinator or self.options.coordinator
         if not address:
             raise BoardConfigError(
                 f"board file {config.source}: field 'labgrid.coordinator': no labgrid "
@@ -184,7 +182,8 @@ def places_provider(config: pytest.Config) -> LabgridPlaces:
     provider = config.stash.get(PROVIDER_KEY, None)
     if provider is None:
         timeout = config.getoption("--lg-acquire-timeout", None)
-        options = FarmOptions(config.getoption("lg_coordinator", None), timeout)
+        coordinator = config.getoption("lg_coordinator", None) or os.environ.get("LG_COORDINATOR")
+        options = FarmOptions(coordinator, timeout)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         say = reporter.write_line if reporter is not None else _stderr
         provider = config.stash[PROVIDER_KEY] = LabgridPlaces(options, say)
