@@ -330,8 +330,8 @@ class VectorStream:
             raise AgentError(
                 f"protocol error {DOING}: {frame.name} seq {frame.seq} answers no frame in flight"
             )
-        device_ns, tensors = tf.decode_result(frame.payload)
-        self.stages.store(job, tf.decode_result_stages(frame.payload))
+        device_ns, tensors, stage_ns = tf.decode_result_and_stages(frame.payload)
+        self.stages.store(job, stage_ns)
         self.sink.store(job, device_ns, tensors, now)
         self.slots.release()
         if self.progress:

@@ -403,26 +403,38 @@ def encode_result(
 
 
 def decode_result(payload: BytesView) -> Tuple[List[int], List[Tensor]]:
-    try:
-        (n,) = _U32.unpack_from(payload, 0)
-        device_ns = list(struct.unpack_from(f"<{n}Q", payload, _U32.size))
-    except struct.error as exc:
-        raise FrameError(f"truncated RESULT timings: {exc}") from None
+    n, device_ns = _result_timings(payload)
     return device_ns, decode_tensors(payload, _U32.size + 8 * n)
 
 
-def decode_result_stages(payload: BytesView) -> Optional[List[List[int]]]:
-    """Each vector's time in each stage, when the RESULT has them (a model in stages)."""
+def _result_timings(payload: BytesView) -> Tuple[int, List[int]]:
     try:
         (n,) = _U32.unpack_from(payload, 0)
-        end = _tensor_block(payload, _U32.size + 8 * n)[1]
+        return n, list(struct.unpack_from(f"<{n}Q", payload, _U32.size))
+    except struct.error as exc:
+        raise FrameError(f"truncated RESULT timings: {exc}") from None
+
+
+def decode_result_and_stages(
+    payload: BytesView,
+) -> Tuple[List[int], List[Tensor], Optional[List[List[int]]]]:
+    """A RESULT read once: device times, tensors, and each vector's time in each stage when
+    the RESULT has them (a model in stages; None otherwise)."""
+    n, device_ns = _result_timings(payload)
+    try:
+        tensors, end = _tensor_block(payload, _U32.size + 8 * n)
         if end == len(payload):
-            return None
+            return device_ns, tensors, None
         (stages,) = _U32.unpack_from(payload, end)
         flat = struct.unpack_from(f"<{n * stages}Q", payload, end + _U32.size)
     except struct.error as exc:
         raise FrameError(f"truncated RESULT stage timings: {exc}") from None
-    return [list(flat[i * stages : (i + 1) * stages]) for i in range(n)]
+    return device_ns, tensors, [list(flat[i * stages : (i + 1) * stages]) for i in range(n)]
+
+
+def decode_result_stages(payload: BytesView) -> Optional[List[List[int]]]:
+    """Each vector's time in each stage, when the RESULT has them (a model in stages)."""
+    return decode_result_and_stages(payload)[2]
 
 
 def encode_loop(options: Dict[str, Any], tensors: List[Tensor]) -> bytes:

@@ -66,8 +66,8 @@ class DeviceModel:
 
     def rewrite(self, frame: tf.Frame) -> tuple[bytes, float]:
         """A RESULT frame as this device would send it, and the extra seconds it took."""
-        device_ns, tensors = tf.decode_result(frame.payload)
-        stage_ns = tf.decode_result_stages(frame.payload)  # the agent's, kept as they are
+        # the agent's stage times, kept as they are
+        device_ns, tensors, stage_ns = tf.decode_result_and_stages(frame.payload)
         n = len(device_ns)
         extra = np.full(n, self.latency.fixed_us * 1e3)
         if self.latency.jitter_us:
