@@ -46,6 +46,12 @@ class LatencyStats(TypedDict):
     p99: Number
     min: Number
     max: Number
+    p50_lo: NotRequired[
+        Annotated[Number, Field(description="95 % interval of the median, low end (its noise)")]
+    ]
+    p50_hi: NotRequired[
+        Annotated[Number, Field(description="95 % interval of the median, high end")]
+    ]
 
 
 class LatencyJson(TypedDict):
