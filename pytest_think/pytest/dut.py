@@ -11,6 +11,7 @@ import pytest
 from pytest_think.connection import Board
 from pytest_think.device import Device, Run
 from pytest_think.flashing import FlashReport
+from pytest_think.pytest import benchmarks
 from pytest_think.pytest.records import TestRecord
 from pytest_think.pytest.schema import FlashJson
 from pytest_think.pytest.session import think_session
@@ -116,7 +117,8 @@ def record_run(
     request: pytest.FixtureRequest, record: TestRecord, run: Run, label: str | None
 ) -> None:
     """A run into the test's record, its latency plot into Allure, and its sha256 and headline
-    figures as JUnit properties (CI dashboards read them; the board fixture adds the board)."""
+    figures as JUnit properties (CI dashboards read them; the board fixture adds the board),
+    and its device and host times as pytest-benchmark entries."""
     _attach_latency(run)
     record.record_for(run).label = label
     stats = run.latency()["device_ns"]
@@ -126,6 +128,7 @@ def record_run(
     node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
     node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
     node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
+    benchmarks.add_run(request, run, label)
 
 
 def _attach_latency(run: Run) -> None:

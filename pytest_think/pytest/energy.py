@@ -20,6 +20,7 @@ from pytest_think.connection import Board
 from pytest_think.errors import ThinkError
 from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
+from pytest_think.pytest import benchmarks
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.schema import EnergyJson
 from pytest_think.pytest.session import think_session
@@ -117,6 +118,7 @@ class EnergyMeasurer:
         for fields in hook.pytest_think_energy_measured(board=self.device.board, report=report):
             record.update(fields)
         self.record.energies.append(cast(EnergyJson, record))
+        benchmarks.add_energy_loop(self.request, record, report)
         if report.mj_per_inference is not None:
             self.request.node.user_properties.append(("mj_per_inference", report.mj_per_inference))
         if not report.valid:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_think.errors import ThinkError
-from pytest_think.pytest import hookspecs
+from pytest_think.pytest import benchmarks, hookspecs
 from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
 from pytest_think.pytest.session import (
     DEFAULT_BOARD,
@@ -177,6 +177,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     if session.json_path is not None:
         terminalreporter.write_line(f"think: results written to {session.json_path}")
+    if benchmarks.xdist_note_due(config):
+        terminalreporter.write_line(benchmarks.XDIST_NOTE)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
