@@ -70,121 +70,100 @@ _NAMES_KEY = pytest.StashKey[dict[str, int]]()
 
 
 class DeviceTimes(Stats):
-    """pytest-benchmark's `Stats` over a numpy array of seconds: the same figures, by the
-    same definitions (quartiles by its methods 2 and 3, Tukey's fences, outliers' counts)."""
+    """pytest-benchmark's `Stats` over a numpy array: the same figures by the same definitions
+    (quartiles by its methods 2 and 3, Tukey's fences, the outliers' counts), all computed in
+    one pass when first asked and kept as numbers.
 
-    def __init__(self, seconds: np.ndarray) -> None:  # Stats.__init__ would start a list
-        self._seconds = np.ascontiguousarray(seconds, dtype=np.float64)
+    `values` are in units of 1/`per_second` s (a run's nanoseconds as they are, not copied:
+    the run holds them anyway); the rounds are ``values / per_second``, made as a list only
+    when pytest-benchmark writes them."""
+
+    def __init__(self, values: np.ndarray, per_second: float = 1.0) -> None:
+        # Not Stats.__init__: its rounds are a list, these an array.
+        self._values = np.asarray(values)
+        self._per_second = per_second
 
     @property
     def data(self) -> list[float]:
-        """The rounds as pytest-benchmark writes them: made when asked, not kept."""
-        values: list[float] = self._seconds.tolist()
-        return values
+        """The rounds in seconds, as pytest-benchmark writes them: made when asked."""
+        seconds: list[float] = (self._values / self._per_second).tolist()
+        return seconds
 
     @data.setter
     def data(self, values: list[float]) -> None:
-        self._seconds = np.asarray(values, dtype=np.float64)
-        self._forget()
+        self._values, self._per_second = np.asarray(values, dtype=np.float64), 1.0
+        vars(self).pop("_figures", None)
 
     def update(self, duration: float) -> None:
-        self._seconds = np.append(self._seconds, float(duration))
-        self._forget()
-
-    def _forget(self) -> None:
-        for name in [k for k in vars(self) if k != "_seconds"]:
-            delattr(self, name)
+        self.data = [*self.data, float(duration)]
 
     def __bool__(self) -> bool:
-        return self._seconds.size > 0
+        return bool(self._values.size)
 
     @cached_property
-    def sorted_data(self) -> np.ndarray:
-        return np.sort(self._seconds)
+    def _figures(self) -> dict[str, Any]:
+        raw = np.sort(self._values.astype(np.float64))
+        n = len(raw)
+        mean = float(raw.mean())
+        std = float(raw.std(ddof=1)) if n > 1 else 0.0
+        q1, q3 = _quartile(raw, upper=False), _quartile(raw, upper=True)
+        iqr = q3 - q1
+        low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+        scale = self._per_second
+        total = float(raw.sum()) / scale
+        figures: dict[str, Any] = {
+            "min": float(raw[0]) / scale,
+            "max": float(raw[-1]) / scale,
+            "mean": mean / scale,
+            "stddev": std / scale,
+            "rounds": n,
+            "median": float(np.median(raw)) / scale,
+            "q1": q1 / scale,
+            "q3": q3 / scale,
+            "iqr": iqr / scale,
+            "stddev_outliers": _outside(raw, mean - std, mean + std),
+            "iqr_outliers": _outside(raw, low, high),
+            "ld15iqr": float(raw[np.searchsorted(raw, low, side="left")]) / scale,
+            "hd15iqr": float(raw[np.searchsorted(raw, high, side="right") - 1]) / scale,
+            "total": total,
+            "ops": n / total if total else 0.0,
+        }
+        figures["outliers"] = f"{figures['stddev_outliers']};{figures['iqr_outliers']}"
+        return figures
 
-    @cached_property
-    def total(self) -> float:
-        return float(self._seconds.sum())
 
-    @cached_property
-    def min(self) -> float:
-        return float(self.sorted_data[0])
+def _figure(name: str) -> property:
+    def get(self: DeviceTimes) -> Any:
+        return self._figures[name]
 
-    @cached_property
-    def max(self) -> float:
-        return float(self.sorted_data[-1])
+    return property(get)
 
-    @cached_property
-    def mean(self) -> float:
-        return float(self._seconds.mean())
 
-    @cached_property
-    def stddev(self) -> float:
-        return float(self._seconds.std(ddof=1)) if self._seconds.size > 1 else 0.0
+# Each figure pytest-benchmark reads (Stats.fields: min, max, mean … ops) from the one pass,
+# in place of Stats' own, which work on the list.
+for _field in Stats.fields:
+    setattr(DeviceTimes, _field, _figure(_field))
 
-    @property
-    def stddev_outliers(self) -> int:
-        low, high = self.mean - self.stddev, self.mean + self.stddev
-        return int(np.count_nonzero((self._seconds < low) | (self._seconds > high)))
 
-    @cached_property
-    def rounds(self) -> int:
-        return int(self._seconds.size)
+def _quartile(data: np.ndarray, upper: bool) -> float:
+    """Stats.q1 / Stats.q3 of sorted `data`."""
+    rounds = len(data)
+    if rounds == 1:
+        return float(data[0])
+    if rounds % 2 == 0:  # method 2: the median of each half
+        return float(np.median(data[rounds // 2 :] if upper else data[: rounds // 2]))
+    n, q = rounds // 4, rounds % 4  # method 3
+    if upper:
+        if q == 1:
+            return float(0.75 * data[3 * n] + 0.25 * data[3 * n + 1])
+        return float(0.25 * data[3 * n + 1] + 0.75 * data[3 * n + 2])
+    if q == 1:
+        return float(0.25 * data[n - 1] + 0.75 * data[n])
+    return float(0.75 * data[n] + 0.25 * data[n + 1])
 
-    @cached_property
-    def median(self) -> float:
-        return float(np.median(self.sorted_data))
 
-    def _quartile(self, upper: bool) -> float:
-        data, rounds = self.sorted_data, self.rounds
-        if rounds == 1:
-            return float(data[0])
-        if rounds % 2 == 0:  # method 2: the median of each half
-            half = data[rounds // 2 :] if upper else data[: rounds // 2]
-            return float(np.median(half))
-        n, q = rounds // 4, rounds % 4  # method 3
-        if upper:
-            pair = (data[3 * n], data[3 * n + 1]) if q == 1 else (data[3 * n + 1], data[3 * n + 2])
-            weights = (0.75, 0.25) if q == 1 else (0.25, 0.75)
-        else:
-            pair = (data[n - 1], data[n]) if q == 1 else (data[n], data[n + 1])
-            weights = (0.25, 0.75) if q == 1 else (0.75, 0.25)
-        return float(weights[0] * pair[0] + weights[1] * pair[1])
-
-    @cached_property
-    def q1(self) -> float:
-        return self._quartile(upper=False)
-
-    @cached_property
-    def q3(self) -> float:
-        return self._quartile(upper=True)
-
-    @cached_property
-    def iqr(self) -> float:
-        return self.q3 - self.q1
-
-    @property
-    def iqr_outliers(self) -> int:
-        low, high = self.q1 - 1.5 * self.iqr, self.q3 + 1.5 * self.iqr
-        return int(np.count_nonzero((self._seconds < low) | (self._seconds > high)))
-
-    @cached_property
-    def outliers(self) -> str:
-        return f"{self.stddev_outliers};{self.iqr_outliers}"
-
-    @cached_property
-    def ld15iqr(self) -> float:
-        data = self.sorted_data
-        return float(data[np.searchsorted(data, self.q1 - 1.5 * self.iqr, side="left")])
-
-    @cached_property
-    def hd15iqr(self) -> float:
-        data = self.sorted_data
-        return float(data[np.searchsorted(data, self.q3 + 1.5 * self.iqr, side="right") - 1])
-
-    @cached_property
-    def ops(self) -> float:
-        return self.rounds / self.total if self.total else 0.0
+def _outside(data: np.ndarray, low: float, high: float) -> int:
+    return int(np.count_nonzero((data < low) | (data > high)))
 
 
 @dataclass
@@ -229,8 +208,8 @@ def add_run(request: pytest.FixtureRequest, run: Run, label: str | None) -> None
     if label:
         info["label"] = label
     what = label or run.model.name
-    _add(bench, request.node, "device", what, run.board, run.result.device_ns / 1e9, info)
-    _add(bench, request.node, "host", what, run.board, run.result.host_ns / 1e9, info)
+    _add(bench, request.node, "device", what, run.board, run.result.device_ns, info)
+    _add(bench, request.node, "host", what, run.board, run.result.host_ns, info)
 
 
 def add_energy_loop(
@@ -257,7 +236,7 @@ def add_energy_loop(
         info["label"] = label
     seconds = np.array([t.window_s / t.inferences for t in trials])
     what = label or Path(record["model"]).name
-    _add(bench, request.node, "loop", what, board, seconds, info)
+    _add(bench, request.node, "loop", what, board, seconds, info, per_second=1.0)
 
 
 def _add(
@@ -266,8 +245,9 @@ def _add(
     kind: str,
     what: str,
     board: str,
-    seconds: np.ndarray,
+    values: np.ndarray,
     info: dict[str, Any],
+    per_second: float = 1e9,
 ) -> None:
     names = node.stash.setdefault(_NAMES_KEY, {})
     key = f"{kind}:{what}@{board}"
@@ -285,7 +265,7 @@ def _add(
     )
     options = {"timer": GROUPS[kind], "source": "pytest-think"}
     metadata = Metadata(entry, iterations=1, options=options)  # type: ignore[no-untyped-call]
-    metadata.stats = DeviceTimes(seconds)
+    metadata.stats = DeviceTimes(values, per_second)
     bench.benchmarks.append(metadata)
 
 
