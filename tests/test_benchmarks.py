@@ -254,10 +254,22 @@ def test_under_xdist_the_session_says_once_where_the_timings_are(
         assert test["latency"]["device_ns"]["n"] == 450
 
 
-def test_no_entries_when_pytest_benchmark_is_disabled_or_absent(pytester: pytest.Pytester) -> None:
+def test_no_entries_unless_asked_for_or_when_pytest_benchmark_is_off(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(ONE_RUN)
+    # Not asked: the session's output is as it was, without pytest-benchmark's table.
+    quiet = pytester.runpytest()
+    quiet.assert_outcomes(passed=1)
+    assert not [line for line in quiet.stdout.lines if "think: device time" in line]
+    # Disabled: nothing written, however asked.
     result = pytester.runpytest("--benchmark-disable", "--benchmark-json=bench.json")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "bench.json").exists()
     assert XDIST_NOTE not in result.stdout.lines
+    # No plug-in at all.
     pytester.runpytest("-p", "no:benchmark").assert_outcomes(passed=1)
+    # Its table alone, with --benchmark-enable.
+    shown = pytester.runpytest("--benchmark-enable")
+    shown.assert_outcomes(passed=1)
+    shown.stdout.fnmatch_lines([f"*benchmark '{GROUPS['device']}': 1 tests*"])

@@ -12,21 +12,25 @@ same in every session, and distinct per board, model and label. ``extra_info`` h
 board, the model, the sha256 of what ran (the model's, a design's for ``run_design``), whether
 a digital twin answered, and the vectors (trials).
 
-Entries are made only where pytest-benchmark records: not without its plug-in, nor with
-``--benchmark-disable`` or ``--benchmark-skip``, nor under pytest-xdist (which disables it;
-the session then says so once, and the figures are in the results JSON).
+Entries are made when pytest-benchmark is asked for something (an output, a comparison, or
+``--benchmark-enable`` for its table alone: otherwise a session's output is as it was), and
+only where it records: not without its plug-in, nor with ``--benchmark-disable`` or
+``--benchmark-skip``, nor under pytest-xdist (which disables it; the session then says so
+once, and the figures are in the results JSON).
 
 pytest-benchmark's internals this module relies on (5.x), and nothing else does:
 
 - ``config._benchmarksession``, its ``BenchmarkSession``: the ``benchmarks`` list it
-  serializes, compares and tabulates at the session's end, and its ``disabled`` and ``skip``.
+  serializes, compares and tabulates at the session's end, and its ``disabled`` and ``skip``;
+  its options' ``dest`` names (``benchmark_json`` …, in `ASKING_OPTIONS`).
 - ``pytest_benchmark.stats.Metadata(fixture, iterations, options)``, which reads ``name``,
   ``fullname``, ``group``, ``param``, ``params``, ``extra_info``, ``cprofile_stats`` and
   ``has_error`` from `fixture` (here an `_Entry`).
 - ``pytest_benchmark.stats.Stats``: the figures named in ``Stats.fields`` and ``data``.
-  `DeviceTimes` computes the same figures with numpy over an array, and makes the ``data``
-  list only when pytest-benchmark writes it (``--benchmark-json``, ``--benchmark-save-data``),
-  so a run of a million vectors is not a million Python floats held to the session's end.
+  `DeviceTimes` computes the same figures with numpy over the run's own array, and makes the
+  ``data`` list only when pytest-benchmark writes it (``--benchmark-json``,
+  ``--benchmark-save-data``), so a run of a million vectors is not a million Python floats
+  held to the session's end (bench/bench_benchmark_entries.py).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from pytest_think.power.energy import EnergyReport
 from pytest_think.pytest.session import think_session
 
 __all__ = [
+    "ASKING_OPTIONS",
     "GROUPS",
     "XDIST_NOTE",
     "DeviceTimes",
@@ -65,7 +70,16 @@ XDIST_NOTE = (
     "think: pytest-benchmark is off under pytest-xdist (-n), so no device timings went to "
     "--benchmark-json/--benchmark-save; they are in the results JSON (--think-json)"
 )
-_OUTPUT_OPTIONS = ("benchmark_json", "benchmark_save", "benchmark_autosave", "benchmark_compare")
+# What asks pytest-benchmark for something: without any, a session's output stays as it was
+# (no table of every run's times).
+ASKING_OPTIONS = (
+    "benchmark_json",
+    "benchmark_save",
+    "benchmark_autosave",
+    "benchmark_compare",
+    "benchmark_histogram",
+    "benchmark_enable",
+)
 _NAMES_KEY = pytest.StashKey[dict[str, int]]()
 
 
@@ -181,12 +195,17 @@ class _Entry:
 
 
 def benchmark_session(config: pytest.Config) -> Any | None:
-    """pytest-benchmark's session when it records in this process, else None (no plug-in,
-    ``--benchmark-disable``, ``--benchmark-skip``, pytest-xdist)."""
+    """pytest-benchmark's session when it is asked for something (`ASKING_OPTIONS`) and
+    records in this process, else None (no plug-in, ``--benchmark-disable``,
+    ``--benchmark-skip``, pytest-xdist)."""
     session = getattr(config, "_benchmarksession", None)
-    if session is None or session.disabled or session.skip:
+    if session is None or session.disabled or session.skip or not _asked(config):
         return None
     return session
+
+
+def _asked(config: pytest.Config) -> bool:
+    return any(config.getoption(name, None) for name in ASKING_OPTIONS)
 
 
 def add_run(request: pytest.FixtureRequest, run: Run, label: str | None) -> None:
@@ -292,4 +311,4 @@ def xdist_note_due(config: pytest.Config) -> bool:
         return False
     if config.getoption("dist", "no") == "no" or config.getoption("benchmark_disable"):
         return False
-    return any(config.getoption(name, None) for name in _OUTPUT_OPTIONS)
+    return _asked(config)
