@@ -257,19 +257,46 @@ def test_under_xdist_the_session_says_once_where_the_timings_are(
 def test_no_entries_unless_asked_for_or_when_pytest_benchmark_is_off(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyfile(ONE_RUN)
+    pytester.makepyfile(
+        ONE_RUN
+        + """
+def test_kinds(think_benchmark):
+    open("kinds.txt", "w").write(",".join(think_benchmark))
+"""
+    )
+    kinds = pytester.path / "kinds.txt"
     # Not asked: the session's output is as it was, without pytest-benchmark's table.
     quiet = pytester.runpytest()
-    quiet.assert_outcomes(passed=1)
+    quiet.assert_outcomes(passed=2)
     assert not [line for line in quiet.stdout.lines if "think: device time" in line]
+    assert kinds.read_text() == "device,host,loop"
     # Disabled: nothing written, however asked.
     result = pytester.runpytest("--benchmark-disable", "--benchmark-json=bench.json")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert not (pytester.path / "bench.json").exists()
     assert XDIST_NOTE not in result.stdout.lines
     # No plug-in at all.
-    pytester.runpytest("-p", "no:benchmark").assert_outcomes(passed=1)
-    # Its table alone, with --benchmark-enable.
-    shown = pytester.runpytest("--benchmark-enable")
-    shown.assert_outcomes(passed=1)
-    shown.stdout.fnmatch_lines([f"*benchmark '{GROUPS['device']}': 1 tests*"])
+    pytester.runpytest("-p", "no:benchmark").assert_outcomes(passed=2)
+    # Its tables alone, with --benchmark-enable; here only the host's (--think-benchmark).
+    shown = pytester.runpytest("--benchmark-enable", "--think-benchmark=host")
+    shown.assert_outcomes(passed=2)
+    shown.stdout.fnmatch_lines([f"*benchmark '{GROUPS['host']}': 1 tests*"])
+    assert not [line for line in shown.stdout.lines if GROUPS["device"] in line]
+    assert kinds.read_text() == "host"
+
+
+@pytest.mark.parametrize(
+    ("given", "what"),
+    [("device,hots", "unknown kind 'hots'"), (",", "no kind")],
+    ids=["unknown", "empty"],
+)
+def test_think_benchmark_names_kinds_of_entry(
+    pytester: pytest.Pytester, given: str, what: str
+) -> None:
+    pytester.makepyfile(ONE_RUN)
+    result = pytester.runpytest(f"--think-benchmark={given}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [
+        f"ERROR: --think-benchmark {given!r}: {what} of entry; give some of device, host, "
+        "loop, separated by commas"
+    ]

@@ -45,6 +45,7 @@ import pytest
 from pytest_benchmark.stats import Metadata, Stats
 
 from pytest_think.device import Run
+from pytest_think.errors import ThinkError
 from pytest_think.pool import PoolRun
 from pytest_think.power.energy import EnergyReport
 from pytest_think.pytest.session import think_session
@@ -52,14 +53,17 @@ from pytest_think.pytest.session import think_session
 __all__ = [
     "ASKING_OPTIONS",
     "GROUPS",
+    "KINDS",
     "XDIST_NOTE",
     "DeviceTimes",
     "add_energy_loop",
     "add_run",
     "benchmark_session",
+    "chosen_kinds",
     "xdist_note_due",
 ]
 
+KINDS = ("device", "host", "loop")
 # pytest-benchmark's tables: one per kind of time, the boards side by side in each.
 GROUPS = {
     "device": "think: device time per vector",
@@ -204,6 +208,21 @@ def benchmark_session(config: pytest.Config) -> Any | None:
     return session
 
 
+def chosen_kinds(config: pytest.Config) -> tuple[str, ...]:
+    """The kinds of entry --think-benchmark asks for (e.g. only ``device``, so that
+    ``--benchmark-compare-fail`` judges device times alone, not the host's round trips)."""
+    given = config.getoption("--think-benchmark", None) or ",".join(KINDS)
+    kinds = tuple(k.strip() for k in given.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        what = f"unknown kind {', '.join(map(repr, unknown))}" if unknown else "no kind"
+        raise ThinkError(
+            f"--think-benchmark {given!r}: {what} of entry; give some of "
+            f"{', '.join(KINDS)}, separated by commas"
+        )
+    return kinds
+
+
 def _asked(config: pytest.Config) -> bool:
     return any(config.getoption(name, None) for name in ASKING_OPTIONS)
 
@@ -268,6 +287,8 @@ def _add(
     info: dict[str, Any],
     per_second: float = 1e9,
 ) -> None:
+    if kind not in chosen_kinds(node.config):
+        return
     names = node.stash.setdefault(_NAMES_KEY, {})
     key = f"{kind}:{what}@{board}"
     names[key] = seen = names.get(key, 0) + 1

@@ -1,4 +1,5 @@
-"""The fixtures tests use: board_spec, board_mode, emulate, think_json, board, console, dut,
+"""The fixtures tests use: board_spec, board_mode, emulate, think_json, think_benchmark, board,
+console, dut,
 reference, vectors, record_table (and `energy`, in pytest_think.pytest.energy).
 
 The options that choose the board and where results go are session fixtures too
@@ -25,6 +26,7 @@ import pytest
 from pytest_think.checking import CompareReport, Tolerance, compare
 from pytest_think.connection import Board
 from pytest_think.device import Run
+from pytest_think.pytest import benchmarks
 from pytest_think.pytest.campaign import POOL
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
@@ -69,6 +71,12 @@ def emulate(request: pytest.FixtureRequest) -> bool:
 def think_json(request: pytest.FixtureRequest) -> Path | None:
     """Where the results JSON goes (--think-json), or None."""
     return think_session(request.config).json_path
+
+
+@pytest.fixture(scope="session")
+def think_benchmark(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The pytest-benchmark entries runs make (--think-benchmark): device, host, loop."""
+    return benchmarks.chosen_kinds(request.config)
 
 
 @pytest.fixture

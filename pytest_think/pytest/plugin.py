@@ -102,6 +102,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run tests marked slow (large vector sets: minutes, gigabytes on disk)",
     )
     group.addoption(
+        "--think-benchmark",
+        default=",".join(benchmarks.KINDS),
+        metavar="KINDS",
+        help="the pytest-benchmark entries runs make, comma-separated: device (each vector's "
+        "device time), host (its round trip), loop (an energy loop's device time per "
+        "inference); default all three",
+    )
+    group.addoption(
         "--think-json",
         default=None,
         metavar="PATH",
@@ -123,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         ensure_session(config)
+        benchmarks.chosen_kinds(config)
     except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
 
