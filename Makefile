@@ -55,6 +55,7 @@ bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_energy.py --json reports/bench-energy.json
 	$(BIN)/python bench/bench_large_vectors.py --json reports/bench-large-vectors.json
 	$(BIN)/python bench/bench_pipeline.py --json reports/bench-pipeline.json
+	$(BIN)/python bench/bench_benchmark_entries.py --json reports/bench-benchmark-entries.json
 	$(BIN)/python bench/bench_pool.py --json reports/bench-pool.json
 	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
 	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json

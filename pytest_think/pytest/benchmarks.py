@@ -35,6 +35,7 @@ pytest-benchmark's internals this module relies on (5.x), and nothing else does:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -310,11 +311,12 @@ def _add(
 
 
 def _shown(config: pytest.Config, path: Path) -> str:
-    """A model's path as entries show it: from the rootdir when under it."""
+    """A model's path as entries show it: normalized, from the rootdir when under it."""
+    plain = Path(os.path.normpath(path))
     try:
-        return str(path.relative_to(config.rootpath))
+        return str(plain.relative_to(config.rootpath))
     except ValueError:
-        return str(path)
+        return str(plain)
 
 
 def _twin(config: pytest.Config, boards: list[str]) -> bool:
