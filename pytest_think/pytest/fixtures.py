@@ -1,6 +1,5 @@
 """The fixtures tests use: board_spec, board_mode, emulate, think_json, think_benchmark, board,
-console, dut,
-reference, vectors, record_table (and `energy`, in pytest_think.pytest.energy).
+console, dut, reference, vectors, record_table (and `energy`, in pytest_think.pytest.energy).
 
 The options that choose the board and where results go are session fixtures too
 (`board_spec`, `emulate`, `think_json`), so a test module can parametrize them, e.g. to run
