@@ -39,6 +39,7 @@ __all__ = [
     "judge",
     "measures",
     "parse_fail_on",
+    "plain_number",
 ]
 
 
@@ -156,7 +157,7 @@ class Delta:
             if not m.has_interval:
                 return "?"
             assert m.lo is not None and m.hi is not None
-            return f"{_number(m.lo)}–{_number(m.hi)}"
+            return f"{plain_number(m.lo)}–{plain_number(m.hi)}"
 
         return f"noise {one(self.before)} → {one(self.after)} {self.figure.unit}"
 
@@ -164,12 +165,12 @@ class Delta:
         """One line: before, after, change, noise."""
         unit = self.figure.unit
         return (
-            f"{self.figure.title}: {_number(self.before.value)} {unit} → "
-            f"{_number(self.after.value)} {unit} ({self.change_text}; {self.noise_text})"
+            f"{self.figure.title}: {plain_number(self.before.value)} {unit} → "
+            f"{plain_number(self.after.value)} {unit} ({self.change_text}; {self.noise_text})"
         )
 
 
-def _number(value: float) -> str:
+def plain_number(value: float) -> str:
     """Plain numbers, never 3.764e+04: digits enough for three significant figures."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
