@@ -7,7 +7,6 @@ no git, no repository, a repository git will not read (another owner's): None, n
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from pathlib import Path
 
@@ -35,15 +34,9 @@ def _git(directory: Path, *args: str) -> str | None:
 def git_revision(directory: Path) -> RevisionJson | None:
     """The commit of the git repository holding `directory` and its dirty flag, or None."""
     directory = directory if directory.is_dir() else directory.parent
-    top = _git(directory, "rev-parse", "--show-toplevel")
-    return _revision(top.strip()) if top else None
-
-
-@functools.cache  # once per repository and process: a session asks for each design it flashes
-def _revision(top: str) -> RevisionJson | None:
-    commit = _git(Path(top), "rev-parse", "--verify", "HEAD")
-    if commit is None:  # a repository without a commit yet
+    commit = _git(directory, "rev-parse", "--verify", "HEAD")
+    if commit is None:  # no git, no repository, or one without a commit yet
         return None
-    status = _git(Path(top), "status", "--porcelain", "--untracked-files=no")
+    status = _git(directory, "status", "--porcelain", "--untracked-files=no")
     revision: RevisionJson = {"commit": commit.strip(), "dirty": bool(status and status.strip())}
     return revision

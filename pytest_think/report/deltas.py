@@ -226,7 +226,7 @@ def parse_fail_on(text: str, where: str = "--think-fail-on") -> dict[str, float]
         number = number.strip()
         percent = number.endswith("%")
         try:
-            value = float(number.rstrip("%").strip()) if sep else math.nan
+            value = float(number[:-1] if percent else number) if sep else math.nan
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value < 0:
