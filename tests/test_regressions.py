@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from results_docs import doc as _doc
+from results_docs import entry as _test
+from results_docs import run as _run
+from results_docs import write as _write
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
 from pytest_think.errors import InputFileError
@@ -24,44 +28,6 @@ TEST_FILE = f"""
 def test_digits(dut, reference):
     reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
 """
-
-
-def _run(label: str, sha: str, p50_us: float, half_us: float = 0.5) -> dict[str, Any]:
-    ns = p50_us * 1e3
-    return {
-        "label": label,
-        "board": "sim",
-        "model": f"/m/{label}.onnx",
-        "model_sha256": sha,
-        "vectors": 450,
-        "accuracy": {"device": 0.97, "reference": 0.97},
-        "latency": {"device_ns": {"n": 450, "p50": ns, "p99": 2 * ns, "p50_lo": ns - half_us * 1e3,
-                                  "p50_hi": ns + half_us * 1e3}},
-        "throughput_per_s": 1e6 / p50_us,
-    }  # fmt: skip
-
-
-def _doc(tests: list[dict[str, Any]], board: str = "sim") -> dict[str, Any]:
-    entry = {"name": board, "family": "generic", "twin": True, "identity": None, "agent": None}
-    return {
-        "schema": "pytest-think/results",
-        "schema_version": 1,
-        "created": "2026-12-01T10:00:00+00:00",
-        "pytest_think": "0.1.0",
-        "board": entry,
-        "boards": [entry],
-        "tests": tests,
-    }
-
-
-def _test(nodeid: str, runs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"nodeid": nodeid, "outcome": "passed", "duration_s": 1.0, "board": "sim",
-            "runs": runs, **runs[-1], **extra}  # fmt: skip
-
-
-def _write(path: Path, doc: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(doc))
-    return path
 
 
 def test_tests_and_models_are_matched_by_node_id_sha256_and_label(tmp_path: Path) -> None:
