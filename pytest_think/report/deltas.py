@@ -178,6 +178,9 @@ def plain_number(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
+_number = plain_number  # its name before it was public (report.compare_html imports it)
+
+
 def judge(name: str, before: Measure, after: Measure, limit: float | None) -> Delta:
     """The change of figure `name` from `before` to `after`; `limit` is its threshold (a
     fraction for relative figures, e.g. 0.05, points for accuracy), None to report only."""
