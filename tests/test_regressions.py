@@ -150,10 +150,10 @@ def test_under_xdist_the_controller_judges_every_board(
 ) -> None:
     pytester.makepyfile(TEST_FILE)
     for name in ("gate-a", "gate-b"):
-        _slow_board(write_board, 300, name)
+        _slow_board(write_board, 600, name)
     boards = ["--board=gate-a", "--board=gate-b"]
     pytester.runpytest(*boards, "--think-json=base.json").assert_outcomes(passed=2)
-    _slow_board(write_board, 900, "gate-b")
+    _slow_board(write_board, 1800, "gate-b")
     result = pytester.runpytest(
         *boards, "-n", "2", "--think-baseline=base.json", "--think-fail-on=latency:20%"
     )
