@@ -200,11 +200,13 @@ def compare_with_baseline(
     """Judge each test (results-JSON entries, each naming its board) against the baseline:
     every figure both runs have, with `limits` (parse_fail_on) deciding which can fail."""
     judgement = Judgement(baseline, limits)
+    seen: dict[str, set[str]] = {}
     for test in tests:
         board = test.get("board")
         if not board or board not in baseline.tests:
             continue
         key = without_board(test["nodeid"], board)
+        seen.setdefault(board, set()).add(key)
         before = baseline.tests[board].get(key)
         mine = model_entries(test)
         if before is None:
@@ -219,4 +221,8 @@ def compare_with_baseline(
                 if name in now_m and name in old_m:
                     delta = judge(name, old_m[name], now_m[name], limits.get(name))
                     judgement.findings.append(Finding(board, key, entry.label, delta, design))
+    for board, keys in seen.items():
+        missing = len(set(baseline.tests[board]) - keys)
+        if missing:
+            judgement.notes.append(f"{missing} tests of the baseline on {board} did not run here")
     return judgement
