@@ -72,21 +72,15 @@ def _cell(m: Measure | None) -> str:
 
 def _table(series: Series) -> str:
     esc = html.escape
-    head = "".join(
-        f"<th>{esc(f.title)} ({esc(f.unit)})</th>" for n, f in FIGURES.items() if n != "p99"
-    )
+    head = "".join(f"<th>{esc(f.title)} ({esc(f.unit)})</th>" for f in FIGURES.values())
     rows = []
     for i, (run, found) in enumerate(series.points):
-        cells = "".join(f"<td>{esc(_cell(found.get(n)))}</td>" for n in FIGURES if n != "p99")
-        p99 = found.get("p99")
+        cells = "".join(f"<td>{esc(_cell(found.get(n)))}</td>" for n in FIGURES)
         design = series.designs.get(i, "")
-        rows.append(
-            f"<tr><td class='run'>{esc(run.label)}</td><td>{esc(design)}</td>"
-            f"<td>{esc(plain_number(p99.value) if p99 else '—')}</td>{cells}</tr>"
-        )
+        rows.append(f"<tr><td class='run'>{esc(run.label)}</td><td>{esc(design)}</td>{cells}</tr>")
     return (
-        "<table><tr><th>run (date, commit)</th><th>design commit</th>"
-        f"<th>device latency p99 (µs)</th>{head}</tr>{''.join(rows)}</table>"
+        f"<table><tr><th>run (date, commit)</th><th>design commit</th>{head}</tr>"
+        f"{''.join(rows)}</table>"
     )
 
 
