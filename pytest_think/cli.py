@@ -189,6 +189,28 @@ def compare_command(results: tuple[Path, ...], out: Path) -> None:
     click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
 
 
+@main.command("history")
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="directory"
+)
+def history_command(results: tuple[Path, ...], out: Path) -> None:
+    """Each board × model's figures over runs, from results JSON files or directories of them
+    (pytest --think-json): index.html and one PNG per board and model in OUTPUT."""
+    from pytest_think.report.history_page import write_history
+
+    try:
+        index, history = write_history(list(results), out)
+    except ThinkError as exc:
+        fail("think history", str(exc))
+    for line in history.skipped:
+        click.echo(f"think history: {line}", err=True)
+    click.echo(
+        f"wrote {index} (and {len(history.series)} plots) for {len(history.runs)} runs of "
+        f"{len(history.boards())} boards"
+    )
+
+
 @main.command("schema")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None, help="file")
 def schema_command(out: Path | None) -> None:

@@ -4,7 +4,7 @@ reports (results JSON, JUnit properties, Allure steps and attachments)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -13,7 +13,6 @@ from pytest_think.device import Device, Run
 from pytest_think.flashing import FlashReport
 from pytest_think.pytest import benchmarks
 from pytest_think.pytest.records import TestRecord
-from pytest_think.pytest.schema import FlashJson
 from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
@@ -81,7 +80,7 @@ class Dut:
         with allure_report.step(f"flash design {design_path} and stream the vectors through it"):
             run, flash = self.device.run_design(design_path, vectors, **options)
         allure_report.attach_text(f"flash {flash.design}", "\n".join(flash.log) or "(skipped)")
-        self.record.flashes.append(cast(FlashJson, flash.as_json()))
+        self.record.add_flash(flash, design_path)
         # What ran is the design: its sha256 identifies the run, as a model's does.
         self._recorded(run, label or flash.design)
         self.request.node.user_properties.append(("design_sha256", run.model_sha256))
@@ -94,12 +93,12 @@ class Dut:
         if force is None:
             force = bool(self.request.config.getoption("--force-flash"))
         with allure_report.step(f"flash design {design}"):
-            report = self.device.flash(self._path(design), force=force)
+            report = self.device.flash(design_path := self._path(design), force=force)
         allure_report.attach_text(
             f"flash {report.design}",
             "\n".join(report.log) or "(already running this design: nothing flashed)",
         )
-        self.record.flashes.append(cast(FlashJson, report.as_json()))
+        self.record.add_flash(report, design_path)
         self.request.node.user_properties.append(("design_sha256", report.sha256))
         return report
 

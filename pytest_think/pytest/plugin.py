@@ -25,11 +25,13 @@ from pytest_think.pytest.session import (
 )
 from pytest_think.report import allure_report
 from pytest_think.report.summary import summary_lines
+from pytest_think.revision import git_revision
 
 pytest_plugins = (
     "pytest_think.pytest.fixtures",
     "pytest_think.pytest.energy",
     "pytest_think.pytest.pool",
+    "pytest_think.pytest.baseline",
     "pytest_think.farm.plugin",
     "pytest_think.pytest.workers",
 )
@@ -201,4 +203,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: the controller writes the file
         workeroutput[WORKER_INPUT] = think.worker_output()
         return
+    if think.json_path is not None:
+        think.results.extra["revision"] = git_revision(config.rootpath)
     think.results.write(board, boards)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -23,7 +23,6 @@ from pytest_think.pool import DevicePool, PoolMember, PoolRun
 from pytest_think.pytest.dut import record_run
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.records import TestRecord
-from pytest_think.pytest.schema import FlashJson
 from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
@@ -95,7 +94,7 @@ class DutPool:
         for member, flash in zip(self.members, flashes):
             if (member.board, flash.sha256) not in seen:  # once per board
                 seen.add((member.board, flash.sha256))
-                self.record.flashes.append(cast(FlashJson, flash.as_json()))
+                self.record.add_flash(flash, design_path)
         self._recorded(run, label or (flashes[0].design if flashes else None))
         self.request.node.user_properties.append(("design_sha256", run.model_sha256))
         return run

@@ -75,6 +75,8 @@ class ResultsRecorder:
         self.records: list[TestRecord] = []
         self._worker_tests: list[dict[str, Any]] = []
         self._worker_boards: dict[str, dict[str, Any]] = {}
+        # Top-level fields of the document besides boards and tests (revision, baseline).
+        self.extra: dict[str, Any] = {}
 
     def begin(self, item: pytest.Item) -> None:
         record = item.stash[RECORD_KEY] = TestRecord(item.nodeid, _board_param(item))
@@ -133,7 +135,7 @@ class ResultsRecorder:
             if _richer(other, merged.get(name)):
                 merged[name] = other
         mine = merged.get(board["name"], board)
-        return results_document(mine, list(merged.values()), self.tests())
+        return results_document(mine, list(merged.values()), self.tests(), self.extra)
 
     def write(self, board: dict[str, Any], boards: list[dict[str, Any]]) -> None:
         if self.json_path is not None:

@@ -7,6 +7,7 @@ the test's entry of the results JSON (schema: docs/results.md, pytest_think/pyte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from pytest_think.pool import PoolRun
@@ -22,9 +23,11 @@ from pytest_think.pytest.schema import (
     TableJson,
     TestJson,
 )
+from pytest_think.revision import git_revision
 
 if TYPE_CHECKING:
     from pytest_think.device import Run
+    from pytest_think.flashing import FlashReport
 
 
 @dataclass
@@ -88,6 +91,15 @@ class TestRecord:
         record = RunRecord(run)
         self.runs.append(record)
         return record
+
+    def add_flash(self, flash: FlashReport, design: Path) -> None:
+        """A design the test brought the board to, with the revision of its directory's git
+        repository when it is in one."""
+        entry = cast(FlashJson, flash.as_json())
+        revision = git_revision(design)
+        if revision is not None:
+            entry["revision"] = revision
+        self.flashes.append(entry)
 
     def as_json(self) -> TestJson:
         data: TestJson = {

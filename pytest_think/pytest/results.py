@@ -87,9 +87,13 @@ def board_json(
 
 
 def results_document(
-    board: dict[str, Any], boards: list[dict[str, Any]], tests: list[dict[str, Any]]
+    board: dict[str, Any],
+    boards: list[dict[str, Any]],
+    tests: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The results JSON: `board` is the session's board, `boards` every board a test used."""
+    """The results JSON: `board` is the session's board, `boards` every board a test used,
+    `extra` the fields of what else the session knows (`revision`, `baseline`)."""
     document: dict[str, Any] = plain(
         {
             "schema": SCHEMA,
@@ -99,6 +103,7 @@ def results_document(
             "board": board,
             "boards": boards,
             "tests": tests,
+            **{k: v for k, v in (extra or {}).items() if v is not None},
         }
     )
     return document

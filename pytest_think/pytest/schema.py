@@ -147,12 +147,25 @@ class RunJson(TypedDict):
     pool: NotRequired[Annotated[PoolJson, Field(description="a run over a pool (dut_pool)")]]
 
 
+class RevisionJson(TypedDict):
+    """A git repository's state: its commit, and whether tracked files differ from it."""
+
+    commit: Annotated[str, Field(description="the commit checked out (HEAD)")]
+    dirty: Annotated[bool, Field(description="tracked files differ from the commit")]
+
+
 class FlashJson(TypedDict):
     design: str
     sha256: str
     flashed: Annotated[bool, Field(description="false: the board already ran this design")]
     seconds: float
     log: list[str]
+    revision: NotRequired[
+        Annotated[
+            RevisionJson,
+            Field(description="the design directory's git repository; absent: not in one"),
+        ]
+    ]
 
 
 class ConsoleLineJson(TypedDict):
@@ -230,6 +243,39 @@ class TestJson(TypedDict):
     pool: NotRequired[PoolJson]
 
 
+class DeltaJson(TypedDict):
+    """One figure of one test and model against the baseline (report/deltas.py)."""
+
+    board: str
+    test: Annotated[str, Field(description="the node id without the board")]
+    model: Annotated[str, Field(description="the model's label")]
+    figure: Literal["latency", "p99", "throughput", "energy", "accuracy"]
+    before: float
+    after: float
+    change: Annotated[
+        Number, Field(description="after − before: a fraction of before, points for accuracy")
+    ]
+    limit: Annotated[float | None, Field(description="its --think-fail-on threshold")]
+    beyond_noise: Annotated[bool | None, Field(description="null: a run has no interval")]
+    verdict: Literal["regression", "improvement", "unchanged"]
+    line: Annotated[str, Field(description="before, after, change, noise in one line")]
+
+
+class BaselineJson(TypedDict):
+    """The session against --think-baseline: every figure judged."""
+
+    file: str
+    created: Annotated[str | None, Field(description="when the baseline was written")]
+    revision: Annotated[RevisionJson | None, Field(description="the baseline's tests' revision")]
+    fail_on: Annotated[
+        dict[str, float], Field(description="thresholds: % (latency, …), points (accuracy)")
+    ]
+    regressions: int
+    improvements: int
+    deltas: list[DeltaJson]
+    notes: Annotated[list[str], Field(description="what could not be compared, and why")]
+
+
 class ResultsJson(TypedDict):
     schema: Literal["pytest-think/results"]
     schema_version: Literal[1]
@@ -241,6 +287,15 @@ class ResultsJson(TypedDict):
         Field(description="every board of the session (each --board) and every board a test used"),
     ]
     tests: list[TestJson]
+    revision: NotRequired[
+        Annotated[
+            RevisionJson,
+            Field(description="the tests' (rootdir's) git repository; absent: not in one"),
+        ]
+    ]
+    baseline: NotRequired[
+        Annotated[BaselineJson, Field(description="the session against --think-baseline")]
+    ]
 
 
 """A pytest session's results (``pytest --think-json PATH``)."""

@@ -4,7 +4,9 @@ A change is a regression (or an improvement) only when it is larger than its thr
 outside the noise of both runs: each figure carries the interval its run measured it to (the
 median device time's 95 % interval, the energy trials' range). With no interval (files written
 before intervals were recorded, figures that have none) only the threshold decides, and the
-delta says the noise is unknown.
+delta says the noise is unknown. A run with too few samples to have an interval at all (one
+vector, whose median has no 95 % interval; one energy trial, which has no range) is not judged:
+the delta shows the change and says why it is not a verdict.
 
 The figures, as ``--think-fail-on`` and ``think compare`` name them:
 
@@ -37,6 +39,7 @@ __all__ = [
     "judge",
     "measures",
     "parse_fail_on",
+    "plain_number",
 ]
 
 
@@ -47,15 +50,22 @@ class Figure:
     unit: str
     higher_is_better: bool
     relative: bool  # its threshold is a % of the baseline (else in the figure's own unit)
+    # fewer samples (vectors, energy trials) than this give no noise interval: not judged
+    min_samples: int = 1
+    samples_are: str = "vectors"
 
+
+# The median of fewer vectors has no 95 % interval: the order statistics' widest, the sample's
+# range, covers it with probability 1 − 2·0.5ⁿ (94 % at n = 5, 97 % at n = 6).
+MEDIAN_MIN_SAMPLES = 6
 
 FIGURES: dict[str, Figure] = {
     f.name: f
     for f in (
-        Figure("latency", "device latency p50", "µs", higher_is_better=False, relative=True),
-        Figure("p99", "device latency p99", "µs", higher_is_better=False, relative=True),
-        Figure("throughput", "throughput", "vectors/s", higher_is_better=True, relative=True),
-        Figure("energy", "energy per inference", "mJ", higher_is_better=False, relative=True),
+        Figure("latency", "device latency p50", "µs", False, True, MEDIAN_MIN_SAMPLES),
+        Figure("p99", "device latency p99", "µs", False, True, MEDIAN_MIN_SAMPLES),
+        Figure("throughput", "throughput", "vectors/s", True, True, MEDIAN_MIN_SAMPLES),
+        Figure("energy", "energy per inference", "mJ", False, True, 2, "energy trials"),
         Figure("accuracy", "top-1 accuracy", "%", higher_is_better=True, relative=False),
     )
 }
@@ -70,6 +80,7 @@ class Measure:
     value: float
     lo: float | None = None
     hi: float | None = None
+    samples: int | None = None  # vectors (or energy trials) it was measured over, if known
 
     @property
     def has_interval(self) -> bool:
@@ -84,18 +95,23 @@ def measures(entry: ModelEntry) -> dict[str, Measure]:
         device = (run.get("latency") or {}).get("device_ns") or {}
         if device.get("n") and device.get("p50") is not None:
             lo, hi = device.get("p50_lo"), device.get("p50_hi")
+            n = int(device["n"])
             found["latency"] = Measure(
                 device["p50"] / 1e3,
                 lo / 1e3 if lo is not None else None,
                 hi / 1e3 if hi is not None else None,
+                n,
             )
-            found["p99"] = Measure(device["p99"] / 1e3)
+            if device.get("p99") is not None:
+                found["p99"] = Measure(device["p99"] / 1e3, samples=n)
         if run.get("throughput_per_s") is not None:
-            found["throughput"] = Measure(float(run["throughput_per_s"]))
+            vectors = run.get("vectors")
+            found["throughput"] = Measure(float(run["throughput_per_s"]), samples=vectors)
         accuracy = (run.get("accuracy") or {}).get("device")
         if accuracy is not None:
             # The same vectors give the same accuracy: no noise beyond the threshold.
-            found["accuracy"] = Measure(accuracy * 100, accuracy * 100, accuracy * 100)
+            a = accuracy * 100
+            found["accuracy"] = Measure(a, a, a, run.get("vectors"))
     energy = entry.energy
     if energy and energy.get("valid") and energy.get("mj_per_inference") is not None:
         trials = [
@@ -107,6 +123,7 @@ def measures(entry: ModelEntry) -> dict[str, Measure]:
             float(energy["mj_per_inference"]),
             min(trials) if len(trials) > 1 else None,
             max(trials) if len(trials) > 1 else None,
+            len(trials),
         )
     return found
 
@@ -123,6 +140,7 @@ class Delta:
     limit: float | None  # the threshold, in the same terms as `change` (None: not judged)
     beyond_noise: bool | None  # None: a run has no noise interval
     verdict: Verdict
+    unjudged: str | None = None  # why no verdict could be reached (too few samples)
 
     @property
     def change_text(self) -> str:
@@ -132,11 +150,14 @@ class Delta:
 
     @property
     def noise_text(self) -> str:
+        if self.unjudged:
+            return self.unjudged
+
         def one(m: Measure) -> str:
             if not m.has_interval:
                 return "?"
             assert m.lo is not None and m.hi is not None
-            return f"{_number(m.lo)}–{_number(m.hi)}"
+            return f"{plain_number(m.lo)}–{plain_number(m.hi)}"
 
         return f"noise {one(self.before)} → {one(self.after)} {self.figure.unit}"
 
@@ -144,12 +165,12 @@ class Delta:
         """One line: before, after, change, noise."""
         unit = self.figure.unit
         return (
-            f"{self.figure.title}: {_number(self.before.value)} {unit} → "
-            f"{_number(self.after.value)} {unit} ({self.change_text}; {self.noise_text})"
+            f"{self.figure.title}: {plain_number(self.before.value)} {unit} → "
+            f"{plain_number(self.after.value)} {unit} ({self.change_text}; {self.noise_text})"
         )
 
 
-def _number(value: float) -> str:
+def plain_number(value: float) -> str:
     """Plain numbers, never 3.764e+04: digits enough for three significant figures."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
@@ -157,10 +178,22 @@ def _number(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
+_number = plain_number  # its name before it was public (report.compare_html imports it)
+
+
 def judge(name: str, before: Measure, after: Measure, limit: float | None) -> Delta:
     """The change of figure `name` from `before` to `after`; `limit` is its threshold (a
     fraction for relative figures, e.g. 0.05, points for accuracy), None to report only."""
     figure = FIGURES[name]
+    few = [m.samples for m in (before, after) if m.samples is not None]
+    unjudged = None
+    if few and min(few) < figure.min_samples:
+        unjudged = (
+            f"not judged: {min(few)} {figure.samples_are} in a run, "
+            f"{figure.min_samples} give a noise interval"
+        )
+        before = Measure(before.value, samples=before.samples)
+        after = Measure(after.value, samples=after.samples)
     diff = after.value - before.value
     if figure.relative:
         change = diff / before.value if before.value else (math.inf if diff else 0.0)
@@ -174,9 +207,9 @@ def judge(name: str, before: Measure, after: Measure, limit: float | None) -> De
         beyond_noise = after.lo > before.hi or after.hi < before.lo
     # Without a threshold (report only) a change is real only when shown beyond noise.
     beyond_limit = abs(change) > limit if limit is not None else beyond_noise is True
-    real = diff != 0 and beyond_noise is not False and beyond_limit
+    real = unjudged is None and diff != 0 and beyond_noise is not False and beyond_limit
     verdict: Verdict = ("regression" if worse else "improvement") if real else "unchanged"
-    return Delta(figure, before, after, change, limit, beyond_noise, verdict)
+    return Delta(figure, before, after, change, limit, beyond_noise, verdict, unjudged)
 
 
 def parse_fail_on(text: str, where: str = "--think-fail-on") -> dict[str, float]:
@@ -196,7 +229,7 @@ def parse_fail_on(text: str, where: str = "--think-fail-on") -> dict[str, float]
         number = number.strip()
         percent = number.endswith("%")
         try:
-            value = float(number.rstrip("%").strip()) if sep else math.nan
+            value = float(number[:-1] if percent else number) if sep else math.nan
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value < 0:

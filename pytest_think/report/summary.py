@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pytest_think.pytest.results import model_entries
@@ -63,8 +64,16 @@ def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
             )
     if len(rows) == 1:
         return []
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    return aligned(rows, left=3)
+
+
+def aligned(rows: Sequence[Sequence[str]], left: int) -> list[str]:
+    """Rows as aligned columns: the first `left` columns to the left, the others (figures)
+    to the right."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
-        "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        "  ".join(
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
         for r in rows
     ]
