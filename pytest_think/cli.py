@@ -219,9 +219,7 @@ def compare_command(
     from pytest_think.report.compare import write_comparison
 
     try:
-        index = write_comparison(
-            list(results), out, list(labels) or None, baseline, threshold
-        )
+        index = write_comparison(list(results), out, list(labels) or None, baseline, threshold)
     except ThinkError as exc:
         click.echo(f"think compare: {exc}", err=True)
         sys.exit(2)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
-from pytest_think.report.compare_page import plain
+from pytest_think.report.compare_html import plain
 from pytest_think.report.compare_plots import MAX_CATEGORIES, plots, style, sweeps
 from pytest_think.report.comparison import build
 from pytest_think.report.headline import headlines
@@ -100,8 +100,7 @@ def test_files_compare_cannot_use_are_one_line_each(
         ),
         (
             [str(sim), "--baseline", str(two_runs[1]), "--threshold", "latency:fast"],
-            "--threshold: 'latency:fast' needs a threshold that is a number ≥ 0, e.g. "
-            "latency:5%",
+            "--threshold: 'latency:fast' needs a threshold that is a number ≥ 0, e.g. latency:5%",
         ),
     ]
     for files, message in cases:
@@ -146,7 +145,9 @@ def test_runs_of_one_board_are_columns_with_changes_beyond_noise_marked(
     comparison = build([slower, same], baseline=sim)
     day = doc["created"][:16].replace("T", " ")
     assert [c.name for c in comparison.columns] == [
-        f"sim · {day}", "sim · 2026-12-02 09:30", "sim · 2026-12-03 09:30"
+        f"sim · {day}",
+        "sim · 2026-12-02 09:30",
+        "sim · 2026-12-03 09:30",
     ]
     (head,) = [h for h in headlines(comparison) if h.model == "digits_mlp"]
     regression = head.delta(comparison, "sim · 2026-12-02 09:30", "latency")
@@ -165,7 +166,7 @@ def test_runs_of_one_board_are_columns_with_changes_beyond_noise_marked(
     page = (out / "index.html").read_text()
     first = page.split("<h2>Plots</h2>")[0]
     assert "monday <span class='note'>(baseline)</span></td>" in first
-    assert f"<span class='d regression' title='device latency p50: " in first
+    assert "<span class='d regression' title='device latency p50: " in first
     assert f">{regression.change_text}</span>" in first
     assert f">{unchanged.change_text} ≈</span>" in first
     markdown = (out / "compare.md").read_text()

@@ -19,7 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_think.errors import InputFileError
-from pytest_think.report.compare_page import GAP, page, shown
+from pytest_think.report.compare_html import GAP, shown
+from pytest_think.report.compare_page import page
 from pytest_think.report.compare_plots import plots
 from pytest_think.report.comparison import Comparison, build
 from pytest_think.report.deltas import parse_fail_on

@@ -46,10 +46,10 @@ def sweeps(comparison: Comparison) -> list[Sweep]:
         for (x, y), title in specs.items():
             sweep = Sweep(test, title, x, y)
             for column in (c.name for c in comparison.columns):
-                tables = by_column.get(column)
-                if tables is None:
+                recorded = by_column.get(column)
+                if recorded is None:
                     continue
-                points = _points(tables, x, y, title)
+                points = _points(recorded, x, y, title)
                 if points:
                     sweep.lines[column] = points
                 else:
@@ -105,36 +105,11 @@ def plots(comparison: Comparison, heads: list[Headline], out: Path) -> dict[str,
 
     def save(key: str, figure: Any, caption: str) -> None:
         path = files[caption] = out / f"{key}.png"
-        figure.savefig(path, dpi=90, bbox_inches="tight")
+        figure.savefig(path, dpi=90)  # fixed margins: drawn once (a layout engine draws twice)
         plt.close(figure)
 
-    energetic = [h for h in heads if any(p.get("energy") for p in h.cells.values())]
-    if energetic:
-        figure, axes = plt.subplots(figsize=(7.5, 4.8))
-        for name in names:
-            points = [
-                (h.model, p["energy"].loop_us, p["energy"].value)
-                for h in energetic
-                if (p := h.cells.get(name)) and "energy" in p and p["energy"].loop_us is not None
-            ]
-            if not points:
-                continue
-            s = styles[name]
-            axes.plot(
-                [x for _, x, _ in points], [y for _, _, y in points], linestyle="none",
-                marker=s["marker"], markersize=s["markersize"], color=s["color"], label=name,
-                alpha=0.85,
-            )  # fmt: skip
-            for model, x, y in points:
-                axes.annotate(
-                    _short(model, 22), (x, y), textcoords="offset points", xytext=(6, 2),
-                    fontsize=7, color=s["color"],
-                )  # fmt: skip
-        axes.set_xlabel("device time per inference in the energy loop (µs)")
-        axes.set_ylabel("energy per inference (mJ)")
-        axes.set_title("latency against energy, per board and model")
-        axes.grid(alpha=0.3)
-        axes.legend(loc="best", fontsize="small")
+    figure = _latency_energy(plt, heads, names, styles)
+    if figure is not None:
         save("latency_energy", figure, "latency against energy, per board and model")
 
     timed = [h for h in heads if any("latency" in p for p in h.cells.values())]
@@ -142,35 +117,86 @@ def plots(comparison: Comparison, heads: list[Headline], out: Path) -> dict[str,
         chunk = timed[part : part + MAX_CATEGORIES]
         figure = _bars(plt, chunk, names, styles)
         n = part // MAX_CATEGORIES
-        suffix = f" ({n + 1} of {-(-len(timed) // MAX_CATEGORIES)})" if len(timed) > len(chunk) else ""
+        suffix = (
+            f" ({n + 1} of {-(-len(timed) // MAX_CATEGORIES)})" if len(timed) > len(chunk) else ""
+        )
         save(f"headline_{n}", figure, f"device latency and throughput per model{suffix}")
 
     for n, sweep in enumerate(sweeps(comparison)):
-        figure, axes = plt.subplots(figsize=(6.5, 4))
-        drawn: dict[str, list[tuple[float, float]]] = {}
-        for name in names:
-            points = sweep.lines.get(name)
-            if points is None:
-                continue
-            same = next((other for other, p in drawn.items() if p == points), None)
-            label = f"{name} (same as {same})" if same else name
-            s = styles[name]
-            axes.plot([x for x, _ in points], [y for _, y in points], label=label, **s)
-            drawn[name] = points
-        axes.set_xlabel(sweep.x)
-        axes.set_ylabel(sweep.y)
-        axes.set_title(f"{sweep.title}\n{_short(sweep.test, 60)}", fontsize=10)
-        axes.grid(alpha=0.3)
-        if sweep.missing:
-            axes.text(
-                0.01, -0.2, "not recorded on " + ", ".join(sweep.missing),
-                transform=axes.transAxes, fontsize=8, color="#666",
-            )  # fmt: skip
-        axes.legend(loc="best", fontsize="small")
         said = sweep.x in sweep.title and sweep.y in sweep.title
         what = sweep.title if said else f"{sweep.title}: {sweep.y} against {sweep.x}"
-        save(f"sweep_{n}", figure, f"{what} ({sweep.test})")
+        save(f"sweep_{n}", _sweep(plt, sweep, names, styles), f"{what} ({sweep.test})")
     return files
+
+
+def _latency_energy(
+    plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any]
+) -> Any | None:
+    """A point per column and model that measured energy (None: no model did)."""
+    energetic = [h for h in heads if any(p.get("energy") for p in h.cells.values())]
+    if not energetic:
+        return None
+    figure, axes = plt.subplots(figsize=(7.5, 4.8))
+    count = sum(len(h.cells) for h in energetic)
+    named: set[str] = set()  # past 40 points, each model named once (its first column)
+    for name in names:
+        points = [
+            (h.model, p["energy"].loop_us, p["energy"].value)
+            for h in energetic
+            if (p := h.cells.get(name)) and "energy" in p and p["energy"].loop_us is not None
+        ]
+        if not points:
+            continue
+        s = styles[name]
+        axes.plot(
+            [x for _, x, _ in points], [y for _, _, y in points], linestyle="none",
+            marker=s["marker"], markersize=s["markersize"], color=s["color"], label=name,
+            alpha=0.85,
+        )  # fmt: skip
+        for model, x, y in points:
+            if model in named and count > 40:
+                continue
+            named.add(model)
+            label = _short(model.split(" (")[0], 22)
+            axes.annotate(
+                label, (x, y), textcoords="offset points", xytext=(6, 2), fontsize=7,
+                color=s["color"],
+            )  # fmt: skip
+    axes.margins(x=0.15, y=0.08)
+    axes.set_xlabel("device time per inference in the energy loop (µs)")
+    axes.set_ylabel("energy per inference (mJ)")
+    axes.set_title("latency against energy, per board and model")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    figure.subplots_adjust(left=0.11, right=0.97, top=0.92, bottom=0.12)
+    return figure
+
+
+def _sweep(plt: Any, sweep: Sweep, names: list[str], styles: dict[str, Any]) -> Any:
+    """A line per column; one that coincides with an earlier column's says so."""
+    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    drawn: dict[str, list[tuple[float, float]]] = {}
+    for name in names:
+        points = sweep.lines.get(name)
+        if points is None:
+            continue
+        same = next((other for other, p in drawn.items() if p == points), None)
+        label = f"{name} (same as {same})" if same else name
+        s = styles[name]
+        axes.plot([x for x, _ in points], [y for _, y in points], label=label, **s)
+        drawn[name] = points
+    axes.set_xlabel(sweep.x)
+    axes.set_ylabel(sweep.y)
+    axes.set_title(f"{sweep.title}\n{_short(sweep.test, 60)}", fontsize=10)
+    axes.grid(alpha=0.3)
+    if sweep.missing:
+        axes.text(
+            0.01, -0.2, "not recorded on " + ", ".join(sweep.missing),
+            transform=axes.transAxes, fontsize=8, color="#666",
+        )  # fmt: skip
+    axes.legend(loc="best", fontsize="small")
+    figure.subplots_adjust(left=0.13, right=0.97, top=0.86, bottom=0.16)
+    return figure
 
 
 def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any]) -> Any:
@@ -178,6 +204,13 @@ def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, A
     height = 0.8 / max(1, len(names))
     figure, (left, right) = plt.subplots(
         1, 2, figsize=(11, 1.2 + 0.22 * len(heads) * max(2, len(names))), sharey=True
+    )
+    figure.subplots_adjust(
+        left=0.22,
+        right=0.98,
+        wspace=0.05,
+        top=1 - 0.45 / figure.get_figheight(),
+        bottom=0.45 / figure.get_figheight(),
     )
     for axes, figure_name, title in (
         (left, "latency", "device latency p50 (µs), shorter is better"),
@@ -192,7 +225,6 @@ def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, A
             axes.barh(
                 [j + i * height for j, _ in rows], [v for _, v in rows], height=height,
                 color=styles[name]["color"], label=name,
-                hatch=["", "//", "..", "xx"][i % 4], edgecolor="white",
             )  # fmt: skip
         axes.set_title(title, fontsize=10)
         axes.grid(axis="x", alpha=0.3)
@@ -200,7 +232,6 @@ def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, A
     left.set_yticklabels([_short(h.model, 34) for h in heads], fontsize=8)
     left.invert_yaxis()
     right.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
     return figure
 
 

@@ -93,6 +93,11 @@ class Comparison:
     def boards(self) -> list[dict[str, Any]]:
         return [{"name": c.name, "family": c.family, "twin": c.twin} for c in self.columns]
 
+    def is_baseline(self, column: Column) -> bool:
+        """Whether `column` is a board of the baseline file."""
+        base = next((c for c in self.columns if c.name == self.baseline), None)
+        return base is not None and column.source == base.source
+
     def baseline_for(self, column: str) -> str | None:
         """The baseline column that `column` is compared with: the baseline file's column of
         the same board, else the baseline file's only board; None for the baseline itself."""
