@@ -166,3 +166,34 @@ def test_compare_first_screen_shows_boards_and_headline_figures(
 
     assert Image.open(first).size == (width, height)
     assert Image.open(whole).size[1] >= height
+
+
+@pytest.mark.skipif(
+    not (NODE and PLAYWRIGHT.is_dir()) and not os.environ.get("CI"),
+    reason="node or playwright-core missing (make test installs them with npm)",
+)
+def test_compare_tables_filter_and_sort_in_chromium(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "compare"
+    made = subprocess.run(
+        [sys.executable, "-m", "pytest_think.cli", "compare", *map(str, two_runs), "-o", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    shown = subprocess.run(
+        [str(NODE), str(REPO / "tests/browser/sort_filter.mjs"), (out / "index.html").as_uri(),
+         "test_only_on_sim", "device p50"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **({"CHROMIUM": CHROMIUM} if CHROMIUM else {})},
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    result = json.loads(shown.stdout)
+    # The filter leaves the rows that name the test: it ran on one board only.
+    assert len(result["visible"]) == 1 and "test_only_on_sim" in result["visible"][0]
+    # A click on a heading sorts by its numbers (gaps last), a second click the other way.
+    column = result["column"]
+    numeric = [v for v in column if v.replace(".", "", 1).replace("e-", "", 1).isdigit()]
+    assert len(numeric) >= 3 and column[: len(numeric)] == numeric  # numbers first, then gaps
+    assert [float(v) for v in numeric] == sorted(float(v) for v in numeric)
+    assert result["again"] == column[::-1]
