@@ -91,7 +91,7 @@ def page(comparison: Comparison, heads: list[Headline], plots: dict[str, Path]) 
         else ""
     )
     images = "".join(
-        f"<figure{' class=wide' if path.stem.startswith('headline') else ''}>"
+        f"<figure{' class=wide' if path.stem.startswith(('headline', 'key')) else ''}>"
         f"<img alt='{esc(caption)}' src='data:image/png;base64,"
         f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{esc(caption)}"
         "</figcaption></figure>"

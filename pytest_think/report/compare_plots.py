@@ -4,8 +4,9 @@ line per column.
 
 Columns are told apart by colour, marker and line style at once, markers shrinking from the
 first column to the last, so that lines that coincide still show every column; a line that
-coincides with an earlier one says so in the legend. No axis holds more than `MAX_CATEGORIES`
-names: more models are split over several plots."""
+coincides with an earlier one says so. Past `KEY_AT` columns the plots share one key (a
+legend drawn once) instead of a legend each. No axis holds more than `MAX_CATEGORIES` names:
+more models are split over several plots."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from typing import Any
 from pytest_think.report.comparison import Comparison
 from pytest_think.report.headline import Headline
 
-__all__ = ["MAX_CATEGORIES", "Sweep", "plots", "sweeps"]
+__all__ = ["KEY_AT", "MAX_CATEGORIES", "Sweep", "plots", "sweeps"]
 
 MAX_CATEGORIES = 20
+KEY_AT = 6  # more columns than this: one key for every plot
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
 LINESTYLES = ["-", "--", ":", "-."]
 
@@ -108,14 +110,17 @@ def plots(comparison: Comparison, heads: list[Headline], out: Path) -> dict[str,
         figure.savefig(path, dpi=90)  # fixed margins: drawn once (a layout engine draws twice)
         plt.close(figure)
 
-    figure = _latency_energy(plt, heads, names, styles)
+    legend = len(names) <= KEY_AT
+    if not legend:
+        save("key", _key(plt, names, styles), "key: the marker, colour and line of each column")
+    figure = _latency_energy(plt, heads, names, styles, legend)
     if figure is not None:
         save("latency_energy", figure, "latency against energy, per board and model")
 
     timed = [h for h in heads if any("latency" in p for p in h.cells.values())]
     for part in range(0, len(timed), MAX_CATEGORIES):
         chunk = timed[part : part + MAX_CATEGORIES]
-        figure = _bars(plt, chunk, names, styles)
+        figure = _bars(plt, chunk, names, styles, legend)
         n = part // MAX_CATEGORIES
         suffix = (
             f" ({n + 1} of {-(-len(timed) // MAX_CATEGORIES)})" if len(timed) > len(chunk) else ""
@@ -125,12 +130,23 @@ def plots(comparison: Comparison, heads: list[Headline], out: Path) -> dict[str,
     for n, sweep in enumerate(sweeps(comparison)):
         said = sweep.x in sweep.title and sweep.y in sweep.title
         what = sweep.title if said else f"{sweep.title}: {sweep.y} against {sweep.x}"
-        save(f"sweep_{n}", _sweep(plt, sweep, names, styles), f"{what} ({sweep.test})")
+        figure = _sweep(plt, sweep, names, styles, legend)
+        save(f"sweep_{n}", figure, f"{what} ({sweep.test})")
     return files
 
 
+def _key(plt: Any, names: list[str], styles: dict[str, Any]) -> Any:
+    from matplotlib.lines import Line2D
+
+    columns = min(4, len(names))
+    figure = plt.figure(figsize=(11, 0.3 + 0.3 * -(-len(names) // columns)))
+    handles = [Line2D([], [], **styles[name]) for name in names]
+    figure.legend(handles, names, loc="center", ncol=columns, frameon=False, fontsize="small")
+    return figure
+
+
 def _latency_energy(
-    plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any]
+    plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any], legend: bool
 ) -> Any | None:
     """A point per column and model that measured energy (None: no model did)."""
     energetic = [h for h in heads if any(p.get("energy") for p in h.cells.values())]
@@ -167,20 +183,24 @@ def _latency_energy(
     axes.set_ylabel("energy per inference (mJ)")
     axes.set_title("latency against energy, per board and model")
     axes.grid(alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
+    if legend:
+        axes.legend(loc="best", fontsize="small")
     figure.subplots_adjust(left=0.11, right=0.97, top=0.92, bottom=0.12)
     return figure
 
 
-def _sweep(plt: Any, sweep: Sweep, names: list[str], styles: dict[str, Any]) -> Any:
+def _sweep(plt: Any, sweep: Sweep, names: list[str], styles: dict[str, Any], legend: bool) -> Any:
     """A line per column; one that coincides with an earlier column's says so."""
     figure, axes = plt.subplots(figsize=(6.5, 4.2))
     drawn: dict[str, list[tuple[float, float]]] = {}
+    same_as: dict[str, str] = {}
     for name in names:
         points = sweep.lines.get(name)
         if points is None:
             continue
         same = next((other for other, p in drawn.items() if p == points), None)
+        if same:
+            same_as[name] = same
         label = f"{name} (same as {same})" if same else name
         s = styles[name]
         axes.plot([x for x, _ in points], [y for _, y in points], label=label, **s)
@@ -189,17 +209,23 @@ def _sweep(plt: Any, sweep: Sweep, names: list[str], styles: dict[str, Any]) -> 
     axes.set_ylabel(sweep.y)
     axes.set_title(f"{sweep.title}\n{_short(sweep.test, 60)}", fontsize=10)
     axes.grid(alpha=0.3)
-    if sweep.missing:
+    notes = ["not recorded on " + ", ".join(sweep.missing)] if sweep.missing else []
+    if not legend and same_as:
+        notes.append("lines that coincide: " + ", ".join(f"{a} = {b}" for a, b in same_as.items()))
+    if notes:
         axes.text(
-            0.01, -0.2, "not recorded on " + ", ".join(sweep.missing),
-            transform=axes.transAxes, fontsize=8, color="#666",
+            0.0, -0.2, _short("; ".join(notes), 110), transform=axes.transAxes, fontsize=7,
+            color="#666",
         )  # fmt: skip
-    axes.legend(loc="best", fontsize="small")
+    if legend:
+        axes.legend(loc="best", fontsize="small")
     figure.subplots_adjust(left=0.13, right=0.97, top=0.86, bottom=0.16)
     return figure
 
 
-def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any]) -> Any:
+def _bars(
+    plt: Any, heads: list[Headline], names: list[str], styles: dict[str, Any], legend: bool
+) -> Any:
     """Horizontal bars, a group per model (names read on the axis, never rotated)."""
     height = 0.8 / max(1, len(names))
     figure, (left, right) = plt.subplots(
@@ -231,7 +257,8 @@ def _bars(plt: Any, heads: list[Headline], names: list[str], styles: dict[str, A
     left.set_yticks([j + 0.4 - height / 2 for j in range(len(heads))])
     left.set_yticklabels([_short(h.model, 34) for h in heads], fontsize=8)
     left.invert_yaxis()
-    right.legend(loc="lower right", fontsize="small")
+    if legend:
+        right.legend(loc="lower right", fontsize="small")
     return figure
 
 
