@@ -14,7 +14,7 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
 from pytest_think.report.compare_html import plain
-from pytest_think.report.compare_plots import MAX_CATEGORIES, plots, style, sweeps
+from pytest_think.report.compare_plots import KEY_AT, MAX_CATEGORIES, plots, style, sweeps
 from pytest_think.report.comparison import build
 from pytest_think.report.headline import headlines
 
@@ -342,3 +342,34 @@ def test_results_written_by_the_first_pytest_think_still_load(
     assert "| figure | sim-first-release | sim-later |" in markdown
     page = (out / "index.html").read_text()
     assert "test_digits_mlp_accuracy" in page and "<td data-v='97.77" in page
+
+
+def test_many_columns_share_one_key_and_labels_name_each_files_boards(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    doc = json.loads(two_runs[0].read_text())
+    runs = []
+    for day in range(KEY_AT + 1):
+        path = tmp_path / f"day-{day}.json"
+        path.write_text(json.dumps({**doc, "created": f"2026-12-{day + 1:02d}T08:00:00+00:00"}))
+        runs.append(path)
+    comparison = build(runs)
+    assert len({c.name for c in comparison.columns}) == KEY_AT + 1
+    files = plots(comparison, headlines(comparison), tmp_path)
+    assert next(iter(files)).startswith("key: ")  # drawn once, before the plots it explains
+    # A file of several boards under one --label: a column per board, named by both.
+    campaign = json.loads(two_runs[0].read_text())
+    other = json.loads(two_runs[1].read_text())
+    for test in campaign["tests"]:
+        test["board"] = "sim"
+    for test in other["tests"]:
+        campaign["tests"].append({**test, "board": "fpga-bench"})
+    campaign["boards"] = [campaign["board"], other["board"]]
+    both = tmp_path / "campaign.json"
+    both.write_text(json.dumps(campaign))
+    labelled = build([both, two_runs[0]], labels=["campaign", "alone"])
+    assert [c.name for c in labelled.columns] == [
+        "campaign · sim",
+        "campaign · fpga-bench",
+        "alone",
+    ]
