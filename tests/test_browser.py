@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,31 +119,44 @@ def test_allure_report_renders_in_chromium(sim_allure_results: Path, tmp_path: P
     assert shot.stat().st_size > 10_000
 
 
-@pytest.mark.skipif(
+needs_playwright = pytest.mark.skipif(
     not (NODE and PLAYWRIGHT.is_dir()) and not os.environ.get("CI"),
     reason="node or playwright-core missing (make test installs them with npm)",
 )
-def test_compare_first_screen_shows_boards_and_headline_figures(
-    two_runs: tuple[Path, Path], tmp_path: Path
-) -> None:
-    from pytest_think.report.compare_html import plain
 
+
+def _compare_page(two_runs: tuple[Path, Path], tmp_path: Path) -> str:
+    """`think compare` of the two runs; the page's file URL."""
     out = tmp_path / "compare"
     made = subprocess.run(
         [sys.executable, "-m", "pytest_think.cli", "compare", *map(str, two_runs), "-o", str(out)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    width, height = 1400, 900
-    first, whole = tmp_path / "first.png", tmp_path / "page.png"
+    return (out / "index.html").as_uri()
+
+
+def _node(script: str, *args: str) -> Any:
+    """A tests/browser script's JSON output (playwright-core driving Debian's Chromium)."""
     shown = subprocess.run(
-        [str(NODE), str(REPO / "tests/browser/render.mjs"), (out / "index.html").as_uri(),
-         "Headline", str(first), f"{width}x{height}", str(whole)],
+        [str(NODE), str(REPO / "tests" / "browser" / script), *args],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, **({"CHROMIUM": CHROMIUM} if CHROMIUM else {})},
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-2000:]
-    layout = json.loads(shown.stdout)
+    return json.loads(shown.stdout)
+
+
+@needs_playwright
+def test_compare_first_screen_shows_boards_and_headline_figures(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from pytest_think.report.compare_html import plain
+
+    page = _compare_page(two_runs, tmp_path)
+    width, height = 1400, 900
+    first, whole = tmp_path / "first.png", tmp_path / "page.png"
+    layout = _node("render.mjs", page, "Headline", str(first), f"{width}x{height}", str(whole))
     seen = layout["firstScreen"]
     # What a person must see without scrolling: every board, and each board's headline
     # figures of the model (its device p50 and throughput, as the results file has them).
@@ -168,27 +182,12 @@ def test_compare_first_screen_shows_boards_and_headline_figures(
     assert Image.open(whole).size[1] >= height
 
 
-@pytest.mark.skipif(
-    not (NODE and PLAYWRIGHT.is_dir()) and not os.environ.get("CI"),
-    reason="node or playwright-core missing (make test installs them with npm)",
-)
+@needs_playwright
 def test_compare_tables_filter_and_sort_in_chromium(
     two_runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    out = tmp_path / "compare"
-    made = subprocess.run(
-        [sys.executable, "-m", "pytest_think.cli", "compare", *map(str, two_runs), "-o", str(out)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    shown = subprocess.run(
-        [str(NODE), str(REPO / "tests/browser/sort_filter.mjs"), (out / "index.html").as_uri(),
-         "test_only_on_sim", "device p50"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, **({"CHROMIUM": CHROMIUM} if CHROMIUM else {})},
-    )  # fmt: skip
-    assert shown.returncode == 0, shown.stderr[-2000:]
-    result = json.loads(shown.stdout)
+    page = _compare_page(two_runs, tmp_path)
+    result = _node("sort_filter.mjs", page, "test_only_on_sim", "device p50")
     # The filter leaves the rows that name the test: it ran on one board only.
     assert len(result["visible"]) == 1 and "test_only_on_sim" in result["visible"][0]
     # A click on a heading sorts by its numbers (gaps last), a second click the other way.
