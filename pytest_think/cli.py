@@ -176,17 +176,55 @@ def farm_twins_command(
 @click.option(
     "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="directory"
 )
-def compare_command(results: tuple[Path, ...], out: Path) -> None:
-    """Boards side by side from results JSON files (pytest --think-json): index.html,
-    compare.md and PNG plots in OUTPUT."""
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="NAME",
+    help="name of a file's column; once per file, in the files' order (the baseline first)",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="the run the others are compared with (first column): changes shown against it",
+)
+@click.option(
+    "--threshold",
+    default=None,
+    metavar="SPEC",
+    help="when a change against the baseline is real, beyond both runs' noise "
+    "(default 'latency:5%,energy:3%,accuracy:0.5'; also p99, throughput)",
+)
+def compare_command(
+    results: tuple[Path, ...],
+    out: Path,
+    labels: tuple[str, ...],
+    baseline: Path | None,
+    threshold: str | None,
+) -> None:
+    """Boards and runs side by side from results JSON files (pytest --think-json):
+    index.html (one self-contained page), compare.md and PNG plots in OUTPUT.
+
+    Each board of each file is a column; several runs of one board are columns named by
+    board and date, or by --label. With --baseline FILE every figure shows its change
+    against that run, marked only when beyond --threshold and both runs' noise.
+
+    \b
+      think compare campaign.json -o compare/
+      think compare --baseline monday.json tuesday.json -o compare/
+      think compare a.json b.json --label before --label after -o compare/
+    """
     from pytest_think.report.compare import write_comparison
 
     try:
-        index = write_comparison(list(results), out)
+        index = write_comparison(list(results), out, list(labels) or None, baseline, threshold)
     except ThinkError as exc:
         click.echo(f"think compare: {exc}", err=True)
         sys.exit(2)
-    click.echo(f"wrote {index} (and compare.md, plots) for {len(results)} results files")
+    files = len(set(results) | ({baseline} if baseline else set()))
+    click.echo(f"wrote {index} (and compare.md, plots) for {files} results files")
 
 
 @main.command("history")

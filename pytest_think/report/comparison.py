@@ -1,13 +1,16 @@
-"""Boards side by side, as data: results JSON files read into one row per (test, model) and
-one cell per board (what `think compare` writes as pages and plots).
+"""Boards and runs side by side, as data: results JSON files read into one row per (test,
+model) and one cell per column (what `think compare` writes as pages and plots).
 
-A file is one board's run, or a session of several boards (``--board`` given several times):
-its tests then name their board, and the board's id is taken out of their node ids so that
-the same test lines up across boards."""
+A column is one board of one results file: a file is one board's run, or a session of
+several boards (``--board`` given several times), whose tests then name their board; the
+board's id is taken out of their node ids so that the same test lines up across boards. Two
+runs of one board are two columns, named by board and date (or by ``--label``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,31 +18,98 @@ from typing import Any
 from pytest_think.errors import InputFileError
 from pytest_think.pytest.campaign import without_board
 from pytest_think.pytest.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
+from pytest_think.report.deltas import DEFAULT_FAIL_ON, Measure, measures, parse_fail_on
+
+__all__ = ["CASES_AT", "Cell", "Column", "Comparison", "Row", "build", "load_results"]
+
+CASES_AT = 20  # a test function with more cases than this is a conformance suite
+
+
+@dataclass
+class Column:
+    """One board of one results file."""
+
+    name: str  # the heading: the board, or board and date, or the run's --label
+    board: str
+    family: str | None
+    twin: bool | None
+    source: str
+    created: str | None
+    designs: list[str] = field(default_factory=list)  # the designs its tests flashed
+    power_mode: str | None = None  # Jetson: nvpmodel's mode
+    place: str | None = None  # where a farm says the board is
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def target(self) -> str:
+        return "twin" if self.twin else "hardware"
 
 
 @dataclass
 class Cell:
-    """One test on one board: its headline figures (None: not measured there)."""
+    """One (test, model) in one column: its outcome and figures (absent: not measured)."""
 
     outcome: str
+    test: str  # the test's name, for the reader who wants to know where a figure came from
+    figures: dict[str, Measure] = field(default_factory=dict)  # deltas.FIGURES names
+    message: str | None = None
     vectors: int | None = None
     top1_agreement: float | None = None
-    accuracy: float | None = None
     accuracy_delta_pt: float | None = None  # board − float reference, in points
-    device_p50_us: float | None = None
-    device_p99_us: float | None = None
-    throughput: float | None = None
-    mj_per_inference: float | None = None
     loop_us_per_inference: float | None = None  # the energy loop's device time per inference
     energy_note: str | None = None
 
 
+@dataclass(frozen=True)
+class Row:
+    """Where a row belongs: its suite (test file), test function, model and headline model."""
+
+    suite: str
+    function: str
+    test: str
+    model: str  # the model's label in the test ('' for a test that runs one model or none)
+    headline: str  # the model as the headline names it ('' when no model ran)
+
+
 @dataclass
 class Comparison:
-    boards: list[dict[str, Any]] = field(default_factory=list)  # name, family, twin, source
-    rows: dict[str, dict[str, Cell]] = field(default_factory=dict)  # test -> board -> cell
-    # Tables the tests recorded (record_table): "test: table" -> board -> table.
-    tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
+    rows: dict[str, dict[str, Cell]] = field(default_factory=dict)  # row -> column -> cell
+    info: dict[str, Row] = field(default_factory=dict)  # row -> where it belongs
+    # Tables the tests recorded (record_table): test -> column -> tables.
+    tables: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    baseline: str | None = None  # the column others are compared with (--baseline)
+    # A change is real beyond these thresholds (and the runs' noise): deltas.parse_fail_on.
+    limits: dict[str, float] = field(default_factory=lambda: parse_fail_on(DEFAULT_FAIL_ON))
+
+    def case_functions(self) -> set[tuple[str, str]]:
+        """(suite, function) of the test functions with more than `CASES_AT` cases: a
+        conformance suite, read as a pass rate rather than as models and figures."""
+        tests = Counter((r.suite, r.function, r.test) for r in self.info.values())
+        per_function = Counter((suite, function) for suite, function, _ in tests)
+        return {f for f, n in per_function.items() if n > CASES_AT}
+
+    @property
+    def boards(self) -> list[dict[str, Any]]:
+        return [{"name": c.name, "family": c.family, "twin": c.twin} for c in self.columns]
+
+    def is_baseline(self, column: Column) -> bool:
+        """Whether `column` is a board of the baseline file."""
+        base = next((c for c in self.columns if c.name == self.baseline), None)
+        return base is not None and column.source == base.source
+
+    def baseline_for(self, column: str) -> str | None:
+        """The baseline column that `column` is compared with: the baseline file's column of
+        the same board, else the baseline file's only board; None for the baseline itself."""
+        if self.baseline is None or column == self.baseline:
+            return None
+        base = next(c for c in self.columns if c.name == self.baseline)
+        same_file = [c for c in self.columns if c.source == base.source]
+        board = next(c.board for c in self.columns if c.name == column)
+        match = next((c.name for c in same_file if c.board == board), None)
+        if match is not None:
+            return None if match == column else match
+        return base.name if len(same_file) == 1 else None
 
 
 def load_results(path: Path) -> dict[str, Any]:
@@ -64,24 +134,17 @@ def load_results(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _cell(outcome: str, entry: ModelEntry) -> Cell:
-    cell = Cell(outcome=outcome)
+def _cell(outcome: str, test: str, entry: ModelEntry) -> Cell:
+    cell = Cell(outcome=outcome, test=test, figures=measures(entry))
     run = entry.run
     if run is not None:
-        device = (run.get("latency") or {}).get("device_ns") or {}
-        compare = run.get("compare") or {}
         accuracy = run.get("accuracy") or {}
         cell.vectors = run.get("vectors")
-        cell.top1_agreement = compare.get("top1_agreement")
-        cell.accuracy = accuracy.get("device")
-        if cell.accuracy is not None and accuracy.get("reference") is not None:
-            cell.accuracy_delta_pt = (cell.accuracy - accuracy["reference"]) * 100
-        cell.device_p50_us = device["p50"] / 1e3 if device.get("p50") is not None else None
-        cell.device_p99_us = device["p99"] / 1e3 if device.get("p99") is not None else None
-        cell.throughput = run.get("throughput_per_s")
+        cell.top1_agreement = (run.get("compare") or {}).get("top1_agreement")
+        if accuracy.get("device") is not None and accuracy.get("reference") is not None:
+            cell.accuracy_delta_pt = (accuracy["device"] - accuracy["reference"]) * 100
     energy = entry.energy
     if energy:
-        cell.mj_per_inference = energy.get("mj_per_inference")
         cell.loop_us_per_inference = energy.get("us_per_inference")
         cell.energy_note = None if energy.get("valid") else f"invalid: {energy.get('reason')}"
     return cell
@@ -102,39 +165,142 @@ def boards_of(doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, 
     ]
 
 
-def build(paths: list[Path]) -> Comparison:
+@dataclass
+class _Part:
+    """One board of one file, before the columns are named."""
+
+    path: Path
+    doc: dict[str, Any]
+    board: dict[str, Any]
+    tests: list[dict[str, Any]]
+    label: str | None
+
+
+def build(
+    paths: list[Path], labels: list[str] | None = None, baseline: Path | None = None
+) -> Comparison:
+    """The comparison of `paths` (with `baseline`, when given, first): a column per board of
+    each file, named by `labels` (one per file, in that order) when given."""
+    files = list(paths)
+    if baseline is not None:
+        files = [baseline, *(p for p in files if p.resolve() != baseline.resolve())]
+    if labels and len(labels) != len(files):
+        raise InputFileError(
+            f"--label given {len(labels)} times for {len(files)} results files; give one "
+            "label per file, in the order of the files (the baseline first)"
+        )
+    seen: dict[Path, Path] = {}
+    parts: list[_Part] = []
+    for n, path in enumerate(files):
+        if path.resolve() in seen:
+            raise InputFileError(f"results file {path} is given twice; give each run once")
+        seen[path.resolve()] = path
+        doc = load_results(path)
+        label = labels[n] if labels else None
+        parts += [_Part(path, doc, board, tests, label) for board, tests in boards_of(doc)]
+    _check_common_tests(parts)
     result = Comparison()
-    for path in paths:
-        for board, tests in boards_of(load_results(path)):
-            _add_board(result, path, board, tests)
+    for part, name in zip(parts, _column_names(parts)):
+        _add_column(result, part, name)
+    if baseline is not None:
+        result.baseline = result.columns[0].name
     return result
 
 
-def _add_board(
-    result: Comparison, path: Path, board: dict[str, Any], tests: list[dict[str, Any]]
-) -> None:
-    name = board["name"]
-    if any(b["name"] == name for b in result.boards):
-        raise InputFileError(
-            f"results file {path}: board '{name}' is already in another file; compare "
-            "one run per board"
-        )
-    result.boards.append(
-        {
-            "name": name,
-            "family": board.get("family"),
-            "twin": board.get("twin"),
-            "source": str(path),
-        }
+def _test_name(test: dict[str, Any], board: str) -> str:
+    return without_board(test["nodeid"], board).rsplit("::", 1)[-1]
+
+
+def _check_common_tests(parts: list[_Part]) -> None:
+    by_file: dict[Path, set[str]] = {}
+    for part in parts:
+        names = {_test_name(t, part.board["name"]) for t in part.tests}
+        by_file.setdefault(part.path, set()).update(names)
+    if len(by_file) < 2:
+        return
+    for path, names in by_file.items():
+        others = [p for p in by_file if p != path]
+        if not names & set().union(*(by_file[p] for p in others)):
+            raise InputFileError(
+                f"results file {path} has no test in common with "
+                + ", ".join(str(p) for p in others)
+                + "; compare results of the same test suites"
+            )
+
+
+def _column_names(parts: list[_Part]) -> list[str]:
+    boards = Counter(p.board["name"] for p in parts)
+
+    def when(part: _Part) -> str:
+        try:
+            created = dt.datetime.fromisoformat(str(part.doc.get("created")))
+        except ValueError:
+            return part.path.stem
+        return created.strftime("%Y-%m-%d %H:%M")
+
+    names = []
+    for part in parts:
+        board = part.board["name"]
+        if part.label is not None:
+            several = sum(p.path == part.path for p in parts) > 1
+            names.append(f"{part.label} · {board}" if several else part.label)
+        else:
+            names.append(board if boards[board] == 1 else f"{board} · {when(part)}")
+    counts = Counter(names)
+    names = [f"{n} · {p.path.stem}" if counts[n] > 1 else n for n, p in zip(names, parts)]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputFileError(f"two results files give the column '{twice}'; name them --label")
+    return names
+
+
+def _add_column(result: Comparison, part: _Part, name: str) -> None:
+    board = part.board
+    identity = board.get("identity") or {}
+    facts = board.get("facts") or {}
+    mode = identity.get("power_mode")
+    column = Column(
+        name=name,
+        board=board["name"],
+        family=board.get("family"),
+        twin=board.get("twin"),
+        source=str(part.path),
+        created=part.doc.get("created"),
+        power_mode=str(mode.get("name")) if isinstance(mode, dict) else None,
+        place=facts.get("place") or facts.get("location"),
     )
-    for test in tests:
-        name_of_test = without_board(test["nodeid"], name).rsplit("::", 1)[-1]
-        entries = model_entries(test)
-        if not entries:  # a test without figures still shows its outcome
-            entries = [ModelEntry("")]
+    result.columns.append(column)
+    designs: dict[str, None] = {}
+    for test in part.tests:
+        test_name = _test_name(test, board["name"])
+        outcome = str(test.get("outcome", "?"))
+        column.outcomes[outcome] += 1
+        flashed = [f["design"] for f in test.get("flash") or [] if f.get("design")]
+        designs.update(dict.fromkeys(flashed))
+        entries = model_entries(test) or [ModelEntry("")]  # no figures: still an outcome
         for entry in entries:
-            key = name_of_test if len(entries) == 1 else f"{name_of_test} [{entry.label}]"
-            result.rows.setdefault(key, {})[name] = _cell(test.get("outcome", "?"), entry)
+            key = test_name if len(entries) == 1 else f"{test_name} [{entry.label}]"
+            cell = _cell(outcome, test_name, entry)
+            cell.message = test.get("message")
+            result.rows.setdefault(key, {})[name] = cell
+            if key not in result.info or not result.info[key].headline:
+                # A test skipped on the first column has no model yet: the next one says.
+                result.info[key] = _row(test, test_name, entry, flashed, len(entries) > 1)
         for table in test.get("tables", []):
-            key = f"{name_of_test}: {table['name']}"
-            result.tables.setdefault(key, {})[name] = table
+            result.tables.setdefault(test_name, {}).setdefault(name, []).append(table)
+    column.designs = list(designs)
+
+
+def _row(
+    test: dict[str, Any], name: str, entry: ModelEntry, designs: list[str], several: bool
+) -> Row:
+    suite = Path(str(test["nodeid"]).split("::", 1)[0]).stem
+    model_path = (entry.run or entry.energy or {}).get("model")
+    stem = Path(str(model_path)).stem if model_path else ""
+    label = entry.label
+    # A label that only names the board's design or repeats the model adds nothing.
+    if label and label != stem and label not in designs:
+        headline = f"{label} ({stem})" if stem else label
+    else:
+        headline = stem
+    return Row(suite, name.split("[", 1)[0], name, label if several else "", headline)

@@ -178,7 +178,6 @@ def plain_number(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
-_number = plain_number  # its name before it was public (report.compare_html imports it)
 
 
 def judge(name: str, before: Measure, after: Measure, limit: float | None) -> Delta:
