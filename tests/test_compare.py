@@ -118,12 +118,17 @@ def _later_run(doc: dict[str, Any], factor: float, created: str) -> dict[str, An
     later = copy.deepcopy(doc)
     later["created"] = created
     for test in later["tests"]:
-        device = (test.get("latency") or {}).get("device_ns")
-        if device:
-            for key in ("p50", "p99", "p50_lo", "p50_hi", "mean", "min", "max"):
-                if device.get(key) is not None:
-                    device[key] *= factor
+        for item in [test, *test.get("runs", [])]:  # a test's every run, as readers take them
+            _scale(item, factor)
     return later
+
+
+def _scale(item: dict[str, Any], factor: float) -> None:
+    device = (item.get("latency") or {}).get("device_ns")
+    if device:
+        for key in ("p50", "p99", "p50_lo", "p50_hi", "mean", "min", "max"):
+            if device.get(key) is not None:
+                device[key] *= factor
 
 
 def test_runs_of_one_board_are_columns_with_changes_beyond_noise_marked(

@@ -178,8 +178,6 @@ def plain_number(value: float) -> str:
     return f"{value:,.{digits}f}"
 
 
-
-
 def judge(name: str, before: Measure, after: Measure, limit: float | None) -> Delta:
     """The change of figure `name` from `before` to `after`; `limit` is its threshold (a
     fraction for relative figures, e.g. 0.05, points for accuracy), None to report only."""
