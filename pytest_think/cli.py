@@ -243,6 +243,12 @@ def report_command(results_dir: Path, out: Path) -> None:
     if proc.returncode != 0 or not (out / "index.html").is_file():
         said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         fail("think report", f"allure generate failed (exit {proc.returncode}): {said[0]}")
+    from pytest_think.report.allure_results import results_by_board
+
+    summary = results_by_board(results_dir).lines()
+    click.echo(f"think report: {summary[0]}")
+    for line in summary[1:]:
+        click.echo(f"think report: {line}", err=True)
     click.echo(f"wrote {out / 'index.html'}; serve it: python -m http.server -d {out}")
 
 

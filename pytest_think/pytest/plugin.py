@@ -23,10 +23,11 @@ from pytest_think.pytest.session import (
     handed_to_worker,
     think_session,
 )
-from pytest_think.report import allure_report
+from pytest_think.report.allure_environment import write_environment
 from pytest_think.report.summary import summary_lines
 
 pytest_plugins = (
+    "pytest_think.pytest.allure_boards",  # before fixtures, which imports it
     "pytest_think.pytest.fixtures",
     "pytest_think.pytest.energy",
     "pytest_think.pytest.pool",
@@ -185,8 +186,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     board, boards = think.board_documents()
     workeroutput = getattr(config, "workeroutput", None)
     alluredir = getattr(config.option, "allure_report_dir", None)
-    if alluredir and workeroutput is None:
-        allure_report.write_environment(Path(alluredir), think.environment(board))
+    if alluredir and workeroutput is None:  # with every worker's boards
+        write_environment(Path(alluredir), think.results.document(board, boards))
     if workeroutput is not None:  # an xdist worker: the controller writes the file
         workeroutput[WORKER_INPUT] = think.worker_output()
         return

@@ -134,6 +134,7 @@ def pool_members(request: pytest.FixtureRequest) -> Iterator[list[PoolMember]]:
     emulate = session.emulate
     boards = [session.board_for(spec, emulate) for spec in session.board_specs]
     if len(boards) > 1:
+        allure_report.pool_labels([b.connection.config for b in boards])
         yield [PoolMember(b.connection.name, b.device) for b in boards]
         return
     (board,) = boards
