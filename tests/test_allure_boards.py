@@ -20,6 +20,7 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
 from pytest_think.report.allure_environment import merge_environment, parse_properties
+from pytest_think.report.allure_results import results_by_board
 
 SUITE = f"""
 import pytest
@@ -33,6 +34,9 @@ def test_variant(board, variant):
 
 def test_without_a_board():
     pass
+
+def test_over_the_pool(dut_pool, reference):
+    reference.check(dut_pool.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
 """
 
 
@@ -73,7 +77,7 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     pytester.makepyfile(test_suite=SUITE)
     boards = ("sim", "alpha", "beta")
     result = pytester.runpytest("-n", "3", *(f"--board={b}" for b in boards), "--alluredir=allure")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
     alluredir = pytester.path / "allure"
     results = _results(alluredir)
     for test in ("test_digits", "test_variant"):
@@ -92,6 +96,9 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     assert _params(_of(results, "test_variant")[0])["variant"]["value"] == "'float'"
     [host_only] = _of(results, "test_without_a_board")
     assert "board" not in _params(host_only) and not _labels(host_only, "board")
+    # A pool of one board's devices (a worker holds one board): that board's test.
+    [pooled] = _of(results, "test_over_the_pool")
+    assert _labels(pooled, "board") == [_params(pooled)["board"]["value"].strip("'")]
 
     # The controller wrote the environment, with every worker's board.
     first = _environment(alluredir)
@@ -107,7 +114,7 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     # A second session, of alpha alone, into the same directory: alpha's lines are the newest
     # session's, the other boards' stay; alpha's results keep their history id.
     write_board("alpha", twin={"hostname": "host-alpha-again"})
-    pytester.runpytest("--board=alpha", "--alluredir=allure").assert_outcomes(passed=3)
+    pytester.runpytest("--board=alpha", "--alluredir=allure").assert_outcomes(passed=4)
     merged = _environment(alluredir)
     assert merged["boards"] == "sim, alpha, beta"
     assert merged["alpha.kernel"].split()[1] == "host-alpha-again"
@@ -117,6 +124,9 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     alpha = [r for r in _of(again, "test_digits") if _labels(r, "board") == ["alpha"]]
     assert len(alpha) == 2 and len({r["historyId"] for r in alpha}) == 1
     assert {r["name"] for r in alpha} == {"test_digits[alpha]"}  # the board named alone too
+    latest = max(_of(again, "test_over_the_pool"), key=lambda r: r["start"])
+    assert latest["name"] == "test_over_the_pool[alpha]"
+    assert _params(latest)["board"]["value"] == "'alpha'"
     assert len({r["historyId"] for r in _of(again, "test_digits")}) == 3
     assert json.loads((alluredir / "categories.json").read_text())
 
@@ -124,13 +134,7 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
 def test_in_pool_mode_the_board_that_ran_a_test_is_a_label(
     pytester: pytest.Pytester, twin_boards: None
 ) -> None:
-    pytester.makepyfile(
-        SUITE
-        + f"""
-def test_over_the_pool(dut_pool, reference):
-    reference.check(dut_pool.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
-"""
-    )
+    pytester.makepyfile(SUITE)
     result = pytester.runpytest(
         "--board-mode=pool", "--board=alpha", "--board=beta", "--alluredir=allure"
     )
@@ -213,6 +217,7 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
         server.shutdown()
         thread.join(5)
     assert shown.returncode == 0, shown.stderr[-2000:]
+    assert (tmp_path / "a.png").stat().st_size > 10_000  # the overview was drawn
     lines = [line.strip() for line in shown.stdout.splitlines()]
     # Three results of one test, one per board, none taken for a retry of another.
     assert lines[lines.index("Total") + 1] == "3"
@@ -228,3 +233,28 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
         assert lines[lines.index(f"{board}.family") + 1] == "generic"
         assert lines[lines.index(f"{board}.target") + 1] == "digital twin"
     assert lines[lines.index("beta.kernel") + 1].split()[1] == "host-beta"
+
+
+def test_report_names_results_that_allure_would_take_for_retries(tmp_path: Path) -> None:
+    def result(name: str, board: str, **more: Any) -> None:
+        labels = [{"name": "board", "value": board}]
+        data = {"name": "test_digits", "fullName": "t#test_digits", "labels": labels, **more}
+        (tmp_path / f"{name}-result.json").write_text(json.dumps(data))
+
+    # One-board sessions of an earlier pytest-think: the board a label only.
+    result("a", "sim")
+    result("b", "zcu")
+    # Results of this version: the board a parameter too.
+    for name, board in (("c", "sim"), ("d", "zcu")):
+        param = [{"name": "board", "value": repr(board)}]
+        result(name, board, fullName="t#test_other", parameters=param)
+    (tmp_path / "e-result.json").write_text("{not json")
+    summary = results_by_board(tmp_path)
+    assert summary.boards == {"sim": 2, "zcu": 2} and summary.merged == ["test_digits"]
+    assert summary.lines() == [
+        "4 results of 2 boards (sim, zcu)",
+        "1 test ran on several boards with no board parameter (pool mode, or results of an "
+        "earlier pytest-think): Allure shows each once, the other boards' runs as its "
+        "retries: test_digits",
+        "left out 1 result file (not JSON): e-result.json",
+    ]

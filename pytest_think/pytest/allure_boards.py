@@ -26,10 +26,18 @@ from pytest_think.pytest.session import think_session
 from pytest_think.pytest.session_boards import SessionBoard
 from pytest_think.report import allure_report
 
-__all__ = ["board_title", "label_board"]
+__all__ = ["board_title", "label_board", "label_pool"]
 
 PLACE_FACT = "labgrid_place"
 NAMED_KEY = pytest.StashKey[str]()  # the board a test's Allure name is to carry
+LABELS_KEY = pytest.StashKey[set[tuple[str, str]]]()  # the labels a test has
+
+
+def _label(item: pytest.Item, pairs: list[tuple[str, str]]) -> None:
+    """Labels of `item` it does not have yet (a pool test may name its board twice)."""
+    seen = item.stash.setdefault(LABELS_KEY, set())
+    allure_report.labels([p for p in dict.fromkeys(pairs) if p not in seen])
+    seen.update(pairs)
 
 
 def _campaign_params(item: pytest.Item) -> dict[str, Any]:
@@ -39,17 +47,28 @@ def _campaign_params(item: pytest.Item) -> dict[str, Any]:
 
 
 def label_board(item: pytest.Item, board: SessionBoard) -> None:
-    """`board`'s labels and, outside pool mode, its parameter, on the test `item` (from the
-    `board` fixture, while the test sets up)."""
+    """`board` as the board of the test `item` (from the `board` fixture, while the test
+    sets up): its labels and, outside pool mode, its parameter and name."""
     config = board.connection.config
-    facts = board.reached.facts if board.reached is not None else {}
-    allure_report.board_labels(config, facts.get(PLACE_FACT))
+    place = board.reached.facts.get(PLACE_FACT) if board.reached is not None else None
+    pairs = [("parentSuite", config.name), ("board", config.name), ("family", config.family)]
+    _label(item, [*pairs, *([("place", str(place))] if place else []), ("tag", config.family)])
     if think_session(item.config).mode == POOL:
         return
     campaign = _campaign_params(item)
     allure_report.board_parameter(config.name, campaign)
     if not campaign:
         item.stash[NAMED_KEY] = config.name
+
+
+def label_pool(item: pytest.Item, boards: list[SessionBoard]) -> None:
+    """The boards of a test over a pool (`dut_pool`): one board's devices make it that
+    board's test; a pool of several boards is one result with a label for each."""
+    if len(boards) == 1:
+        label_board(item, boards[0])
+        return
+    configs = [b.connection.config for b in boards]
+    _label(item, [("board", c.name) for c in configs] + [("family", c.family) for c in configs])
 
 
 def board_title(name: str, board: str) -> str:

@@ -29,30 +29,17 @@ def step(title: str) -> Iterator[None]:
         yield
 
 
-def board_labels(board: BoardConfig, place: str | None = None) -> None:
-    """Group a multi-board history by board, family and place (a farm's labgrid place)."""
+def labels(pairs: list[tuple[str, str]]) -> None:
+    """Labels of the test: (name, value) pairs (``board``, ``parentSuite``, ``tag`` …)."""
     dynamic: Any = allure.dynamic  # untyped in allure-pytest
-    dynamic.parent_suite(board.name)
-    dynamic.label("board", board.name)
-    dynamic.label("family", board.family)
-    if place:
-        dynamic.label("place", place)
-    dynamic.tag(board.family)
+    for name, value in pairs:
+        dynamic.label(name, value)
 
 
 def title(name: str) -> None:
     """The test's name in Allure."""
     dynamic: Any = allure.dynamic
     dynamic.title(name)
-
-
-def pool_labels(boards: list[BoardConfig]) -> None:
-    """Every board of a pool test (one result over several boards): a label each."""
-    dynamic: Any = allure.dynamic
-    for board in boards:
-        dynamic.label("board", board.name)
-    for family in dict.fromkeys(b.family for b in boards):
-        dynamic.label("family", family)
 
 
 def board_parameter(board: str, instead_of: dict[str, Any]) -> None:

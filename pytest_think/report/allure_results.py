@@ -32,21 +32,26 @@ class ResultsByBoard:
         boards = sorted(self.boards)
         said = f"{self.results} results"
         if boards:
-            said += f" of {len(boards)} board{'s' * (len(boards) > 1)} ({', '.join(boards)})"
+            said += f" of {_count(len(boards), 'board')} ({', '.join(boards)})"
         lines = [said]
         if self.merged:
-            shown = ", ".join(self.merged[:3]) + (" …" if len(self.merged) > 3 else "")
             lines.append(
-                f"{len(self.merged)} tests ran on several boards without the board as a "
-                f"parameter (pool mode, or results of an earlier pytest-think): Allure shows "
-                f"each as one test with retries: {shown}"
+                f"{_count(len(self.merged), 'test')} ran on several boards with no board "
+                "parameter (pool mode, or results of an earlier pytest-think): Allure shows "
+                f"each once, the other boards' runs as its retries: {_listed(self.merged)}"
             )
         if self.unreadable:
-            lines.append(
-                f"{len(self.unreadable)} result files are not JSON and were left out: "
-                + ", ".join(self.unreadable[:3])
-            )
+            files = _count(len(self.unreadable), "result file")
+            lines.append(f"left out {files} (not JSON): {_listed(self.unreadable)}")
         return lines
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
 
 
 def _identity(result: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
