@@ -7,19 +7,25 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
-from pytest_think.report.allure_environment import merge_environment, parse_properties
+from pytest_think.report.allure_environment import (
+    merge_environment,
+    parse_properties,
+    write_environment,
+)
 from pytest_think.report.allure_results import results_by_board
 
 SUITE = f"""
@@ -174,6 +180,24 @@ def test_environment_merge_keeps_other_boards_and_reads_the_one_board_form() -> 
         "lab:7 #2.place": "rack=3 \\ slot 4",
         "lab:7 #2.os": " leading",
     }
+
+
+def _write_boards(alluredir: Path, prefix: str) -> None:
+    for n in range(40):
+        board = {"name": f"{prefix}{n}", "family": "generic", "twin": True}
+        write_environment(alluredir, {"board": board, "boards": [board], "tests": []})
+
+
+def test_sessions_ending_at_once_lose_no_board(tmp_path: Path) -> None:
+    # Two processes, each writing 40 boards one at a time: every board written once, so a
+    # write that read the file before the other's last write would lose a board for good.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        done = [pool.submit(_write_boards, tmp_path, p) for p in ("x", "y")]
+        for future in done:
+            future.result()
+    boards = _environment(tmp_path)["boards"].split(", ")
+    assert sorted(boards) == sorted(f"{p}{n}" for p in "xy" for n in range(40))
 
 
 NODE = shutil.which("node")

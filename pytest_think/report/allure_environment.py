@@ -3,9 +3,10 @@ what earlier sessions wrote into the same ``--alluredir``::
 
     boards=fpga-zcu102, sim
     fpga-zcu102.family=xilinx-fpga
-    fpga-zcu102.target=digital twin
-    fpga-zcu102.design.sha256=5f0c…
     sim.family=generic
+    fpga-zcu102.target=digital twin
+    sim.target=digital twin
+    fpga-zcu102.design.sha256=5f0c…
 
 The fields come from the session's results document (its boards and tests), so under
 pytest-xdist the controller writes every worker's boards. A session replaces the lines of its
@@ -63,6 +64,20 @@ CATEGORIES = [
     },
 ]
 
+# The fields of a board, in the order of the file (others, such as a provider's facts, next).
+FIELDS = (
+    "family",
+    "target",
+    "place",
+    "coordinator",
+    "design",
+    "design.sha256",
+    "meter",
+    "power_mode",
+    "os",
+    "kernel",
+    "agent.version",
+)
 # A provider's facts under shorter names (a farm's labgrid place).
 FACT_NAMES = {"labgrid_place": "place", "labgrid_coordinator": "coordinator"}
 # The one-board file of earlier versions: its keys, and the field each is now.
@@ -221,8 +236,12 @@ def merge_environment(existing: str, boards: dict[str, dict[str, str]]) -> str:
             else:
                 fields.setdefault(owner, {})[key[len(owner) + 1 :]] = value
     fields.update(boards)  # the newest run of a board wins
+    # Field by field, each board's line (the overview shows the first lines: every board's
+    # family and target).
+    seen = dict.fromkeys(k for board in fields.values() for k in board)
+    names = sorted(seen, key=lambda k: FIELDS.index(k) if k in FIELDS else len(FIELDS))
     lines = [(BOARDS_KEY, ", ".join(fields))]
-    lines += [(f"{name}.{k}", v) for name, board in fields.items() for k, v in board.items()]
+    lines += [(f"{b}.{k}", fields[b][k]) for k in names for b in fields if k in fields[b]]
     return format_properties(lines + foreign)
 
 
