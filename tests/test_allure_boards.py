@@ -28,12 +28,20 @@ from pytest_think.report.allure_environment import (
 )
 from pytest_think.report.allure_results import results_by_board
 
-SUITE = f"""
+# A test on a board, and one skipped before its fixtures set up (still that board's test).
+ON_A_BOARD = f"""
 import pytest
 
 def test_digits(dut, reference):
     reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
 
+@pytest.mark.skip(reason="not today")
+def test_skipped(dut):
+    pass
+"""
+SUITE = (
+    ON_A_BOARD
+    + f"""
 @pytest.mark.parametrize("variant", ["float"])
 def test_variant(board, variant):
     assert board.identity["uname"]
@@ -44,6 +52,7 @@ def test_without_a_board():
 def test_over_the_pool(dut_pool, reference):
     reference.check(dut_pool.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}))
 """
+)
 
 
 def _results(alluredir: Path) -> list[dict[str, Any]]:
@@ -83,10 +92,10 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     pytester.makepyfile(test_suite=SUITE)
     boards = ("sim", "alpha", "beta")
     result = pytester.runpytest("-n", "3", *(f"--board={b}" for b in boards), "--alluredir=allure")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=8, skipped=3)
     alluredir = pytester.path / "allure"
     results = _results(alluredir)
-    for test in ("test_digits", "test_variant"):
+    for test in ("test_digits", "test_variant", "test_skipped"):
         runs = _of(results, test)
         # One result per board, each with its own history id and the board as a parameter.
         assert len(runs) == 3 and len({r["historyId"] for r in runs}) == 3
@@ -120,20 +129,21 @@ def test_three_boards_are_three_results_and_sessions_merge_their_environment(
     # A second session, of alpha alone, into the same directory: alpha's lines are the newest
     # session's, the other boards' stay; alpha's results keep their history id.
     write_board("alpha", twin={"hostname": "host-alpha-again"})
-    pytester.runpytest("--board=alpha", "--alluredir=allure").assert_outcomes(passed=4)
+    pytester.runpytest("--board=alpha", "--alluredir=allure").assert_outcomes(passed=4, skipped=1)
     merged = _environment(alluredir)
     assert merged["boards"] == "sim, alpha, beta"
     assert merged["alpha.kernel"].split()[1] == "host-alpha-again"
     for board in ("sim", "beta"):
         assert _board_lines(merged, board) == _board_lines(first, board)
     again = _results(alluredir)
-    alpha = [r for r in _of(again, "test_digits") if _labels(r, "board") == ["alpha"]]
-    assert len(alpha) == 2 and len({r["historyId"] for r in alpha}) == 1
-    assert {r["name"] for r in alpha} == {"test_digits[alpha]"}  # the board named alone too
+    for test in ("test_digits", "test_skipped"):
+        alpha = [r for r in _of(again, test) if _labels(r, "board") == ["alpha"]]
+        assert len(alpha) == 2 and len({r["historyId"] for r in alpha}) == 1
+        assert {r["name"] for r in alpha} == {f"{test}[alpha]"}  # the board named alone too
+        assert len({r["historyId"] for r in _of(again, test)}) == 3
     latest = max(_of(again, "test_over_the_pool"), key=lambda r: r["start"])
     assert latest["name"] == "test_over_the_pool[alpha]"
     assert _params(latest)["board"]["value"] == "'alpha'"
-    assert len({r["historyId"] for r in _of(again, "test_digits")}) == 3
     assert json.loads((alluredir / "categories.json").read_text())
 
 
@@ -144,7 +154,7 @@ def test_in_pool_mode_the_board_that_ran_a_test_is_a_label(
     result = pytester.runpytest(
         "--board-mode=pool", "--board=alpha", "--board=beta", "--alluredir=allure"
     )
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=4, skipped=1)
     results = _results(pytester.path / "allure")
     [digits] = _of(results, "test_digits")
     # One test on interchangeable boards: not a result per board, the board a label.
@@ -214,9 +224,10 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
     pytester: pytest.Pytester, twin_boards: None, tmp_path: Path
 ) -> None:
     # The suite run once per board, each session into the same directory.
-    pytester.makepyfile(test_suite=SUITE.split("@pytest.mark")[0])  # test_digits only
+    pytester.makepyfile(test_suite=ON_A_BOARD)
     for board in ("sim", "alpha", "beta"):
-        pytester.runpytest(f"--board={board}", "--alluredir=allure").assert_outcomes(passed=1)
+        result = pytester.runpytest(f"--board={board}", "--alluredir=allure")
+        result.assert_outcomes(passed=1, skipped=1)
     report = tmp_path / "report"
     made = subprocess.run(
         [sys.executable, "-m", "pytest_think.cli", "report", str(pytester.path / "allure"),
@@ -224,7 +235,7 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    assert "3 results of 3 boards (alpha, beta, sim)" in made.stdout
+    assert "6 results of 3 boards (alpha, beta, sim)" in made.stdout
     # The Allure app loads its data with fetch: serve it over loopback HTTP.
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -243,14 +254,13 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert (tmp_path / "a.png").stat().st_size > 10_000  # the overview was drawn
     lines = [line.strip() for line in shown.stdout.splitlines()]
-    # Three results of one test, one per board, none taken for a retry of another.
-    assert lines[lines.index("Total") + 1] == "3"
+    # Three results of each test, one per board, none taken for a retry of another (the
+    # skipped one too, which never had its board set up).
+    assert lines[lines.index("Total") + 1] == "6"
     assert "Retried tests" not in lines
-    assert sorted(x for x in lines if x.startswith("test_digits")) == [
-        "test_digits[alpha]",
-        "test_digits[beta]",
-        "test_digits[sim]",
-    ]
+    for test in ("test_digits", "test_skipped"):
+        names = sorted(x for x in lines if x.startswith(test))
+        assert names == [f"{test}[alpha]", f"{test}[beta]", f"{test}[sim]"]
     # The environment of both sessions: every board, a line per field.
     assert lines[lines.index("boards") + 1] == "sim, alpha, beta"
     for board in ("sim", "alpha", "beta"):

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_think.errors import ThinkError
 from pytest_think.pytest import hookspecs
+from pytest_think.pytest.allure_boards import BoardNames, identify_before_setup
 from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
 from pytest_think.pytest.session import (
     DEFAULT_BOARD,
@@ -27,7 +28,6 @@ from pytest_think.report.allure_environment import write_environment
 from pytest_think.report.summary import summary_lines
 
 pytest_plugins = (
-    "pytest_think.pytest.allure_boards",  # before fixtures, which imports it
     "pytest_think.pytest.fixtures",
     "pytest_think.pytest.energy",
     "pytest_think.pytest.pool",
@@ -126,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ensure_session(config)
     except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(BoardNames(), "think-allure-names")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -153,9 +154,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return think_session(config).header_lines()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True)  # before skip marks: a skipped test has its record too
 def pytest_runtest_setup(item: pytest.Item) -> None:
     think_session(item.config).results.begin(item)
+    identify_before_setup(item)
 
 
 @pytest.hookimpl(wrapper=True)
