@@ -192,6 +192,28 @@ def test_environment_merge_keeps_other_boards_and_reads_the_one_board_form() -> 
     }
 
 
+def _think(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_think.cli", *args], cwd=REPO, capture_output=True, text=True
+    )
+
+
+def test_report_does_not_write_into_a_directory_that_is_not_a_report(tmp_path: Path) -> None:
+    results = tmp_path / "allure"
+    results.mkdir()
+    (results / "x-result.json").write_text("{}")
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("keep me")
+    made = _think("report", str(results), "-o", str(out))
+    assert made.returncode == 2
+    assert made.stderr == (
+        f"think report: {out} exists and is not an Allure report (its files would be mixed "
+        "with the report's); give -o a new directory or an earlier report's\n"
+    )
+    assert [p.name for p in out.iterdir()] == ["todo.txt"]
+
+
 def _write_boards(alluredir: Path, prefix: str) -> None:
     for n in range(40):
         board = {"name": f"{prefix}{n}", "family": "generic", "twin": True}
@@ -225,16 +247,13 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
 ) -> None:
     # The suite run once per board, each session into the same directory.
     pytester.makepyfile(test_suite=ON_A_BOARD)
+    report = tmp_path / "report"
     for board in ("sim", "alpha", "beta"):
         result = pytester.runpytest(f"--board={board}", "--alluredir=allure")
         result.assert_outcomes(passed=1, skipped=1)
-    report = tmp_path / "report"
-    made = subprocess.run(
-        [sys.executable, "-m", "pytest_think.cli", "report", str(pytester.path / "allure"),
-         "-o", str(report)],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+        if board != "alpha":  # a report after the first session, made again after the last
+            made = _think("report", str(pytester.path / "allure"), "-o", str(report))
+            assert made.returncode == 0, made.stderr
     assert "6 results of 3 boards (alpha, beta, sim)" in made.stdout
     # The Allure app loads its data with fetch: serve it over loopback HTTP.
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report))

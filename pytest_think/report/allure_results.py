@@ -30,7 +30,7 @@ class ResultsByBoard:
         """What `think report` says of the directory: its results by board, and the tests
         Allure shows as one test with retries although they ran on several boards."""
         boards = sorted(self.boards)
-        said = f"{self.results} results"
+        said = _count(self.results, "result")
         if boards:
             said += f" of {_count(len(boards), 'board')} ({', '.join(boards)})"
         lines = [said]
