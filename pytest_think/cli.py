@@ -291,19 +291,49 @@ def report_command(results_dir: Path, out: Path) -> None:
             f"allure results directory {results_dir} holds no test results; "
             f"run pytest --alluredir {results_dir} first",
         )
+    if out.exists() and not _replaceable_report(out):
+        fail(
+            "think report",
+            f"{out} exists and is not an Allure report (its files would be mixed with the "
+            "report's); give -o a new directory or an earlier report's",
+        )
     allure = find_allure()
     if allure is None:
         fail("think report", f"the Allure command line is not installed: {ALLURE_INSTALL}")
-    proc = subprocess.run(
-        [allure, "generate", str(results_dir), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    if proc.returncode != 0 or not (out / "index.html").is_file():
-        said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        fail("think report", f"allure generate failed (exit {proc.returncode}): {said[0]}")
+    # Allure 3 does not clear a directory it wrote before (the old page would stay in front):
+    # generate beside it, then put the new report in its place.
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.absolute().parent))
+    try:
+        proc = subprocess.run(
+            [allure, "generate", str(results_dir), "-o", str(staging)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        if proc.returncode != 0 or not (staging / "index.html").is_file():
+            said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            fail("think report", f"allure generate failed (exit {proc.returncode}): {said[0]}")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    from pytest_think.report.allure_results import results_by_board
+
+    summary = results_by_board(results_dir).lines()
+    click.echo(f"think report: {summary[0]}")
+    for line in summary[1:]:
+        click.echo(f"think report: {line}", err=True)
     click.echo(f"wrote {out / 'index.html'}; serve it: python -m http.server -d {out}")
+
+
+def _replaceable_report(out: Path) -> bool:
+    """Whether `out` may be replaced by a new report: empty, or a report Allure wrote."""
+    if not out.is_dir():
+        return False
+    return not any(out.iterdir()) or (
+        (out / "index.html").is_file() and (out / "summary.json").is_file()
+    )
 
 
 def fail(command: str, message: str) -> NoReturn:

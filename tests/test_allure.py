@@ -74,10 +74,16 @@ def test_sim_run_has_steps_attachments_labels_and_environment(
     }
     assert sources["latency (device vs host)"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sources["worst mismatches"].read_text().startswith("vector,output,position,got")
+    # The board is each result's parameter (a test's own board_spec parameter hidden).
+    assert [p["value"] for p in passed["parameters"]] == ["'sim'"]
+    params = {p["name"]: p for p in results["test_disagrees"]["parameters"]}
+    assert params["board"]["value"] == "'noisy'" and params["board_spec"]["mode"] == "hidden"
+    # Every board a test used, a line per board and field.
     environment = (alluredir / "environment.properties").read_text().splitlines()
-    assert "board=sim" in environment and "family=generic" in environment
-    assert "target=digital twin" in environment
-    assert any(line.startswith("agent.version=") for line in environment)
+    assert "boards=sim, noisy" in environment
+    assert "sim.family=generic" in environment and "noisy.family=generic" in environment
+    assert "sim.target=digital twin" in environment
+    assert any(line.startswith("sim.agent.version=") for line in environment)
     categories = json.loads((alluredir / "categories.json").read_text())
     assert [c["name"] for c in categories] == [
         "Flash / hardware faults",
@@ -115,14 +121,16 @@ def test_fpga_twin_run_attaches_flash_output_board_file_and_power_trace(
     result.assert_outcomes(passed=2)
     alluredir = pytester.path / "allure"
     results = {r["name"]: r for r in _results(alluredir)}
-    design = results["test_design"]
+    design = results["test_design[fpga-zcu102]"]  # the board in the name, as in a campaign
     assert "flash digits-dpu-zcu102" in _attachments(design)
     flash = next(a for a in design["attachments"] if a["name"] == "flash digits-dpu-zcu102")
     assert (
         "BIN FILE loaded through FPGA manager successfully"
         in (alluredir / flash["source"]).read_text()
     )
-    power = next(a for a in results["test_energy"]["attachments"] if a["name"] == "power trace")
+    power = next(
+        a for a in results["test_energy[fpga-zcu102]"]["attachments"] if a["name"] == "power trace"
+    )
     assert (alluredir / power["source"]).read_bytes()[:4] == b"\x89PNG"
     # The board file is attached to each test (from the board fixture's setup).
     containers = [json.loads(p.read_text()) for p in alluredir.glob("*-container.json")]
@@ -134,7 +142,7 @@ def test_fpga_twin_run_attaches_flash_output_board_file_and_power_trace(
     text = (alluredir / board_files[0]["source"]).read_text()
     assert '"family": "xilinx-fpga"' in text and "THINK_ZCU102_ROOT_PASSWORD" in text
     environment = (alluredir / "environment.properties").read_text()
-    assert "meter=Keysight Technologies,N6705C" in environment
-    assert (
-        "design.sha256=" in environment and "board.kernel=Linux xilinx-zcu102-2022_2" in environment
-    )
+    assert "fpga-zcu102.meter=Keysight Technologies,N6705C" in environment
+    assert "fpga-zcu102.design=digits-dpu-zcu102" in environment
+    assert "fpga-zcu102.design.sha256=" in environment
+    assert "fpga-zcu102.kernel=Linux xilinx-zcu102-2022_2" in environment

@@ -78,47 +78,6 @@ NODE = shutil.which("node")
 PLAYWRIGHT = REPO / "node_modules" / "playwright-core"
 
 
-@pytest.mark.skipif(
-    not (NODE and PLAYWRIGHT.is_dir() and (REPO / "node_modules/.bin/allure").exists())
-    and not os.environ.get("CI"),
-    reason="node, playwright-core or the Allure CLI missing (make test installs them with npm)",
-)
-def test_allure_report_renders_in_chromium(sim_allure_results: Path, tmp_path: Path) -> None:
-    import functools
-    import http.server
-    import threading
-
-    report = tmp_path / "report"
-    made = subprocess.run(
-        [sys.executable, "-m", "pytest_think.cli", "report", str(sim_allure_results),
-         "-o", str(report)],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    # The Allure app loads its data with fetch: serve it over loopback HTTP.
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-        shot = tmp_path / "allure.png"
-        shown = subprocess.run(
-            [str(NODE), str(REPO / "tests/browser/render.mjs"), url, "digital twin", str(shot)],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
-            env={**os.environ, **({"CHROMIUM": CHROMIUM} if CHROMIUM else {})},
-        )  # fmt: skip
-    finally:
-        server.shutdown()
-        thread.join(5)
-    assert shown.returncode == 0, shown.stderr[-2000:]
-    text = shown.stdout
-    # environment.properties and the run's outcome, as Allure renders them.
-    for expected in ("board", "sim", "family", "generic", "digital twin", "Passed 1"):
-        assert expected in text
-    assert shot.stat().st_size > 10_000
-
-
 needs_playwright = pytest.mark.skipif(
     not (NODE and PLAYWRIGHT.is_dir()) and not os.environ.get("CI"),
     reason="node or playwright-core missing (make test installs them with npm)",

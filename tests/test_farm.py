@@ -46,7 +46,9 @@ def test_a_labgrid_board_runs_a_suite_test_and_gives_its_place_back(
 ) -> None:
     pytester.makepyfile(DIGITS_TEST)
     results = pytester.path / "results.json"
-    result = pytester.runpytest(f"--board={board_file(farm)}", f"--think-json={results}")
+    result = pytester.runpytest(
+        f"--board={board_file(farm)}", f"--think-json={results}", "--alluredir=allure"
+    )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [f"think: board sim in labgrid place sim (coordinator {farm.coordinator}, held by */*)"]
@@ -55,6 +57,12 @@ def test_a_labgrid_board_runs_a_suite_test_and_gives_its_place_back(
     [board] = json.loads(results.read_text())["boards"]
     assert board["twin"] is False  # a place changes endpoints only; the reports do not know
     assert board["facts"] == {"labgrid_place": "sim", "labgrid_coordinator": farm.coordinator}
+    # Allure: the place is a label of the test and a line of the environment.
+    [allure] = [json.loads(p.read_text()) for p in (pytester.path / "allure").glob("*-result.json")]
+    assert {"name": "place", "value": "sim"} in allure["labels"]
+    environment = (pytester.path / "allure" / "environment.properties").read_text().splitlines()
+    assert "sim.place=sim" in environment and "sim.target=hardware" in environment
+    assert f"sim.coordinator={farm.coordinator}" in environment
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from pytest_think.checking import CompareReport, Tolerance, compare
 from pytest_think.connection import Board
 from pytest_think.device import Run
 from pytest_think.pytest import benchmarks
+from pytest_think.pytest.allure_boards import label_board
 from pytest_think.pytest.campaign import POOL
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
@@ -85,10 +86,11 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Boa
     Function-scoped on purpose: the connection itself is kept for the session, and a test that
     parametrizes `board_spec` must get its own board, which a cached session value is not."""
     with allure_report.step(f"connect to board '{board_spec}' and identify it"):
-        conn = think_session(request.config).board_for(board_spec, emulate).connection
+        held = think_session(request.config).board_for(board_spec, emulate)
+    conn = held.connection
     record_of(request.node).board = conn.config.name
     request.node.user_properties.append(("think_board", conn.config.name))
-    allure_report.board_labels(conn.config)
+    label_board(request.node, held)
     allure_report.attach_text(
         "board file (secrets redacted)", allure_report.redacted_board(conn.config), "json"
     )

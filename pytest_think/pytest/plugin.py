@@ -14,6 +14,7 @@ import pytest
 
 from pytest_think.errors import ThinkError
 from pytest_think.pytest import benchmarks, hookspecs
+from pytest_think.pytest.allure_boards import BoardNames, identify_before_setup
 from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
 from pytest_think.pytest.session import (
     DEFAULT_BOARD,
@@ -23,7 +24,7 @@ from pytest_think.pytest.session import (
     handed_to_worker,
     think_session,
 )
-from pytest_think.report import allure_report
+from pytest_think.report.allure_environment import write_environment
 from pytest_think.report.summary import summary_lines
 from pytest_think.revision import git_revision
 
@@ -136,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
         benchmarks.chosen_kinds(config)
     except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(BoardNames(), "think-allure-names")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -163,9 +165,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return think_session(config).header_lines()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True)  # before skip marks: a skipped test has its record too
 def pytest_runtest_setup(item: pytest.Item) -> None:
     think_session(item.config).results.begin(item)
+    identify_before_setup(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -198,8 +201,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     board, boards = think.board_documents()
     workeroutput = getattr(config, "workeroutput", None)
     alluredir = getattr(config.option, "allure_report_dir", None)
-    if alluredir and workeroutput is None:
-        allure_report.write_environment(Path(alluredir), think.environment(board))
+    if alluredir and workeroutput is None:  # with every worker's boards
+        write_environment(Path(alluredir), think.results.document(board, boards))
     if workeroutput is not None:  # an xdist worker: the controller writes the file
         workeroutput[WORKER_INPUT] = think.worker_output()
         return

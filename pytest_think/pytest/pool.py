@@ -20,6 +20,7 @@ import pytest
 
 from pytest_think.device import Device
 from pytest_think.pool import DevicePool, PoolMember, PoolRun
+from pytest_think.pytest.allure_boards import label_pool
 from pytest_think.pytest.dut import record_run
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.records import TestRecord
@@ -132,6 +133,7 @@ def pool_members(request: pytest.FixtureRequest) -> Iterator[list[PoolMember]]:
     session = think_session(request.config)
     emulate = session.emulate
     boards = [session.board_for(spec, emulate) for spec in session.board_specs]
+    label_pool(request.node, boards)
     if len(boards) > 1:
         yield [PoolMember(b.connection.name, b.device) for b in boards]
         return

@@ -25,7 +25,6 @@ from pytest_think.pytest.endpoints import EndpointProvider
 from pytest_think.pytest.recording import ResultsRecorder, record_of
 from pytest_think.pytest.results import board_json, plain
 from pytest_think.pytest.session_boards import SessionBoard, SessionBoards
-from pytest_think.report import allure_report
 
 DEFAULT_BOARD = "sim"
 SESSION_KEY = pytest.StashKey["ThinkSession"]()
@@ -178,16 +177,6 @@ class ThinkSession:
             {"boards": [b.as_json() for b in self.boards.opened_by_name().values()]}
         )
         return data
-
-    def environment(self, board: dict[str, Any]) -> dict[str, Any]:
-        """Allure's environment.properties for the session whose board is `board`."""
-        opened = self.boards.opened()
-        designs = [f["sha256"] for r in self.results.records for f in r.flashes]
-        devices = [b.opened_device for b in opened.values()]
-        meters = [d.meter_identity for d in devices if d is not None and d.meter_identity]
-        mine = self.boards.opened_by_name().get(self.board_spec)
-        reached = mine.reached.facts if mine is not None and mine.reached is not None else None
-        return allure_report.environment(board, designs, meters, reached)
 
     def close(self) -> None:
         self.boards.close()

@@ -1,4 +1,5 @@
-"""Allure: steps, attachments, labels, environment and categories for lab review.
+"""Allure: steps, attachments, labels and the board parameter for lab review (the
+environment and categories: `allure_environment`).
 
 allure-pytest writes the results when ``--alluredir`` is given; without it its steps and
 attachments are no-ops, so these helpers are always safe to call. Plots are drawn with
@@ -12,7 +13,6 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import allure
@@ -22,32 +22,6 @@ if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
     from pytest_think.checking import CompareReport
 
-# How Allure sorts failures: hardware and flashing, numbers, the link, energy validity.
-CATEGORIES = [
-    {
-        "name": "Flash / hardware faults",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r".*(FlashError|RemoteCommandError|fpgautil|xmutil|nvpmodel).*",
-    },
-    {
-        "name": "Invalid energy measurements",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r".*(EnergyInvalid|MeterError).*",
-    },
-    {
-        "name": "Link / infrastructure failures",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": (
-            r".*(LinkError|AgentError|AgentTimeout|HostKeyError|ConsoleTimeout|TwinError).*"
-        ),
-    },
-    {
-        "name": "Numerical mismatches",
-        "matchedStatuses": ["failed"],
-        "messageRegex": r".*disagrees with the reference.*",
-    },
-]
-
 
 @contextmanager
 def step(title: str) -> Iterator[None]:
@@ -55,13 +29,29 @@ def step(title: str) -> Iterator[None]:
         yield
 
 
-def board_labels(board: BoardConfig) -> None:
-    """Group a multi-board history by board and family."""
+def labels(pairs: list[tuple[str, str]]) -> None:
+    """Labels of the test: (name, value) pairs (``board``, ``parentSuite``, ``tag`` …)."""
     dynamic: Any = allure.dynamic  # untyped in allure-pytest
-    dynamic.parent_suite(board.name)
-    dynamic.label("board", board.name)
-    dynamic.label("family", board.family)
-    dynamic.tag(board.family)
+    for name, value in pairs:
+        dynamic.label(name, value)
+
+
+def title(name: str) -> None:
+    """The test's name in Allure."""
+    dynamic: Any = allure.dynamic
+    dynamic.title(name)
+
+
+def board_parameter(board: str, instead_of: dict[str, Any]) -> None:
+    """The board as the test's parameter ``board``: one result per board, never a retry of
+    the same test on another board (Allure 3 tells results apart by test case, parameters
+    and environment; a session of one board has no board among pytest's parameters). The
+    pytest parameters in `instead_of` (a campaign's ``board_spec``) say the same: hidden, and
+    left out of the history id, so a board's history is the same in every kind of session."""
+    dynamic: Any = allure.dynamic
+    for name, value in instead_of.items():
+        dynamic.parameter(name, value, excluded=True, mode=allure.parameter_mode.HIDDEN)
+    dynamic.parameter("board", board)
 
 
 def attach_text(name: str, text: str, kind: str = "text") -> None:
@@ -174,39 +164,3 @@ def table_png(
 
 def attach_png(name: str, png: bytes) -> None:
     allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)
-
-
-def environment(
-    board: dict[str, Any],
-    design_sha256s: list[str],
-    meters: list[str],
-    reached: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """environment.properties: what ran where. `board` is the session's board as the results
-    JSON has it; the last design flashed and the first meter opened stand for the session;
-    `reached` is what the provider that reached the board says of it (a farm's place …)."""
-    identity = board.get("identity") or {}
-    agent = board.get("agent") or {}
-    return {
-        "board": board.get("name"),
-        "family": board.get("family"),
-        "target": "digital twin" if board.get("twin") else "hardware",
-        "design.sha256": design_sha256s[-1] if design_sha256s else None,
-        "agent.version": agent.get("version"),
-        "meter": meters[0] if meters else None,
-        "board.os": identity.get("os"),
-        "board.kernel": identity.get("uname"),
-        **(reached or {}),
-    }
-
-
-def write_environment(alluredir: Path, facts: dict[str, Any]) -> None:
-    """environment.properties and categories.json beside the results."""
-    alluredir.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"{key}={str(value).replace(chr(10), ' ')}"
-        for key, value in facts.items()
-        if value is not None
-    ]
-    (alluredir / "environment.properties").write_text("\n".join(lines) + "\n")
-    (alluredir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
