@@ -50,6 +50,18 @@ def test_tradeoff_suites_record_tables_and_energy_per_variant(board: str, tmp_pa
         "50% pruned",
         "75% pruned",
     ]
+    # Every table gives a variant or an exit the accuracy its run has in the results JSON
+    # (the compare page's figures): the same output of the two-exit network throughout.
+    run_accuracy = [r["accuracy"]["device"] for r in pruning["runs"]]
+    assert [row[1] for row in tables["pruning"]["rows"]] == run_accuracy
+    cost = next(t for t in pruning["tables"] if t["name"].startswith("pruning: accuracy against"))
+    assert [row[1] for row in cost["rows"]] == run_accuracy
+    whole, early_only = early["runs"]
+    assert [row[1] for row in tables["exits"]["rows"]] == [
+        early_only["accuracy"]["device"],
+        whole["accuracy"]["device"],
+    ]
+    assert sweep["rows"][-1][2] == whole["accuracy"]["device"]  # nobody leaves early
     metered = board == "fpga-zcu102"
     energies = pruning.get("energies", [])
     assert len(energies) == (4 if metered else 0)
