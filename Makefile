@@ -45,8 +45,13 @@ node_modules/.bin/allure: package.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# pytest-think's own tests in two pytest-xdist workers. Their sessions are not a board session:
+# the plug-in (whose workers each hold a board) is loaded by the sessions the tests start, not
+# by this one. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: lint browser ser2net tools
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -p no:think -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
