@@ -45,9 +45,9 @@ node_modules/.bin/allure: package.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-# pytest-think's own tests in two pytest-xdist workers. Their sessions are not a board session:
-# the plug-in (whose workers each hold a board) is loaded by the sessions the tests start, not
-# by this one. TEST_WORKERS=0 runs them in one process.
+# pytest-think's own tests in two pytest-xdist workers. This outer session is not a board
+# session, so the plug-in (under xdist it gives each worker a board) is left out of it; the
+# sessions the tests start load it as a lab's do. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 
 test: lint browser ser2net tools
