@@ -45,8 +45,13 @@ node_modules/.bin/allure: package.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# pytest-think's own tests in two pytest-xdist workers. This outer session is not a board
+# session, so the plug-in (under xdist it gives each worker a board) is left out of it; the
+# sessions the tests start load it as a lab's do. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: lint browser ser2net tools
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -p no:think -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json

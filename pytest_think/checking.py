@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_think.errors import InputFileError
 from pytest_think.reference import ReferenceModel
 from pytest_think.vectors import VectorSet, release_rows
 
@@ -72,6 +73,8 @@ class CompareReport:
     outputs: dict[str, OutputStats]
     worst: list[Mismatch]
     problems: list[str]
+    # The output whose class scores give the accuracy; None: the first classifier output.
+    scores: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -101,8 +104,10 @@ class CompareReport:
 
     @property
     def accuracy(self) -> dict[str, float]:
-        """Top-1 accuracy against the labels (device, reference) of the first classifier output."""
-        for o in self.outputs.values():
+        """Top-1 accuracy against the labels (device, reference) of the `scores` output, or of
+        the first classifier output."""
+        chosen = [self.outputs[self.scores]] if self.scores in self.outputs else []
+        for o in chosen or self.outputs.values():
             if o.device_accuracy is not None and o.reference_accuracy is not None:
                 return {"device": o.device_accuracy, "reference": o.reference_accuracy}
         return {}
@@ -180,16 +185,24 @@ def compare(
     outputs: dict[str, np.ndarray],
     tolerance: Tolerance,
     worst_n: int = 10,
+    scores: str | None = None,
 ) -> CompareReport:
-    """Compare board outputs (all vectors) with the reference, chunk by chunk."""
+    """Compare board outputs (all vectors) with the reference, chunk by chunk. `scores` names
+    the output whose class scores give the accuracy (a model with several classifier outputs,
+    such as the exits of an early-exit network); by default the first one."""
     sig_outputs = model.signature["outputs"]
     ref_names = [o["name"] for o in sig_outputs]
+    if scores is not None and scores not in ref_names:
+        raise InputFileError(
+            f"model {model.path}: no output '{scores}' to take the accuracy from "
+            f"(scores=); its outputs are {', '.join(ref_names)}"
+        )
     problems: list[str] = []
     if sorted(outputs) != sorted(ref_names):
         problems.append(
             f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}"
         )
-        return CompareReport(model.path.name, vectors.count, tolerance, {}, [], problems)
+        return CompareReport(model.path.name, vectors.count, tolerance, {}, [], problems, scores)
     stats = {n: OutputStats(n, outputs[n].dtype.name) for n in ref_names}
     heap: list[Mismatch] = []
     checked_structure = False
@@ -211,7 +224,9 @@ def compare(
                         f"expected {vectors.count}"
                     )
             if problems:
-                return CompareReport(model.path.name, vectors.count, tolerance, stats, [], problems)
+                return CompareReport(
+                    model.path.name, vectors.count, tolerance, stats, [], problems, scores
+                )
         for name in ref_names:
             labels = None if vectors.labels is None else vectors.labels[start:stop]
             _accumulate(
@@ -261,8 +276,14 @@ def compare(
                 f"output '{s.name}': min cosine similarity {s.cosine_min:.6f} "
                 f"< {tolerance.min_cosine}"
             )
+    if scores is not None and vectors.count and stats[scores].k is None:
+        raise InputFileError(
+            f"model {model.path}: output '{scores}' (per-vector shape "
+            f"{tuple(outputs[scores].shape[1:])}, {stats[scores].dtype}) is not class scores, "
+            "one float row per vector (scores=)"
+        )
     worst = sorted(heap, reverse=True)
-    return CompareReport(model.path.name, vectors.count, tolerance, stats, worst, problems)
+    return CompareReport(model.path.name, vectors.count, tolerance, stats, worst, problems, scores)
 
 
 def _accumulate(

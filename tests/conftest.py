@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +27,18 @@ def private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("THINK_CACHE_DIR", str(path))
         yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The temporary directory of the processes the tests start (pytest sessions, twins,
+    workers), removed at the end: what a session killed on purpose could not remove (its
+    boards' state, ``think-*``) is not left in the machine's /tmp."""
+    path = tmp_path_factory.mktemp("tmpdir")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(path))
+        yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

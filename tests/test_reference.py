@@ -564,6 +564,61 @@ def test_no_labels_no_accuracy(classifier: ReferenceModel) -> None:
     assert report.outputs["logits"].device_accuracy is None
 
 
+def _two_exits(tmp_path: Path) -> ReferenceModel:
+    """exit1 and exit2, two classifiers of the same input (an early-exit network's exits),
+    and `norm`, one value per vector (not class scores)."""
+    rng = np.random.default_rng(11)
+    w1, w2 = (rng.standard_normal((FEATURES, CLASSES)).astype(np.float32) for _ in range(2))
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["input", "W1"], ["exit1"]),
+            helper.make_node("MatMul", ["input", "W2"], ["exit2"]),
+            helper.make_node("ReduceSumSquare", ["input"], ["norm"], axes=[1], keepdims=1),
+        ],
+        "two_exits",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", FEATURES])],
+        [
+            helper.make_tensor_value_info("exit1", TensorProto.FLOAT, ["N", CLASSES]),
+            helper.make_tensor_value_info("exit2", TensorProto.FLOAT, ["N", CLASSES]),
+            helper.make_tensor_value_info("norm", TensorProto.FLOAT, ["N", 1]),
+        ],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(w2, "W2")],
+    )
+    return _save(tmp_path, "two_exits", graph)
+
+
+def test_accuracy_of_the_named_scores_output(tmp_path: Path) -> None:
+    model = _two_exits(tmp_path)
+    vectors = _vectors(40)
+    exp = _expected(model, vectors)
+    vectors.labels = exp["exit2"].argmax(axis=1)  # exit 2 is always right, exit 1 is not
+    first = accuracy(exp["exit1"], vectors.labels)
+    assert first < 1.0
+    by_default = compare(model, vectors, exp, Tolerance())
+    assert by_default.accuracy == {"device": first, "reference": first}
+    last = compare(model, vectors, exp, Tolerance(), scores="exit2")
+    assert last.accuracy == {"device": 1.0, "reference": 1.0}
+    assert last.outputs["exit1"].device_accuracy == first  # every exit's is still there
+
+
+def test_scores_output_unknown_or_not_class_scores(tmp_path: Path) -> None:
+    model = _two_exits(tmp_path)
+    vectors = _vectors(4, labels=np.zeros(4, dtype=np.int64))
+    exp = _expected(model, vectors)
+    with pytest.raises(InputFileError) as unknown:
+        compare(model, vectors, exp, Tolerance(), scores="exit3")
+    assert str(unknown.value) == (
+        f"model {model.path}: no output 'exit3' to take the accuracy from (scores=); "
+        "its outputs are exit1, exit2, norm"
+    )
+    with pytest.raises(InputFileError) as not_scores:
+        compare(model, vectors, exp, Tolerance(), scores="norm")
+    assert str(not_scores.value) == (
+        f"model {model.path}: output 'norm' (per-vector shape (1,), float32) is not class "
+        "scores, one float row per vector (scores=)"
+    )
+
+
 def test_accuracy_function() -> None:
     scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
     assert accuracy(scores, np.array([1, 0, 0, 0])) == 0.75

@@ -138,13 +138,16 @@ class ReferenceChecker:
         max_mismatch_fraction: float = 0.0,
         worst: int = 10,
         against: str | Path | None = None,
+        scores: str | None = None,
     ) -> CompareReport:
         """Compare every output of every vector; raise AssertionError (with a table) on mismatch.
 
         For quantized hardware, allow a share of elements outside rtol/atol
         (`max_mismatch_fraction`) and judge on `min_top1_agreement` and `min_cosine`.
         `against` is the reference model when it is not the one the board ran: the float
-        model a quantized or pruned variant was derived from."""
+        model a quantized or pruned variant was derived from. `scores` is the output whose
+        class scores give the run's accuracy (the results JSON's ``accuracy``) when the model
+        has several, such as the exits of an early-exit network; by default the first."""
         __tracebackhide__ = True
         session = think_session(self.request.config)
         model = reference_model(session.path(against) if against is not None else run.model)
@@ -152,7 +155,7 @@ class ReferenceChecker:
             rtol, atol, lsb, topk, min_top1_agreement, min_cosine, max_mismatch_fraction
         )
         with allure_report.step(f"compare {run.count} vectors with onnxruntime on the host"):
-            report = compare(model, run.vectors, run.outputs, tolerance, worst)
+            report = compare(model, run.vectors, run.outputs, tolerance, worst, scores)
         if report.worst:
             allure_report.attach_text("worst mismatches", allure_report.worst_csv(report), "csv")
         record = self.record.record_for(run)
