@@ -417,9 +417,21 @@ def test_holders_hand_each_board_to_one_worker_at_a_time() -> None:
     assert holders.take("gw0") == "a" and holders.take("gw1") == "b"
     with pytest.raises(ThinkError, match="every board is held"):
         holders.take("gw2")
-    assert holders.give_back("gw1") == "b" and holders.board_of("gw1") is None
+    assert holders.give_back("gw1", died=True) == "b" and holders.board_of("gw1") is None
     assert holders.take("gw2") == "b" and holders.had["gw1"] == "b"
     assert holders.give_back("gw9") is None
+
+
+def test_a_replacement_takes_the_dead_workers_board_not_a_finished_one() -> None:
+    # gw0 finished with "a" before gw1 died holding "b": the replacement must take "b" (the
+    # first board in order, "a", is done; taking it would leave b's tests unrun).
+    holders = BoardHolders(["a", "b"])
+    holders.take("gw0"), holders.take("gw1")
+    assert holders.give_back("gw0") == "a"
+    assert holders.give_back("gw1", died=True) == "b"
+    assert holders.take("gw2") == "b"
+    with pytest.raises(ThinkError, match="held or done"):
+        holders.take("gw3")
 
 
 def test_board_ids_are_found_in_node_ids() -> None:

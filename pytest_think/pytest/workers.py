@@ -27,31 +27,43 @@ __all__ = ["BoardHolders"]
 
 
 class BoardHolders:
-    """Which worker holds which board: each board one worker at most."""
+    """Which worker holds which board: each board one worker at most, for the worker's life.
+
+    A board whose worker ended normally is done (its tests ran); one whose worker died is
+    orphaned, and the next worker to start (xdist's replacement) takes it, never a done board
+    — a replacement that took a finished board would leave the dead worker's tests unrun."""
 
     def __init__(self, boards: list[str]) -> None:
         self.boards = list(boards)
         self._holder: dict[str, str] = {}  # board -> worker id
+        self._orphans: list[str] = []  # boards whose worker died, oldest first
         self.had: dict[str, str] = {}  # worker id -> the board it held, also once it ended
 
     def take(self, worker: str) -> str:
-        """A free board for `worker` (the first in --board order)."""
-        free = [b for b in self.boards if b not in self._holder]
+        """A board for a starting `worker`: an orphaned one first, else the first never held
+        (in --board order)."""
+        never = [b for b in self.boards if b not in self.had.values()]
+        free = self._orphans[:1] or never[:1]
         if not free:
             held = ", ".join(f"{b} by {w}" for b, w in self._holder.items())
-            raise ThinkError(f"worker {worker}: every board is held ({held})")
-        self._holder[free[0]] = worker
-        self.had[worker] = free[0]
-        return free[0]
+            raise ThinkError(f"worker {worker}: every board is held or done ({held})")
+        board = free[0]
+        if board in self._orphans:
+            self._orphans.remove(board)
+        self._holder[board] = worker
+        self.had[worker] = board
+        return board
 
     def board_of(self, worker: str) -> str | None:
         return next((b for b, w in self._holder.items() if w == worker), None)
 
-    def give_back(self, worker: str) -> str | None:
-        """`worker`'s board, free again (None: it held none)."""
+    def give_back(self, worker: str, died: bool = False) -> str | None:
+        """`worker`'s board (None: it held none): done, or orphaned when the worker `died`."""
         board = self.board_of(worker)
         if board is not None:
             del self._holder[board]
+            if died:
+                self._orphans.append(board)
         return board
 
 
@@ -119,7 +131,7 @@ def pytest_testnodedown(node: WorkerController, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get(WORKER_INPUT)
     if data:
         session.results.add_boards(data["boards"])
-    board = _holders(node.config).give_back(str(node.gateway.id))
+    board = _holders(node.config).give_back(str(node.gateway.id), died=error is not None)
     if error is not None and board is not None:
         session.release_orphan(board)
         reporter = node.config.pluginmanager.get_plugin("terminalreporter")
