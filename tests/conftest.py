@@ -30,6 +30,17 @@ def private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
 
 
 @pytest.fixture(scope="session", autouse=True)
+def not_an_xdist_worker() -> Iterator[None]:
+    """The sessions the tests start are not workers of the run that runs the tests (make test
+    runs them under pytest-xdist): pytest-benchmark, for one, turns itself off in a process
+    that inherits PYTEST_XDIST_WORKER."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            mp.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def private_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The temporary directory of the processes the tests start (pytest sessions, twins,
     workers), removed at the end: what a session killed on purpose could not remove (its

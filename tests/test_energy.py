@@ -330,7 +330,14 @@ def test_every_meter_driver_against_its_twin_is_within_one_percent(
     assert energy["samples"] >= 100
     if driver in ("yokogawa-wt310e", "rs-hmc8015"):  # their integrators ran as a cross-check
         (trial,) = energy["trials"]
-        assert trial["integrated_avg_power_w"] == pytest.approx(trial["avg_power_w"], rel=0.01)
+        # The integrator runs from before the loop is sent to after its answer: the window's
+        # power over the window, and between idle and active power around it (the link, the
+        # warm-up), for a share of its span that the machine's load sets. Bound that share.
+        active, idle = trial["avg_power_w"], energy["idle_power_w"]
+        inside = trial["window_s"] / trial["integrated_s"]
+        assert inside <= 1.01
+        lowest = idle + (active - idle) * inside
+        assert lowest * 0.99 <= trial["integrated_avg_power_w"] <= active * 1.01
 
 
 def test_onboard_meter_naming_a_rail_the_board_lacks_is_one_line(

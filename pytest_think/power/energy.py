@@ -53,6 +53,7 @@ class Trial:
     invalid: str | None = None
     # The meter's own integrator across the trial (warm-up and link included), if it has one.
     integrated_avg_power_w: float | None = None
+    integrated_s: float | None = None  # the span the integrator ran, by its own clock
     window_host_start_ns: int = 0  # where the window was placed on the host's clock
 
 
@@ -241,6 +242,7 @@ def measure_energy(
         report.plot = plot_data(trace, trial)
         if integrated is not None and integrated[1] > 0:
             trial.integrated_avg_power_w = integrated[0] / integrated[1]
+            trial.integrated_s = integrated[1]
         report.trials.append(trial)
     invalid = [t.invalid for t in report.trials if t.invalid]
     if invalid:
