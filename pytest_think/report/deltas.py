@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pytest_think.errors import ThinkError
 from pytest_think.pytest.results import ModelEntry
@@ -242,8 +242,3 @@ def parse_fail_on(text: str, where: str = "--think-fail-on") -> dict[str, float]
             )
         limits[name] = value / 100 if figure.relative else value
     return limits
-
-
-def figure_values(measures_: dict[str, Measure]) -> dict[str, Any]:
-    """The plain values of `measures` (for tables)."""
-    return {name: m.value for name, m in measures_.items()}
