@@ -48,6 +48,9 @@ class SshConfig(_Strict):
     connect_timeout: float = Field(10.0, gt=0)
     command_timeout: float = Field(60.0, gt=0)
     keepalive: float = Field(15.0, ge=0)
+    reconnects: int = Field(
+        3, ge=0, description="tries to reconnect after the connection drops (0: never)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SshConfig:

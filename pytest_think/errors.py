@@ -23,6 +23,10 @@ class HostKeyError(LinkError):
     """The board's SSH host key does not match the pinned or known one."""
 
 
+class LoginRefused(LinkError):
+    """The board answered SSH but refused the login (user, key or password)."""
+
+
 class RemoteCommandError(ThinkError):
     """A command on the board failed or timed out."""
 

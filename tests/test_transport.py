@@ -80,3 +80,30 @@ def test_fingerprint_matches_openssh_format(sim_twin: TwinProcess) -> None:
     key = paramiko.Ed25519Key.from_private_key_file(sim_twin.endpoint["key_file"])
     fp = fingerprint(key)
     assert fp.startswith("SHA256:") and len(fp) == 50 and not fp.endswith("=")
+
+
+def test_reconnect_keeps_the_transport_and_counts(ssh: SshTransport) -> None:
+    assert ssh.connected
+    assert ssh.reconnect() == 1
+    assert ssh.connected and ssh.reconnects == 1
+    assert ssh.run(["echo", "back"]).out == "back\n"
+
+
+def test_reconnect_to_nothing_gives_up_after_its_tries_in_one_line(
+    sim_twin: TwinProcess,
+) -> None:
+    import socket
+
+    board = sim_twin.board(find_board("sim", [PACKAGED_BOARDS]))
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    assert board.ssh is not None
+    cfg = board.ssh.model_copy(update={"port": port, "reconnects": 2, "connect_timeout": 2})
+    transport = SshTransport(cfg, "sim")
+    with pytest.raises(LinkError) as info:
+        transport.reconnect()
+    message = str(info.value)
+    assert "2 reconnection tries failed" in message and f":{port}" in message
+    assert "\n" not in message
+    assert transport.reconnects == 0

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+import tenacity
 
 from pytest_think.boards import SshConfig
-from pytest_think.errors import HostKeyError, LinkError, RemoteCommandError
+from pytest_think.errors import HostKeyError, LinkError, LoginRefused, RemoteCommandError
 from pytest_think.hashing import sha256_file
 from pytest_think.transport import hostkeys
 from pytest_think.transport.link import RELIABLE_FRAME_BYTES
@@ -32,6 +33,9 @@ WINDOW_SIZE = 16 * 1024 * 1024
 MAX_PACKET = 32 * 1024
 SFTP_REQUEST = 128 * 1024
 STDERR_TAIL = 8 * 1024
+# Waits between reconnection tries: doubling from RECONNECT_FIRST_WAIT_S up to ..._MAX_WAIT_S.
+RECONNECT_FIRST_WAIT_S = 0.2
+RECONNECT_MAX_WAIT_S = 5.0
 
 
 def _transport_factory(sock: Any, /, **kwargs: Any) -> paramiko.Transport:
@@ -122,6 +126,7 @@ class SshTransport:
         self.board_name = board_name
         self.client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self.reconnects = 0  # connections made again after the first, over this transport's life
 
     @property
     def where(self) -> str:
@@ -171,7 +176,7 @@ class SshTransport:
             ) from None
         except paramiko.AuthenticationException as exc:
             client.close()
-            raise LinkError(f"cannot log in to {self.where} as {cfg.user}: {exc}") from None
+            raise LoginRefused(f"cannot log in to {self.where} as {cfg.user}: {exc}") from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
             client.close()
             cause = _describe_socket_error(exc, cfg.connect_timeout)
@@ -182,6 +187,51 @@ class SshTransport:
             transport.set_keepalive(int(cfg.keepalive))
         self.client = client
         return self
+
+    @property
+    def connected(self) -> bool:
+        """Whether the SSH connection is up (as far as this side knows: a dead peer shows
+        only when a keepalive or a request goes unanswered)."""
+        transport = self.client.get_transport() if self.client is not None else None
+        return transport is not None and transport.is_active()
+
+    def reconnect(self, tries: int | None = None, within: float | None = None) -> int:
+        """Drop this connection and connect again, as the same object (the parts bound to
+        it keep working); returns the tries it took.
+
+        Tries up to `tries` times (default: the board file's `ssh.reconnects`), and for no
+        longer than `within` seconds when given (a board booting), waiting twice as long
+        after each failure. A host key that changed, or a login refused, is not tried
+        again: LinkError/HostKeyError at once. After the last try, one LinkError line."""
+        limit = self.config.reconnects if tries is None else tries
+        if limit < 1:
+            raise LinkError(f"{self.where}: the connection dropped and ssh.reconnects is 0")
+        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(limit)
+        if within is not None:
+            stop = stop | tenacity.stop_after_delay(within)
+        retrying = tenacity.Retrying(
+            stop=stop,
+            wait=tenacity.wait_exponential(
+                multiplier=RECONNECT_FIRST_WAIT_S, max=RECONNECT_MAX_WAIT_S
+            ),
+            retry=tenacity.retry_if_exception(_worth_retrying),
+            reraise=True,
+        )
+        self.close()
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self.connect()
+        except (HostKeyError, LoginRefused):
+            raise
+        except LinkError as exc:
+            tried = retrying.statistics.get("attempt_number", limit)
+            raise LinkError(
+                f"lost the SSH connection to {self.where} and {tried} reconnection "
+                f"tr{'y' if tried == 1 else 'ies'} failed; last: {exc}"
+            ) from None
+        self.reconnects += 1
+        return int(retrying.statistics.get("attempt_number", 1))
 
     def _open_socket(self) -> socket.socket:
         """TCP connect and wait for the server's first byte, so a board that accepts the
@@ -350,6 +400,12 @@ class SshTransport:
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """A board that does not answer yet may answer later; a changed host key or a refused
+    login will not change by trying again."""
+    return isinstance(exc, LinkError) and not isinstance(exc, (HostKeyError, LoginRefused))
 
 
 def _describe_socket_error(exc: BaseException, timeout: float) -> str:
