@@ -27,6 +27,9 @@ from pytest_think.errors import BoardConfigError
 PACKAGED_BOARDS = Path(__file__).resolve().parent / "board_files"
 SECRET_KEYS = {"password", "passphrase", "secret", "token"}
 UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
+# The frame sizes a serial link adapts between unless its board file says otherwise.
+FRAME_BYTES_MIN = 128
+FRAME_BYTES_MAX = 16384
 
 
 class _Strict(BaseModel):
@@ -67,7 +70,41 @@ class SerialConfig(_Strict):
 
     url: str | None = Field(None, description="required unless a labgrid place gives it")
     baud: int = Field(115200, gt=0)
-    frame_bytes: int = Field(512, ge=64, description="frame size on the line (noise vs overhead)")
+    frame_bytes: int = Field(
+        512, ge=64, description="frame size on the line to start at (noise vs overhead)"
+    )
+    frame_bytes_min: int | None = Field(
+        None,
+        ge=64,
+        description=f"smallest frame size errors may shrink it to (default {FRAME_BYTES_MIN} "
+        "or frame_bytes if smaller)",
+    )
+    frame_bytes_max: int | None = Field(
+        None,
+        ge=64,
+        description=f"largest frame size a clean line may grow it to (default {FRAME_BYTES_MAX} "
+        "or frame_bytes if larger); frame_bytes_max = frame_bytes_min = frame_bytes: fixed",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SerialConfig:
+        low, high = self.frame_bytes_range
+        if not low <= self.frame_bytes <= high:
+            raise ValueError(
+                f"frame_bytes {self.frame_bytes} must lie within frame_bytes_min {low} and "
+                f"frame_bytes_max {high}"
+            )
+        return self
+
+    @property
+    def frame_bytes_range(self) -> tuple[int, int]:
+        """The sizes the frame size adapts between (transport/frame_size.py)."""
+        low = self.frame_bytes_min
+        high = self.frame_bytes_max
+        return (
+            min(FRAME_BYTES_MIN, self.frame_bytes) if low is None else low,
+            max(FRAME_BYTES_MAX, self.frame_bytes) if high is None else high,
+        )
 
 
 class ConsoleLogin(_Strict):

@@ -217,15 +217,13 @@ class VectorStream:
         self.client = client
         self.vectors = vectors
         self.window = window
-        self.per_frame = per_frame or vectors_per_frame(
-            client.link.frame_bytes, vectors.bytes_per_vector
-        )
-        self.frames = -(-vectors.count // self.per_frame)
+        self.fixed_frames = per_frame is not None
+        self.per_frame = per_frame or self.frame_vectors()  # the first frame's
         self.progress = progress
         self.results = Collector(vectors.count, output_names)
         self.stages = StageTimes(vectors.count)
         self.sink: ResultSink = sink if sink is not None else self.results
-        self.batches = batches or (lambda _stopping: vectors.batches(self.per_frame))
+        self.batches = batches or (lambda _stopping: vectors.batches(self.frame_vectors))
         self.sent = threading.Semaphore(0)  # one per frame sent and not yet received
         self.sent_frames = 0
         self.sent_all = threading.Event()  # the sender has no more batches
@@ -235,6 +233,13 @@ class VectorStream:
         self.stopping = threading.Event()
         self.send_error: BaseException | None = None
         self.sender = threading.Thread(target=self._send_all, name="think-sender", daemon=True)
+
+    def frame_vectors(self) -> int:
+        """Vectors in the next frame: as asked, or as many as the channel's frame size holds
+        now (on a lossy link it adapts to the errors met: transport/frame_size.py)."""
+        if self.fixed_frames:
+            return self.per_frame
+        return vectors_per_frame(self.client.channel.frame_bytes, self.vectors.bytes_per_vector)
 
     def frames_in_flight(self) -> list[InFlight]:
         """The frames out, by first vector."""
@@ -354,7 +359,7 @@ class VectorStream:
             device_ns=results.device_ns,
             host_ns=results.host_ns,
             wall_s=wall_s,
-            frames=self.frames,
+            frames=self.sent_frames,
             vectors_per_frame=self.per_frame,
             window=self.window,
             link=self.client.channel.counts(),

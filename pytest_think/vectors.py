@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -90,14 +90,19 @@ class VectorSet:
     def bytes_per_vector(self) -> int:
         return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.inputs.values())
 
-    def batches(self, size: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    def batches(
+        self, size: int | Callable[[], int]
+    ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
         """(start, stop, arrays) for consecutive slices; every vector exactly once, in order.
+        `size` is the vectors per slice, or what gives it anew for each slice.
 
         Memory-mapped files are read once, front to back: the pages of a slice are let go
         when the next one is asked for, so a vector file larger than memory streams in
         bounded memory (read pages would otherwise stay resident until the kernel needs them)."""
-        for start in range(0, self.count, size):
-            stop = min(start + size, self.count)
+        sizes = size if callable(size) else lambda: size
+        start = 0
+        while start < self.count:
+            stop = min(start + max(1, sizes()), self.count)
             yield (
                 start,
                 stop,
@@ -107,6 +112,7 @@ class VectorSet:
                 # A little behind too: page faults map neighbouring cached pages back in.
                 behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
                 release_rows(v, max(0, start - behind), stop)
+            start = stop
 
 
 def release_rows(arr: np.ndarray, start: int, stop: int) -> None:

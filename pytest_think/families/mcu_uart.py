@@ -30,7 +30,12 @@ class FirmwareAgent:
         serial = self.serial
         if serial.url is None:  # a board file's labgrid place gives it (pytest_think.farm)
             raise LinkError("no serial port to open (the board file's 'serial.url')")
-        return SerialLink(serial.url, serial.baud, frame_bytes=serial.frame_bytes)
+        return SerialLink(
+            serial.url,
+            serial.baud,
+            frame_bytes=serial.frame_bytes,
+            frame_bytes_range=serial.frame_bytes_range,
+        )
 
     def deploy_model(self, model: Path, sha256: str) -> str:
         return model.name  # built into the firmware; the agent says no_model if it is not

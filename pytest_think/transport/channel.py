@@ -48,6 +48,12 @@ class FrameChannel(Protocol):
         that need no recovery."""
         ...
 
+    @property
+    def frame_bytes(self) -> int:
+        """The size to build the next INFER frame at: the link's `frame_bytes`, or on a lossy
+        link what the errors met so far make best."""
+        ...
+
 
 class ChannelBase:
     """The receive loop both channels share: wait for bytes until a frame is whole."""
@@ -97,6 +103,10 @@ class PlainChannel(ChannelBase):
     def __init__(self, link: Link) -> None:
         super().__init__(link)
         self.decoder = tf.FrameDecoder()
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.link.frame_bytes
 
     def request(self, seq: int, blob: bytes) -> None:
         self.send(blob)

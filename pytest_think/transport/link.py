@@ -27,8 +27,16 @@ class Link(Protocol):
 
     @property
     def frame_bytes(self) -> int:
-        """The INFER frame size to aim for: shorter on noisy links, where a frame's chance to
-        arrive whole falls with its length."""
+        """The INFER frame size to aim for (to start at, on a link whose frame size adapts):
+        shorter on noisy links, where a frame's chance to arrive whole falls with its
+        length."""
+        ...
+
+    @property
+    def frame_bytes_range(self) -> tuple[int, int]:
+        """The smallest and largest INFER frame sizes the frame channel may adapt the size
+        between, on a lossy link, as it meets errors (transport/frame_size.py); both
+        `frame_bytes` where the size is fixed."""
         ...
 
     @property

@@ -3,7 +3,9 @@
 Any `serial_for_url` URL works: /dev/ttyUSB0, rfc2217://host:port (ser2net), socket://host:port
 (ser2net's raw TCP), loop://; network ports are opened by `ports.open_port`, which keeps them
 at line rate. Serial links corrupt and drop bytes, so this link says it is not reliable and
-the agent client resynchronises, NAKs and retransmits over it (transport/reliable.py).
+the agent client resynchronises, NAKs and retransmits over it (transport/reliable.py), and
+adapts the frame size within `frame_bytes_range` to the errors it meets
+(transport/frame_size.py).
 """
 
 from __future__ import annotations
@@ -22,18 +24,26 @@ class SerialLink:
     reliable = False
 
     def __init__(
-        self, url: str, baudrate: int, window: int = 8, frame_bytes: int = SERIAL_FRAME_BYTES
+        self,
+        url: str,
+        baudrate: int,
+        window: int = 8,
+        frame_bytes: int = SERIAL_FRAME_BYTES,
+        frame_bytes_range: tuple[int, int] | None = None,
     ) -> None:
         self.url = url
         self.baudrate = baudrate
         self.frame_bytes = frame_bytes
+        # Fixed at frame_bytes unless a range is given (the board file's serial section).
+        self.frame_bytes_range = frame_bytes_range or (frame_bytes, frame_bytes)
         try:
             # exclusive: a port another program holds is refused, not shared byte by byte
             self.port = open_port(url, baudrate, timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"serial port {url}: {exc}") from None
         self._timeout: float | None = 0.1
-        # Wait a few windows' worth of line time before repeating unanswered frames.
+        # Wait a few windows' worth of line time before repeating unanswered frames (of
+        # frame_bytes: the channel waits in proportion for longer ones).
         line_s = window * frame_bytes * 10 / baudrate
         self.retransmit_after = max(0.1, 4 * line_s)
 

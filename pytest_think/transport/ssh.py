@@ -62,6 +62,7 @@ class RemoteProcess:
     # An SSH channel delivers every byte, in order: frames need no repair on it.
     reliable = True
     frame_bytes = RELIABLE_FRAME_BYTES
+    frame_bytes_range = (RELIABLE_FRAME_BYTES, RELIABLE_FRAME_BYTES)
     retransmit_after = math.inf
 
     def __init__(self, channel: paramiko.Channel, command: str, where: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,11 @@ class McuUartTwin(TwinPart[TwinUart]):
         ]
 
 
+# How far behind the line's clock the pacing thread may wake and still send waiting bytes
+# back to back (a sleep's overshoot, a busy machine's scheduling).
+LATE_S = 0.02
+
+
 class Line:
     """One direction of the wire: paced at baud/10 bytes per second, with faults."""
 
@@ -105,9 +111,17 @@ class Line:
         damaged: bytes = buf.tobytes()
         return damaged
 
-    def pace(self, nbytes: int) -> None:
+    def pace(self, nbytes: int, waiting: bool = False) -> None:
+        """Hold `nbytes` for their time on the line. Bytes that were `waiting` when the line
+        came free follow the last ones back to back, as from a UART's FIFO: the line's clock
+        runs on from where the last bytes ended, whether or not this thread woke on time (a
+        sleep overshoots; the line does not), up to LATE_S behind (bytes that waited longer,
+        behind a full receiver, may have come later: they start then). Bytes that came to an
+        idle line start now. The line never carries more than baud/10 bytes a second: no
+        byte leaves before its time on the line has passed."""
         now = time.perf_counter()
-        self.next_free = max(self.next_free, now) + nbytes / self.bytes_per_s
+        start = max(self.next_free, now - LATE_S) if waiting else max(self.next_free, now)
+        self.next_free = start + nbytes / self.bytes_per_s
         delay = self.next_free - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
@@ -116,10 +130,12 @@ class Line:
         """Bytes from `read_fd` to `to` (a file descriptor, or the running firmware's input:
         what arrives while it restarts is lost, as on a rebooting board)."""
         while True:
+            # Looked at right after the last bytes went out: were more already waiting?
+            waiting = bool(select.select([read_fd], [], [], 0)[0])
             data = os.read(read_fd, 256)
             if not data:
                 return
-            self.pace(len(data))
+            self.pace(len(data), waiting)
             data = self.damage(data)
             try:
                 write_fd = to if isinstance(to, int) else to.stdin()
