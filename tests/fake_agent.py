@@ -178,6 +178,7 @@ class FakeLink:
 
     reliable = True
     frame_bytes = RELIABLE_FRAME_BYTES
+    frame_bytes_range = (RELIABLE_FRAME_BYTES, RELIABLE_FRAME_BYTES)
     retransmit_after = math.inf
 
     def __init__(self, sock: socket.socket, agent: FakeAgent) -> None:

@@ -17,6 +17,7 @@ from pytest_think import agent_client
 from pytest_think.agent import think_frames as tf
 from pytest_think.agent_client import AgentClient
 from pytest_think.transport.channel import LinkClosed, PlainChannel
+from pytest_think.transport.frame_size import GROW_AFTER
 from pytest_think.transport.reliable import ReliableChannel
 
 Agent = Callable[["ScriptedLink", tf.Frame], None]
@@ -24,9 +25,16 @@ IDENTITY = {"agent": "scripted", "protocol": tf.PROTOCOL_VERSION}
 
 
 class ScriptedLink:
-    def __init__(self, *, reliable: bool, agent: Agent | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        reliable: bool,
+        agent: Agent | None = None,
+        frame_range: tuple[int, int] = (512, 512),
+    ) -> None:
         self.reliable = reliable
         self.frame_bytes = 512
+        self.frame_bytes_range = frame_range
         self.retransmit_after = 1.0 if not reliable else math.inf
         self.agent = agent
         self.incoming: deque[bytes] = deque()
@@ -162,6 +170,69 @@ def test_hello_is_asked_for_with_a_nak_for_seq_0(monkeypatch: pytest.MonkeyPatch
 
     assert client.hello(timeout=5.0) == IDENTITY
     assert link.sent_names() == ["NAK 0"]
+
+
+# -- the frame size on the reliable channel -------------------------------------------------
+
+
+def infer(seq: int, nbytes: int) -> bytes:
+    return tf.encode_frame(tf.INFER, seq, bytes(nbytes))
+
+
+def test_a_nak_halves_the_frame_size_and_clean_answers_grow_it_again() -> None:
+    link = ScriptedLink(reliable=False, frame_range=(128, 4096))
+    channel = ReliableChannel(link)
+    assert channel.frame_bytes == 512
+    channel.request(1, infer(1, 512))
+    link.queue(tf.encode_frame(tf.NAK, 1), ready(1))
+    assert channel.receive(1.0).seq == 1
+    assert channel.frame_bytes == 256
+
+    for seq in range(2, 2 + GROW_AFTER):  # answered at their first try, at the new size
+        channel.request(seq, infer(seq, 64 * 1024))  # plenty of clean bits: a low error rate
+        link.queue(ready(seq))
+        channel.receive(1.0)
+
+    assert channel.frame_bytes == 512
+    counts = channel.counts()
+    assert counts["naks_received"] == counts["frame_shrinks"] == counts["frame_grows"] == 1
+    assert (counts["frame_bytes_smallest"], counts["frame_bytes_largest"]) == (256, 512)
+
+
+def test_a_corrupted_answer_halves_the_frame_size_its_repeat_is_not_clean() -> None:
+    link = ScriptedLink(reliable=False, frame_range=(128, 4096))
+    channel = ReliableChannel(link)
+    channel.sizer.grow_after = 1
+    channel.request(7, infer(7, 64 * 1024))
+    channel.arrived(corrupted(ready(7)))
+    assert (channel.frame_bytes, link.sent_names()) == (256, ["INFER 7", "NAK 7"])
+
+    link.queue(tf.encode_frame(tf.NAK, 7), ready(7))  # our NAK's answer: a repeat
+    assert channel.receive(1.0).seq == 7
+    assert channel.frame_bytes == 256  # nothing grew on an answer that took two tries
+
+
+def test_silence_repeats_without_shrinking_the_frame_size() -> None:
+    """Silence may be a slow model as well as a lost frame: only corruption counts."""
+    link = ScriptedLink(reliable=False, frame_range=(128, 4096))
+    channel = ReliableChannel(link)
+    channel.request(1, infer(1, 100))
+    channel.quiet()
+    assert (channel.frame_bytes, channel.counts()["retransmits"]) == (512, 1)
+
+
+def test_longer_frames_out_wait_longer_before_they_are_repeated() -> None:
+    link = ScriptedLink(reliable=False, frame_range=(128, 16384))
+    channel = ReliableChannel(link)
+    assert channel.wait(100.0) == link.retransmit_after  # nothing out
+    channel.request(1, infer(1, 4 * 512 - tf.HEADER_SIZE - tf.CRC.size))
+    assert channel.wait(100.0) == pytest.approx(4 * link.retransmit_after)
+    assert channel.wait(0.5) == 0.5  # never past the caller's deadline
+
+
+def test_a_fixed_frame_size_reports_no_frame_sizes() -> None:
+    channel = ReliableChannel(ScriptedLink(reliable=False))
+    assert "frame_bytes" not in channel.counts()
 
 
 # -- the plain channel --------------------------------------------------------------------

@@ -9,6 +9,9 @@ import pytest
 import yaml
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 
+from pytest_think.boards import load_board
+from pytest_think.errors import BoardConfigError
+
 DIGITS_TEST = f"""
 def test_digits(dut, reference):
     run = dut.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
@@ -44,7 +47,10 @@ def test_digits_over_a_noisy_uart(pytester: pytest.Pytester) -> None:
     assert doc["board"]["agent"]["agent"] == "think-agent"
     (test,) = doc["tests"]
     assert test["vectors"] == 450 and test["compare"]["mismatches"] == 0
-    assert test["stream"]["link"]["bad_frames"] > 0  # noise was met, counted and repaired
+    link = test["stream"]["link"]
+    assert link["bad_frames"] > 0  # noise was met, counted and repaired
+    # The shipped board file's frames adapt: the noise shrank them from where they started.
+    assert link["frame_shrinks"] > 0 and link["frame_bytes_smallest"] < 512
 
 
 def test_missing_serial_port_errors_with_its_name(pytester: pytest.Pytester) -> None:
@@ -76,3 +82,52 @@ def test_mcu_board_needs_a_serial_section(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--board=mcu-uart")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*field 'serial': family mcu-uart needs the serial line*"])
+
+
+def _serial_board(tmp_path: Path, **serial: object) -> Path:
+    data = yaml.safe_load((REPO / "boards" / "mcu-uart.yaml").read_text())
+    data["serial"] = {"url": "/dev/ttyUSB0", "baud": 921600, **serial}
+    path = tmp_path / "mcu.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        ({}, (128, 16384)),  # the defaults
+        ({"frame_bytes": 32768}, (128, 32768)),  # a larger start raises the default maximum
+        ({"frame_bytes": 64}, (64, 16384)),  # a smaller one lowers the default minimum
+        ({"frame_bytes_min": 512, "frame_bytes_max": 512}, (512, 512)),  # fixed
+    ],
+)
+def test_serial_frame_sizes_range(
+    tmp_path: Path, serial: dict[str, int], expected: tuple[int, int]
+) -> None:
+    config = load_board(_serial_board(tmp_path, **serial)).serial
+    assert config is not None and config.frame_bytes_range == expected
+
+
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        (
+            {"frame_bytes": 512, "frame_bytes_max": 256},
+            "field 'serial': frame_bytes 512 must lie within frame_bytes_min 128 and "
+            "frame_bytes_max 256",
+        ),
+        (
+            {"frame_bytes_min": 1024},
+            "field 'serial': frame_bytes 512 must lie within frame_bytes_min 1024",
+        ),
+        ({"frame_bytes_min": 32}, "field 'serial.frame_bytes_min': Input should be greater"),
+    ],
+)
+def test_serial_frame_sizes_out_of_order_are_refused(
+    tmp_path: Path, serial: dict[str, int], expected: str
+) -> None:
+    path = _serial_board(tmp_path, **serial)
+    with pytest.raises(BoardConfigError) as error:
+        load_board(path)
+    assert str(error.value).startswith(f"board file {path}: ")
+    assert expected in str(error.value) and "\n" not in str(error.value)

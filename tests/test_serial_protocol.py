@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,10 @@ import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS
 
 from pytest_think.agent import AGENT_DIR
+from pytest_think.agent import think_frames as tf
 from pytest_think.agent_client import AgentClient
 from pytest_think.emulator.families.mcu_uart import Line
+from pytest_think.transport.reliable import LinkCounts
 from pytest_think.vectors import VectorSet
 
 
@@ -27,6 +30,7 @@ class NoisyPipeLink:
     reliable = False
     retransmit_after = 0.2
     frame_bytes = 512
+    frame_bytes_range = (128, 16384)  # adapting to the noise, as the shipped board file does
 
     def __init__(self, ber: float, drop: float, seed: int) -> None:
         self.proc = subprocess.Popen(
@@ -35,6 +39,8 @@ class NoisyPipeLink:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        self.infer_seqs: list[int] = []
+        self.infer_vectors: list[int] = []
         # The UART twin's own wire model; pacing is not used here, only its faults.
         self.wire = Line(baud=10**9, ber=ber, drop=drop, seed=seed)
 
@@ -50,6 +56,11 @@ class NoisyPipeLink:
 
     def send(self, data: bytes) -> None:
         assert self.proc.stdin
+        _, _, ftype, seq, length = tf.HEADER.unpack_from(data)  # one whole frame per send
+        if ftype == tf.INFER:  # the vectors in each INFER frame sent (repeats included)
+            self.infer_seqs.append(seq)
+            payload = data[tf.HEADER_SIZE : tf.HEADER_SIZE + length]
+            self.infer_vectors.append(tf.decode_tensors(payload)[0].shape[0])
         self.proc.stdin.write(self._wire(data))
         self.proc.stdin.flush()
 
@@ -129,6 +140,28 @@ def test_every_vector_once_and_right_through_noise(
     assert stats["bad_frames"] > 0
     assert stats["naks_sent"] + stats["retransmits"] > 0
     assert len(result.device_ns) == vectors.count and (result.device_ns > 0).all()
+    # The frame size went down after corrupted frames; every vector still came back once.
+    assert stats["frame_shrinks"] > 0 and stats["frame_bytes_smallest"] < link.frame_bytes
+    client.bye()
+
+
+def test_frame_sizes_change_both_ways_mid_stream_and_every_vector_comes_once(
+    link_factory, vectors: VectorSet, expected: list[np.ndarray]
+) -> None:
+    """At a bit-error rate of 1e-5 most frames arrive whole, some not: the size grows on runs
+    of clean frames and halves after corrupted ones."""
+    link = link_factory(1e-5, 0.0, 4)
+    client, result = _run(link, vectors)
+    for name, want in zip(result.output_names, expected):
+        np.testing.assert_array_equal(result.outputs[name], want)
+    stats = result.link
+    assert stats["frame_grows"] > 0 and stats["frame_shrinks"] > 0
+    # On the wire, INFER frames (each at its first sending) grew and shrank mid-stream.
+    first = {seq: n for seq, n in reversed(list(zip(link.infer_seqs, link.infer_vectors)))}
+    sizes = [first[seq] for seq in sorted(first)][:-1]  # the last one holds what was left
+    steps = {np.sign(b - a) for a, b in zip(sizes, sizes[1:])}
+    assert {1, -1} <= steps
+    assert result.frames == len(first)  # each frame counted once, its repeats not
     client.bye()
 
 
@@ -138,11 +171,10 @@ def test_clean_serial_link_needs_no_recovery(
     link = link_factory(0.0)
     client, result = _run(link, vectors)
     np.testing.assert_array_equal(result.outputs["logits"], expected[0])
-    assert result.link == {
-        "bad_frames": 0,
-        "naks_sent": 0,
-        "naks_received": 0,
-        "retransmits": 0,
-        "duplicates": 0,
-    }
+    stats = result.link
+    assert {k: stats[k] for k in asdict(LinkCounts())} == asdict(LinkCounts())  # all 0
+    # Nothing corrupted: the frames only grew, from 2 vectors (512 bytes) to the largest.
+    assert stats["frame_shrinks"] == 0 and stats["frame_grows"] > 0
+    assert stats["frame_bytes"] == stats["frame_bytes_largest"] == 16384
+    assert result.vectors_per_frame == 2 and result.frames < vectors.count // 2
     client.bye()
