@@ -3,6 +3,7 @@ completes exactly once with the right result, and the damage is counted."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import subprocess
@@ -159,7 +160,7 @@ def test_frame_sizes_change_both_ways_mid_stream_and_every_vector_comes_once(
     # On the wire, INFER frames (each at its first sending) grew and shrank mid-stream.
     first = {seq: n for seq, n in reversed(list(zip(link.infer_seqs, link.infer_vectors)))}
     sizes = [first[seq] for seq in sorted(first)][:-1]  # the last one holds what was left
-    steps = {np.sign(b - a) for a, b in zip(sizes, sizes[1:])}
+    steps = {np.sign(b - a) for a, b in itertools.pairwise(sizes)}
     assert {1, -1} <= steps
     assert result.frames == len(first)  # each frame counted once, its repeats not
     client.bye()
