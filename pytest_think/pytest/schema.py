@@ -65,7 +65,15 @@ class StreamJson(TypedDict):
     window: int
     wall_s: float
     link: NotRequired[
-        Annotated[dict[str, int], Field(description="corruption and recovery on serial links")]
+        Annotated[
+            dict[str, int],
+            Field(
+                description="corruption and recovery on serial links: bad_frames, naks_sent, "
+                "naks_received, retransmits, duplicates; where the frame size adapts, "
+                "frame_bytes (at the end), frame_bytes_smallest, frame_bytes_largest, "
+                "frame_grows, frame_shrinks (docs/reliability-serial.md)"
+            ),
+        ]
     ]
 
 

@@ -2,9 +2,11 @@
 
 The recovery rules are those of docs/protocol.md, "Serial links": frames are decoded with
 resynchronisation; a corrupted frame whose header was readable is NAKed; a NAK from the agent
-repeats the frame it names; after `link.retransmit_after` seconds of silence (longer while
-longer frames are out) every request still unanswered is sent again; a second answer to a
-request is dropped. What it took is counted (`LinkCounts`), for the results JSON.
+repeats the frame it names; a request that a later one overtook (the agent answers in the
+order it receives, so its request or answer was lost) is sent again at once; after
+`link.retransmit_after` seconds of silence (longer while longer frames are out) every request
+still unanswered is sent again; a second answer to a request is dropped. What it took is
+counted (`LinkCounts`), for the results JSON.
 
 What becomes of each request — answered at its first try, or corrupted on the way out or
 back — also steers the frame size (`frame_size.FrameSizer`): `frame_bytes` is the size to
@@ -50,6 +52,10 @@ class ReliableChannel(ChannelBase):
         self.unanswered: dict[int, bytes] = {}  # request seq -> frame, to repeat until answered
         self.epochs: dict[int, int] = {}  # request seq -> the sizer's epoch it was sent at
         self.repeated: set[int] = set()  # unanswered requests sent more than once
+        # When each unanswered request was last sent (or its answer last asked for again), in
+        # sending order: an answer to a later one says the earlier is lost.
+        self.sent_order: dict[int, int] = {}
+        self.sendings = 0
         self.answered: OrderedDict[int, None] = OrderedDict()  # the last ANSWERED_KEPT seqs
         self.link_counts = LinkCounts()
         low, high = link.frame_bytes_range
@@ -61,11 +67,13 @@ class ReliableChannel(ChannelBase):
         return self.sizer.size
 
     def request(self, seq: int, blob: bytes) -> None:
-        with self.state_lock:
-            self.unanswered[seq] = blob
-            self.epochs[seq] = self.sizer.epoch
-            self.sizer.carried(len(blob))
-        self.send(blob)
+        with self.send_lock:  # marked and sent in one go: the sending order is the line's
+            with self.state_lock:
+                self.unanswered[seq] = blob
+                self.epochs[seq] = self.sizer.epoch
+                self.mark_sent(seq)
+                self.sizer.carried(len(blob))
+            self.link.send(blob)
 
     def counts(self) -> dict[str, int]:
         counts = asdict(self.link_counts)
@@ -112,18 +120,36 @@ class ReliableChannel(ChannelBase):
                 self.link_counts.duplicates += 1
 
     def corrupted(self, seq: int | None) -> None:
-        """A frame of request `seq` (or its answer) arrived corrupted: tell the sizer."""
+        """A frame of request `seq` (or its answer) arrived corrupted: tell the sizer. Its
+        repeat (or the answer's) is under way: it counts as sent again now."""
         with self.state_lock:
             self.sizer.corrupted(self.epochs.get(seq) if seq is not None else None)
+            if seq is not None and seq in self.unanswered:
+                self.repeated.add(seq)
+                self.mark_sent(seq)
+
+    def mark_sent(self, seq: int) -> None:
+        """Request `seq` goes out now (state_lock held)."""
+        self.sendings += 1
+        self.sent_order[seq] = self.sendings
 
     def first_answer(self, seq: int) -> bool:
-        """Mark request `seq` answered; False if it had been already (a repeat's answer)."""
+        """Mark request `seq` answered; False if it had been already (a repeat's answer).
+
+        An answer at the first try is computed in the order the agent received its requests
+        (repeats may be answered from its cache at once, out of that order): requests sent
+        before it and still unanswered were lost, or their answers. They are sent again."""
+        overtaken: list[int] = []
         with self.state_lock:
             asked = self.unanswered.pop(seq, None) is not None
             epoch = self.epochs.pop(seq, None)
-            if asked and epoch is not None and seq not in self.repeated:
-                self.sizer.clean(epoch)
+            order = self.sent_order.pop(seq, None)
+            first_try = asked and seq not in self.repeated
             self.repeated.discard(seq)
+            if first_try and epoch is not None and order is not None:
+                self.sizer.clean(epoch)
+                overtaken = sorted(s for s, o in self.sent_order.items() if o < order)
+        self.repeat(overtaken)
         if not asked and seq in self.answered:
             return False
         self.answered[seq] = None
@@ -133,12 +159,16 @@ class ReliableChannel(ChannelBase):
 
     def repeat(self, seqs: list[int]) -> None:
         """Send the still unanswered requests among `seqs` again."""
-        with self.state_lock:
-            blobs = [self.unanswered[s] for s in seqs if s in self.unanswered]
-            self.repeated.update(s for s in seqs if s in self.unanswered)
-            for blob in blobs:
-                self.sizer.carried(len(blob))
+        if not seqs:
+            return
         with self.send_lock:
+            with self.state_lock:
+                seqs = [s for s in seqs if s in self.unanswered]
+                blobs = [self.unanswered[s] for s in seqs]
+                self.repeated.update(seqs)
+                for seq, blob in zip(seqs, blobs):
+                    self.sizer.carried(len(blob))
+                    self.mark_sent(seq)
             for blob in blobs:
                 self.link.send(blob)
         self.link_counts.retransmits += len(blobs)
