@@ -145,6 +145,36 @@ def test_silence_repeats_every_unanswered_request() -> None:
     assert channel.counts()["retransmits"] == 2
 
 
+def test_a_request_overtaken_by_a_later_answer_is_repeated_at_once() -> None:
+    """The agent answers in the order it received: an answer to request 3 while 1 and 2 are
+    unanswered says they (or their answers) were lost; no silence is waited for."""
+    link = ScriptedLink(reliable=False)
+    channel = ReliableChannel(link)
+    for seq in (1, 2, 3, 4):
+        channel.request(seq, tf.encode_frame(tf.INFER, seq))
+    link.queue(ready(3))
+
+    assert channel.receive(1.0).seq == 3
+    assert link.sent_names()[4:] == ["INFER 1", "INFER 2"]  # 4 went after 3: still coming
+    assert channel.counts()["retransmits"] == 2
+
+
+def test_an_answer_to_a_repeat_overtakes_nothing() -> None:
+    """Repeats are answered from the agent's cache at once, ahead of requests it is still
+    computing: their answers say nothing of what was lost."""
+    link = ScriptedLink(reliable=False)
+    channel = ReliableChannel(link)
+    channel.request(1, tf.encode_frame(tf.INFER, 1))
+    channel.request(2, tf.encode_frame(tf.INFER, 2))
+    channel.arrived(corrupted(ready(1)))  # NAKed: its answer is asked for again
+    channel.request(3, tf.encode_frame(tf.INFER, 3))
+    link.queue(ready(1))
+
+    assert channel.receive(1.0).seq == 1
+    assert link.sent_names() == ["INFER 1", "INFER 2", "NAK 1", "INFER 3"]  # 2 not repeated
+    assert channel.counts()["retransmits"] == 0
+
+
 def test_frame_cut_short_is_given_up_on_silence() -> None:
     def answers_nak(link: ScriptedLink, frame: tf.Frame) -> None:
         if frame.type == tf.NAK:
