@@ -72,6 +72,8 @@ def test_places_have_tags_and_board_files_name_them(farm: TwinFarm) -> None:
     assert yaml.safe_load(farm.boards[MCU].board_file.read_text())["serial"] == {
         "baud": 921600,
         "frame_bytes": 512,
+        "frame_bytes_min": 128,
+        "frame_bytes_max": 16384,
     }
 
 
