@@ -29,7 +29,7 @@ SECRET_KEYS = {"password", "passphrase", "secret", "token"}
 UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
 # The frame sizes a serial link adapts between unless its board file says otherwise.
 FRAME_BYTES_MIN = 128
-FRAME_BYTES_MAX = 16384
+FRAME_BYTES_MAX = 4096
 
 
 class _Strict(BaseModel):

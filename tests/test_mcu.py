@@ -95,9 +95,9 @@ def _serial_board(tmp_path: Path, **serial: object) -> Path:
 @pytest.mark.parametrize(
     ("serial", "expected"),
     [
-        ({}, (128, 16384)),  # the defaults
+        ({}, (128, 4096)),  # the defaults
         ({"frame_bytes": 32768}, (128, 32768)),  # a larger start raises the default maximum
-        ({"frame_bytes": 64}, (64, 16384)),  # a smaller one lowers the default minimum
+        ({"frame_bytes": 64}, (64, 4096)),  # a smaller one lowers the default minimum
         ({"frame_bytes_min": 512, "frame_bytes_max": 512}, (512, 512)),  # fixed
     ],
 )

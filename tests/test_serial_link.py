@@ -83,14 +83,14 @@ def test_vectors_cross_a_noisy_uart_exactly_once(uart: str) -> None:
 
 
 def test_frames_shrink_on_a_noisy_uart(uart: str) -> None:
-    link = stream_digits(uart, 300, (128, 16384)).link
+    link = stream_digits(uart, 300, (128, 4096)).link
     assert link["frame_shrinks"] > 0 and link["frame_bytes_smallest"] < 512
     # Every halving followed a corrupted frame, counted: ours NAKed, or one of the agent's.
     assert link["frame_shrinks"] <= link["naks_received"] + link["bad_frames"]
 
 
 def test_frames_grow_on_a_clean_uart(clean_uart: str) -> None:
-    result = stream_digits(clean_uart, 450, (128, 16384))
+    result = stream_digits(clean_uart, 450, (128, 4096))
     link = result.link
     assert link["frame_grows"] > 0 and link["frame_bytes_largest"] > 512
     assert link["frame_shrinks"] <= link["naks_received"] + link["bad_frames"]  # 0 if clean

@@ -73,7 +73,7 @@ def test_places_have_tags_and_board_files_name_them(farm: TwinFarm) -> None:
         "baud": 921600,
         "frame_bytes": 512,
         "frame_bytes_min": 128,
-        "frame_bytes_max": 16384,
+        "frame_bytes_max": 4096,
     }
 
 
