@@ -16,6 +16,7 @@ from pytest_think.errors import ThinkError
 from pytest_think.pytest import benchmarks, hookspecs, time_limits
 from pytest_think.pytest.allure_boards import BoardNames, identify_before_setup
 from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
+from pytest_think.pytest.interrupts import interrupt_on_sigterm, restore_sigterm
 from pytest_think.pytest.recording import RECORD_KEY
 from pytest_think.pytest.session import (
     DEFAULT_BOARD,
@@ -139,9 +140,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(BoardNames(), "think-allure-names")
+    interrupt_on_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_sigterm(config)
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         del config.stash[SESSION_KEY]
