@@ -41,6 +41,8 @@ class TimeLimit:
         self.debugger = debugger  # a debugger holding the test stops the limit
         self.started = time.monotonic()
         self._timer: threading.Timer | None = None
+        if method == "signal":  # once, from the main thread: `extend` may come from any
+            signal.signal(signal.SIGALRM, self._on_signal)
         self._arm()
 
     def remaining(self) -> float:
@@ -59,7 +61,6 @@ class TimeLimit:
     def _arm(self) -> None:
         remaining = max(self.remaining(), 0.001)
         if self.method == "signal":
-            signal.signal(signal.SIGALRM, self._on_signal)
             signal.setitimer(signal.ITIMER_REAL, remaining)
         else:
             self._timer = threading.Timer(remaining, self._on_thread)
