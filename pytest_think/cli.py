@@ -9,16 +9,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from pytest_think import __version__, emulation
-from pytest_think.boards import board_dirs, find_board, known_boards, load_board
+from pytest_think.boards import BoardConfig, board_dirs, find_board, known_boards, load_board
 from pytest_think.checks import check_board
 from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
+from pytest_think.private_dirs import PrivateDir
+
+if TYPE_CHECKING:
+    from pytest_think.emulator.launcher import TwinProcess
 
 BOARD_DIR = click.option(
     "--board-dir",
@@ -83,17 +88,24 @@ def check_command(files: tuple[Path, ...]) -> None:
 @click.option("--state", type=click.Path(path_type=Path), default=None, help="twin state directory")
 def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
     """Run BOARD's digital twin until Ctrl-C, and show how to reach it with ssh."""
-    try:
-        config = find_board(board, board_dirs(Path.cwd(), board_dir))
-        if config.twin is None:
-            raise ThinkError(
-                f"board file {config.source}: board '{config.name}' has no 'twin' section"
-            )
-        state = state or Path(tempfile.mkdtemp(prefix=f"think-twin-{config.name}-"))
-        twin = start_twin(config, state)
-    except ThinkError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    with ExitStack() as stack:
+        try:
+            config = find_board(board, board_dirs(Path.cwd(), board_dir))
+            if config.twin is None:
+                raise ThinkError(
+                    f"board file {config.source}: board '{config.name}' has no 'twin' section"
+                )
+            if state is None:  # its keys: removed when it stops, however it stops
+                state = stack.enter_context(PrivateDir.make(f"think-twin-{config.name}-")).path
+            twin = stack.enter_context(start_twin(config, state))
+        except ThinkError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        _serve_twin(config, twin)
+
+
+def _serve_twin(config: BoardConfig, twin: TwinProcess) -> None:
+    """Say how to reach the twin, then wait for Ctrl-C, SIGTERM or the twin's end."""
     e = twin.endpoint
     if "host" not in e:  # a board on a serial line: its twin is a pty
         click.echo(f"twin of '{config.name}' on serial port {e['port']}")
@@ -115,8 +127,6 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
         click.echo(f"twin exited (log: {twin.log})", err=True)
     except KeyboardInterrupt:
         pass
-    finally:
-        twin.stop()
 
 
 @main.command("farm-twins")

@@ -20,7 +20,6 @@ until Ctrl-C; tests use it as a context manager.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -41,6 +40,7 @@ from pytest_think.emulator.labgrid_procs import (
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.emulator.power_relay import Outlet, PowerRelay, supply_outlet
 from pytest_think.errors import TwinError
+from pytest_think.private_dirs import PrivateDir
 
 __all__ = ["FarmBoard", "TwinFarm"]
 
@@ -90,8 +90,8 @@ class TwinFarm:
         labgrid_command("labgrid-exporter")  # labgrid installed, else one line
         directory.mkdir(parents=True, exist_ok=True)
         farm = cls(directory, coordinator or "", exporter)
-        farm.state.mkdir(exist_ok=True)
-        farm._stack.callback(shutil.rmtree, farm.state, True)
+        # Removed at stop, or by its guard if this process dies first (twins' keys are in it).
+        farm._stack.enter_context(PrivateDir.guard(farm.state))
         try:
             farm._start(boards, coordinator, timeout)
         except BaseException:

@@ -37,6 +37,16 @@ class EnergySettings:
     max_alignment_error: float = 0.01  # share of the window's energy alignment may move
     sample_rate_hz: float | None = None  # None: the meter's finest
 
+    @property
+    def idle_window_s(self) -> float:
+        """The idle baseline's length: `idle_s`, else the window up to 5 s."""
+        return self.idle_s if self.idle_s is not None else min(self.window_s, 5.0)
+
+    @property
+    def nominal_s(self) -> float:
+        """What the method measures for: the idle baseline and every trial's window."""
+        return self.idle_window_s + self.trials * self.window_s
+
 
 @dataclass
 class Trial:
@@ -218,7 +228,7 @@ def measure_energy(
     """Idle baseline, then `settings.trials` trials of `run_loop(min_seconds, warmup)`.
 
     `run_loop` runs the model on the device and returns the agent's LOOP_DONE report."""
-    idle_s = settings.idle_s if settings.idle_s is not None else min(settings.window_s, 5.0)
+    idle_s = settings.idle_window_s
     meter.arm(idle_s, settings.sample_rate_hz)
     idle = meter.fetch()
     if idle.overflow:

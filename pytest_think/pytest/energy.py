@@ -6,7 +6,8 @@
 
 Defaults come from, in order: the call's arguments, the test's ``@pytest.mark.energy(...)``,
 ``--energy-window`` / ``--energy-trials``, then the method's (10 s, 5 trials). Boards without a
-``meter`` section skip energy tests, or fail them under ``--require-power``.
+``meter`` section skip energy tests, or fail them under ``--require-power``. Each measurement
+extends its test's time limit by what its method needs (`time_allowed`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,24 @@ from pytest_think.connection import Board
 from pytest_think.errors import ThinkError
 from pytest_think.hashing import sha256_file
 from pytest_think.power.energy import EnergyReport, EnergySettings, measure_energy
-from pytest_think.pytest import benchmarks
+from pytest_think.pytest import benchmarks, time_limits
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.schema import EnergyJson
 from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
+
+# What one measurement adds to its test's time limit (pytest-timeout's, see time_limits): its
+# method's nominal time (idle baseline + trials × window) LIMIT_FACTOR times over, and per
+# acquisition (the baseline and each trial) what arming the meter, the warm-up and fetching the
+# trace may take. A test measuring four variants gets four allowances.
+LIMIT_FACTOR = 2.0
+SETUP_PER_ACQUISITION_S = 10.0
+
+
+def time_allowed(settings: EnergySettings) -> float:
+    """Seconds a measurement with `settings` may take before its test's limit runs out."""
+    return LIMIT_FACTOR * settings.nominal_s + SETUP_PER_ACQUISITION_S * (settings.trials + 1)
 
 
 class EnergyInvalid(ThinkError):
@@ -97,6 +110,7 @@ class EnergyMeasurer:
             return done
 
         name = self.device.config.name
+        time_limits.extend(self.request.node, time_allowed(chosen))
         with allure_report.step(
             f"measure energy on '{name}': {chosen.trials} trials of {chosen.window_s:g} s"
         ):

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from pytest_think.errors import ThinkError
-from pytest_think.pytest import benchmarks, hookspecs
+from pytest_think.pytest import benchmarks, hookspecs, time_limits
 from pytest_think.pytest.allure_boards import BoardNames, identify_before_setup
 from pytest_think.pytest.campaign import BOARD_MODES, CAMPAIGN, campaign_parametrize
+from pytest_think.pytest.interrupts import interrupt_on_sigterm, restore_sigterm
+from pytest_think.pytest.recording import RECORD_KEY
 from pytest_think.pytest.session import (
     DEFAULT_BOARD,
     SESSION_KEY,
@@ -138,9 +140,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except ThinkError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(BoardNames(), "think-allure-names")
+    interrupt_on_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_sigterm(config)
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         del config.stash[SESSION_KEY]
@@ -175,11 +179,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     session = think_session(item.config)
+    record = item.stash.get(RECORD_KEY, None)
+    if record is not None:
+        record.time_limit_s = time_limits.limit_of(item)
     session.results.report(item, call, report)
     if report.when == "teardown" and handed_to_worker(item.config) is not None:
         # pytest-xdist: the test's record travels with its last report to the controller.
         report.think = session.worker_record(item)
     return report
+
+
+# pytest-timeout's timer (when it is installed): limits that long steps extend, and one line
+# naming the step that ran when one runs out (time_limits).
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool:
+    return time_limits.start(item, settings)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> bool:
+    return time_limits.cancel(item)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

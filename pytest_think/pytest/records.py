@@ -83,6 +83,7 @@ class TestRecord:
     outcome: Outcome = "unknown"
     duration_s: float = 0.0
     message: str | None = None
+    time_limit_s: float | None = None  # pytest-timeout's, with what long steps added
 
     def record_for(self, run: Run) -> RunRecord:
         for record in self.runs:
@@ -109,6 +110,8 @@ class TestRecord:
         }
         if self.message:
             data["message"] = self.message
+        if self.time_limit_s is not None:
+            data["time_limit_s"] = self.time_limit_s
         if self.board:
             data["board"] = self.board
         if self.flashes:

@@ -226,6 +226,15 @@ class TestJson(TypedDict):
     outcome: Outcome
     duration_s: float
     message: NotRequired[str]
+    time_limit_s: NotRequired[
+        Annotated[
+            float,
+            Field(
+                description="the test's time limit (pytest-timeout's), with what its long "
+                "steps' methods added (energy measurements); absent without pytest-timeout"
+            ),
+        ]
+    ]
     flash: NotRequired[list[FlashJson]]
     trtexec: NotRequired[list[dict[str, Any]]]
     console: NotRequired[list[ConsoleLineJson]]

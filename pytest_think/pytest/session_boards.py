@@ -10,8 +10,6 @@ it holds (an xdist worker holds one), so that no board is ever reached by two pr
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pytest_think.connection import Board
 from pytest_think.device import Device
 from pytest_think.errors import ThinkError
 from pytest_think.families import open_board
+from pytest_think.private_dirs import PrivateDir
 from pytest_think.pytest.endpoints import EndpointProvider, Reached
 from pytest_think.pytest.results import board_json
 
@@ -74,7 +73,7 @@ class SessionBoards:
         self.provider_for = provider_for
         self._open: dict[tuple[str, bool], SessionBoard] = {}
         self._failed: dict[tuple[str, bool], ThinkError] = {}
-        self._state_dir: Path | None = None
+        self._state_dir: PrivateDir | None = None
         self._kept: dict[str, BoardConfig] = {}
         self._held: set[str] = set()
 
@@ -117,9 +116,10 @@ class SessionBoards:
             raise
 
     def _state(self) -> Path:
+        """Where endpoints keep their state (twins' keys): removed on every exit path."""
         if self._state_dir is None:
-            self._state_dir = Path(tempfile.mkdtemp(prefix="think-"))
-        return self._state_dir
+            self._state_dir = PrivateDir.make("think-")
+        return self._state_dir.path
 
     def opened(self) -> dict[tuple[str, bool], SessionBoard]:
         """Every board a test used, by (spec, emulate), in the order they were opened."""
@@ -136,4 +136,5 @@ class SessionBoards:
         finally:
             self._open.clear()
             if self._state_dir is not None:
-                shutil.rmtree(self._state_dir, ignore_errors=True)
+                self._state_dir.remove()
+                self._state_dir = None

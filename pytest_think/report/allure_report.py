@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import allure
 import numpy as np
 
+from pytest_think.report import steps
+
 if TYPE_CHECKING:
     from pytest_think.boards import BoardConfig
     from pytest_think.checking import CompareReport
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
 
 @contextmanager
 def step(title: str) -> Iterator[None]:
-    with allure.step(title):
+    """An Allure step; also the test's current step, which a timeout names (`steps`)."""
+    with allure.step(title), steps.opened(title):
         yield
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pytest_think.report import steps
+
 QUIET_S = 2.0
 EVERY_S = 2.0
 
@@ -23,6 +25,7 @@ class Progress:
         self.last = self.started
 
     def say(self, text: str, force: bool = False) -> None:
+        steps.note(text)  # what a timeout names, shown or not
         now = time.monotonic()
         if self.reporter is None:
             return

@@ -12,24 +12,20 @@ hardware, and lands in the agent's own timing.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from pytest_think.emulator.native import build
 from pytest_think.emulator.parts import TwinModel, TwinPart
 from pytest_think.emulator.sandbox import Sandbox
-from pytest_think.errors import TwinError
-from pytest_think.hashing import cache_file
 
 if TYPE_CHECKING:
     from pytest_think.emulator.board import BoardTwin
 
-SOURCE = Path(__file__).resolve().parent / "native" / "edgetpu_twin.c"
+SHARED = ("-shared", "-fPIC")
 LIB_DIR = "usr/lib/aarch64-linux-gnu"
 LOCK_DIR = "run/edgetpu"
 
@@ -48,24 +44,7 @@ class TwinCoral(TwinModel):
 
 def build_delegate() -> Path:
     """The twin's libedgetpu.so.1, compiled once per source version into the cache."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    target = cache_file().parent / f"edgetpu-twin-{digest}" / "libedgetpu.so.1"
-    if target.is_file():
-        return target
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise TwinError("the Edge TPU twin needs a C compiler (cc or gcc) to build its delegate")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    result = subprocess.run(
-        [compiler, "-shared", "-fPIC", "-O2", "-o", str(partial), str(SOURCE)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise TwinError(f"building the Edge TPU twin delegate failed: {result.stderr.strip()}")
-    partial.replace(target)
-    return target
+    return build("edgetpu_twin.c", "libedgetpu.so.1", "the Edge TPU twin delegate", SHARED)
 
 
 class CoralTwin:
