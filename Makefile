@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test lint browser ser2net tools bench clean
+.PHONY: suites test test-loaded lint browser ser2net stress-ng tools bench clean
 
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -38,6 +38,13 @@ ser2net:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ser2net; }
 
+# The loaded test run keeps every core busy with Debian's stress-ng.
+stress-ng:
+	@command -v stress-ng >/dev/null 2>&1 || [ -x /usr/bin/stress-ng ] || { \
+	  echo "installing Debian's stress-ng for the loaded test run"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends stress-ng; }
+
 # The Allure 3 command line (npm, package.json), for think report.
 tools: node_modules/.bin/allure
 
@@ -50,8 +57,25 @@ node_modules/.bin/allure: package.json
 # sessions the tests start load it as a lab's do. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 
+TEST_ARGS := tests -p no:think -n $(TEST_WORKERS) --dist worksteal
+
 test: lint browser ser2net tools
-	$(BIN)/pytest tests -p no:think -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest $(TEST_ARGS)
+
+# The same tests while an unrelated CPU hog (one stress-ng worker per core, at nice 0 like the
+# tests) keeps every core busy: what a shared CI runner does to timing. The hog is stopped on
+# every exit path (pass, failure, Ctrl-C, SIGTERM). LOAD_WORKERS=N sets the hog's worker count
+# (0: one per online core).
+LOAD_WORKERS ?= 0
+
+test-loaded: lint browser ser2net tools stress-ng
+	@set -u; \
+	stress-ng --cpu $(LOAD_WORKERS) --cpu-method all --quiet & hog=$$!; tests=; \
+	trap 'kill -TERM $$tests $$hog 2>/dev/null; wait' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
+	echo "stress-ng (pid $$hog): $(LOAD_WORKERS) cpu workers (0: one per core)"; \
+	$(BIN)/pytest $(TEST_ARGS) & tests=$$!; \
+	wait $$tests
 
 bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json

@@ -231,11 +231,34 @@ class Device:
         device_batch: int = 1,
     ) -> dict[str, Any]:
         """Run `model` in a loop on the device, no link involved; returns the agent's report."""
-        _, signature = self.load_model(Path(model), {"device_batch": device_batch})
-        vset = load_vectors(Path(vectors), signature)
-        options = {"min_seconds": min_seconds, "warmup": warmup}
-        assert self.agent is not None
-        return self.agent.loop(vset, min(count, vset.count), options, timeout=min_seconds * 10 + 60)
+        return self.prepare_loop(model, vectors, count=count, device_batch=device_batch)(
+            min_seconds, warmup
+        )
+
+    def prepare_loop(
+        self, model: str | Path, vectors: str | Path, *, count: int = 64, device_batch: int = 1
+    ) -> Callable[..., dict[str, Any]]:
+        """Deploy and load `model` and its vectors now; the callable returned,
+        `(min_seconds, warmup, count=None)`, then only sends the LOOP and waits for its report.
+
+        Energy trials prepare first, so that the meter's acquisition holds the loop and not the
+        agent's start or the model's deployment (as long as the machine's load makes them)."""
+        model, vectors = Path(model), Path(vectors)
+        _, signature = self.load_model(model, {"device_batch": device_batch})
+        vset = load_vectors(vectors, signature)
+        loaded = [self.agent]
+        default = count
+
+        def loop(min_seconds: float, warmup: int, count: int | None = None) -> dict[str, Any]:
+            if self.agent is None or self.agent is not loaded[0]:  # restarted since: load again
+                self.load_model(model, {"device_batch": device_batch})
+                loaded[0] = self.agent
+            assert self.agent is not None
+            options = {"min_seconds": min_seconds, "warmup": warmup}
+            n = min(default if count is None else count, vset.count)
+            return self.agent.loop(vset, n, options, timeout=min_seconds * 10 + 60)
+
+        return loop
 
     def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""

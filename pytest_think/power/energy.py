@@ -8,7 +8,9 @@
 3. Clocks: the agent stamps when it took the LOOP and when it answered; the host stamps when
    it sent the LOOP and got the answer. As in NTP, this bounds the device-host offset to half
    the link's round trip; the meter's trigger lies inside the ``*TRG;*OPC?`` round trip.
-   Those bounds are the alignment uncertainty.
+   Those bounds are the alignment uncertainty. A loaded link stretches one round trip, so
+   (NTP's clock filter) short probe exchanges before and after each trial bound the same
+   offset too: the offset lies in every bracket, and the narrowest intersection is used.
 
 A measurement is invalid, and says why, when a window holds too few samples, the meter's
 range overflowed, or the alignment uncertainty could move the energy by more than allowed.
@@ -18,13 +20,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pytest_think.power.meters import EnergyIntegrator, PowerMeter, Trace
+
+PROBES = 3  # clock probes before and after each trial: the least delayed bounds the offset
 
 
 @dataclass(frozen=True)
@@ -144,14 +148,23 @@ def time_weighted_mean(trace: Trace, picked: np.ndarray) -> float:
     return float(np.average(trace.watts[picked], weights=weights))
 
 
+def offset_bracket(report: dict[str, Any]) -> tuple[int, int]:
+    """Bounds on (device clock - host clock) from one exchange's four time stamps (NTP): the
+    agent got the request after the host sent it and answered before the host had it."""
+    sent, received = int(report["host_sent_unix_ns"]), int(report["host_received_unix_ns"])
+    return int(report["done_unix_ns"]) - received, int(report["received_unix_ns"]) - sent
+
+
 def evaluate_trial(
     trace: Trace,
     loop: dict[str, Any],
     host_window: tuple[int, int],
     idle_w: float,
     settings: EnergySettings,
+    probes: Sequence[dict[str, Any]] = (),
 ) -> Trial:
-    """One trial's figures from the meter's trace and the agent's LOOP_DONE report."""
+    """One trial's figures from the meter's trace and the agent's LOOP_DONE report (and the
+    reports of the probe exchanges around it, which bound the device clock's offset)."""
     start, end = int(loop["start_unix_ns"]), int(loop["end_unix_ns"])
     sent, received = host_window
     # The tightest host bracket: around the LOOP frame itself, when the client reports it.
@@ -163,6 +176,12 @@ def evaluate_trial(
     got = int(loop.get("received_unix_ns", start))
     answered = int(loop.get("done_unix_ns", end))
     low, high = answered - received, got - sent
+    # Probes' brackets bound the same offset: it lies in their intersection (clocks that
+    # stepped in between leave it empty, and the loop's own bracket stands).
+    for probe in probes:
+        p_low, p_high = offset_bracket(probe)
+        if max(low, p_low) <= min(high, p_high):
+            low, high = max(low, p_low), min(high, p_high)
     offset = (low + high) / 2
     slack_ns = max(0.0, (high - low) / 2)
     window_start, window_end = start - offset, end - offset
@@ -209,6 +228,15 @@ def evaluate_trial(
     )
 
 
+def delivered_share(trace: Trace, duration_s: float) -> float:
+    """The share of its rate's readings a meter delivered over an acquisition (at most 1; a
+    meter that delivered none counts as whole, its trace is judged by the sample rule)."""
+    expected = duration_s / trace.interval_s
+    if len(trace.times_ns) == 0 or expected <= 0:
+        return 1.0
+    return min(1.0, len(trace.times_ns) / expected)
+
+
 def plot_data(trace: Trace, trial: Trial) -> tuple[Any, Any, tuple[float, float]]:
     """A trace thinned to at most 4000 points, in seconds from its start, with the window."""
     if len(trace.times_ns) == 0:
@@ -224,10 +252,13 @@ def measure_energy(
     meter: PowerMeter,
     run_loop: Callable[[float, int], dict[str, Any]],
     settings: EnergySettings,
+    probe: Callable[[], dict[str, Any]] | None = None,
 ) -> EnergyReport:
     """Idle baseline, then `settings.trials` trials of `run_loop(min_seconds, warmup)`.
 
-    `run_loop` runs the model on the device and returns the agent's LOOP_DONE report."""
+    `run_loop` runs the model on the device and returns the agent's LOOP_DONE report;
+    `probe`, a short exchange with the agent (its report with the four time stamps), is
+    taken `PROBES` times before and after each trial to bound the clocks' offset."""
     idle_s = settings.idle_window_s
     meter.arm(idle_s, settings.sample_rate_hz)
     idle = meter.fetch()
@@ -236,19 +267,28 @@ def measure_energy(
     idle_w = float(np.mean(idle.watts))
     report = EnergyReport(True, None, meter.idn, settings, idle_w)
     report.sample_rate_hz = 1 / idle.interval_s
+    # A meter that is followed by polling delivers fewer readings than its rate when the host
+    # is slow to ask: the loop is lengthened by that shortfall (measured at idle, then on each
+    # trial), so the window holds the samples its length gives at the meter's rate.
+    delivered = delivered_share(idle, idle_s)
     for _ in range(settings.trials):
+        window_s = settings.window_s / delivered
+        probes = [probe() for _ in range(PROBES)] if probe is not None else []
         # Acquire a little beyond the window: warm-up and the link come first.
-        meter.arm(settings.window_s * 1.25 + 1.0, settings.sample_rate_hz)
+        acquisition_s = window_s * 1.25 + 1.0
+        meter.arm(acquisition_s, settings.sample_rate_hz)
         integrator = meter if isinstance(meter, EnergyIntegrator) else None
         if integrator is not None:
             integrator.integrate_start()
         sent = time.time_ns()
-        loop = run_loop(settings.window_s, settings.warmup)
+        loop = run_loop(window_s, settings.warmup)
         received = time.time_ns()
         integrated = integrator.integrate_stop() if integrator is not None else None
         trace = meter.fetch()
+        probes += [probe() for _ in range(PROBES)] if probe is not None else []
         report.sample_rate_hz = 1 / trace.interval_s
-        trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings)
+        delivered = min(delivered, delivered_share(trace, acquisition_s))
+        trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings, probes)
         report.plot = plot_data(trace, trial)
         if integrated is not None and integrated[1] > 0:
             trial.integrated_avg_power_w = integrated[0] / integrated[1]
