@@ -125,6 +125,11 @@ class ConsoleConfig(_Strict):
     baud: int = Field(115200, gt=0)
     login: ConsoleLogin = ConsoleLogin()
     timeout: float = Field(30.0, gt=0, description="seconds to wait for a prompt")
+    watch: bool = Field(
+        True,
+        description="fail a test whose console shows kernel trouble (panic, oops, BUG, call "
+        "trace, the family's own lines); the console is opened with the board",
+    )
 
 
 class MeterConfig(BaseModel):

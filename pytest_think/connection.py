@@ -23,6 +23,7 @@ from pytest_think.capabilities import (
 )
 from pytest_think.errors import LinkError
 from pytest_think.transport.console import SerialConsole
+from pytest_think.transport.console_watch import ConsoleAlarm, ConsoleWatch
 from pytest_think.transport.ssh import SshTransport
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class Board:
         self.parts: Capabilities | None = None  # bound by the family once connected
         self.identity: dict[str, Any] = {}
         self._console: SerialConsole | None = None
+        # The console lines that fail a test (its family's, set when the board is opened).
+        self.console_alarms: tuple[ConsoleAlarm, ...] = ()
+        self._watch: ConsoleWatch | None = None
 
     def __str__(self) -> str:
         return f"board '{self.name}' ({'twin' if self.emulated else 'hardware'})"
@@ -126,6 +130,17 @@ class Board:
         if self._console is None:
             self._console = SerialConsole(self.config.console, self.name)
         return self._console
+
+    @property
+    def console_watch(self) -> ConsoleWatch | None:
+        """The watch on the console for kernel trouble (opening the console); None when the
+        board has no console, its file turns the watch off, or its family watches nothing."""
+        console = self.config.console
+        if console is None or not console.watch or not self.console_alarms:
+            return None
+        if self._watch is None:
+            self._watch = ConsoleWatch(self.console, self.console_alarms)
+        return self._watch
 
     def close(self) -> None:
         if self._console is not None:

@@ -278,10 +278,14 @@ class Device:
             self.agent.bye()
             self.agent = None
 
-    def close(self) -> None:
+    def close_meter(self) -> None:
+        """Close the meter (one that was lost, say): the next `meter` opens it again."""
         if self._meter is not None:
             self._meter.close()
             self._meter = None
+
+    def close(self) -> None:
+        self.close_meter()
         self.close_agent()
 
 

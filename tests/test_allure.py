@@ -86,6 +86,7 @@ def test_sim_run_has_steps_attachments_labels_and_environment(
     assert any(line.startswith("sim.agent.version=") for line in environment)
     categories = json.loads((alluredir / "categories.json").read_text())
     assert [c["name"] for c in categories] == [
+        "Kernel trouble on the console",
         "Flash / hardware faults",
         "Invalid energy measurements",
         "Link / infrastructure failures",

@@ -43,6 +43,8 @@ class DeviceActivity:
         self.powered = True
         # Told when the supply turns the board off or on (the board twin goes down and up).
         self.power_listeners: list[Callable[[bool], None]] = []
+        # Told when the host sends a LOOP (an energy window starts): twin faults time by it.
+        self.loop_listeners: list[Callable[[], None]] = []
         self.rng = np.random.default_rng(model.seed)
 
     def set_powered(self, on: bool) -> None:
@@ -61,6 +63,9 @@ class DeviceActivity:
             if self.in_flight == 0:
                 self.starts.append(time.time_ns())
             self.in_flight += 1
+        if frame.type == tf.LOOP:
+            for listener in self.loop_listeners:
+                listener()
 
     def agent_frame(self, frame: tf.Frame) -> None:
         if frame.type in (tf.RESULT, tf.LOOP_DONE, tf.ERROR) and self.in_flight > 0:

@@ -20,6 +20,7 @@ from pytest_think.boards import BoardConfig
 from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.config import TwinConfig
 from pytest_think.emulator.device import run_agent
+from pytest_think.emulator.kernel_log import KernelLog
 from pytest_think.emulator.parts import TwinPart
 from pytest_think.emulator.power.onboard import OnboardPowerTwin, rails_model
 from pytest_think.emulator.sandbox import Sandbox
@@ -44,6 +45,10 @@ class BoardTwin:
         self.shell = BoardShell(sandbox, uname_for(board, twin), interpreters)
         # What a power cycle forgets beyond tmpfs (/run): the parts add theirs (the fabric).
         self.forget: list[Callable[[], None]] = []
+        # The kernel log (/dev/kmsg, dmesg, the console's kernel messages); parts print to it.
+        self.kernel_log = KernelLog()
+        self.kernel_log.attach(self.shell)
+        self.forget.append(self.kernel_log.reboot)
         # What the board adds to its processes' environment (SDK tools, native libraries).
         self.process_env: dict[str, str] = {"PATH": self._interpreter_shims(sandbox)}
         for part in parts:
@@ -79,6 +84,8 @@ class BoardTwin:
         if self.board.console is not None:
             # The board's serial console, on a pty beside the SSH server (same shell, same files).
             console = ConsoleTwin(self.board, self.shell, self.twin.console, self.twin.os_release)
+            if not self.twin.console.silent:
+                self.kernel_log.consoles.append(console.write)
             self.tasks.append(console.start())
             ready["console"] = console.path
         return ready

@@ -7,6 +7,7 @@ from the sandbox. Anything else is answered as ``sh`` would answer an unknown co
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import shlex
@@ -45,6 +46,8 @@ class BoardShell:
     interpreters: set[str] = field(default_factory=lambda: {"python3", "python"})
     # The tools of a board family's twin (fpgautil, xmutil, nvpmodel …), by command name.
     tools: dict[str, Command] = field(default_factory=dict)
+    # Character devices by board path (/dev/kmsg): what a write to them does.
+    devices: dict[str, Callable[[bytes], None]] = field(default_factory=dict)
 
     def split(self, command: str) -> list[list[str]] | str:
         """Split a command line into `&&`-joined simple commands, or return the sh error."""
@@ -223,6 +226,30 @@ class BoardShell:
         io.out(f"{os.cpu_count() or 1}\n".encode())
         return 0
 
+    async def _tee(self, args: list[str], io: ShellIO) -> int:
+        """Copy stdin to stdout and to each file (a device takes each chunk as one write)."""
+        append = any(a in ("-a", "--append") for a in args)
+        names = [a for a in args if not a.startswith("-")]
+        status = 0
+        targets: list[Callable[[bytes], None]] = []
+        for name in names:
+            device = self.devices.get(self.sandbox.board_path(name))
+            path = self.sandbox.host_path(name)
+            if device is not None:
+                targets.append(device)
+            elif path is None or path.is_dir() or not path.parent.is_dir():
+                io.err(f"tee: {name}: No such file or directory\n".encode())
+                status = 1
+            else:
+                with open(path, "ab" if append else "wb"):
+                    pass  # created, or emptied
+                targets.append(functools.partial(_append, path))
+        while chunk := await io.read_stdin():
+            io.out(chunk)
+            for target in targets:
+                target(chunk)
+        return status
+
     async def _sleep(self, args: list[str], io: ShellIO) -> int:
         try:
             seconds = sum(float(a) for a in args) if args else None
@@ -233,6 +260,11 @@ class BoardShell:
             return 1
         await asyncio.sleep(seconds)
         return 0
+
+
+def _append(path: os.PathLike[str], data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
 
 
 _COMMANDS: dict[str, Callable[[BoardShell, list[str], ShellIO], Awaitable[int]]] = {
@@ -249,4 +281,5 @@ _COMMANDS: dict[str, Callable[[BoardShell, list[str], ShellIO], Awaitable[int]]]
     "test": BoardShell._test,
     "nproc": BoardShell._nproc,
     "sleep": BoardShell._sleep,
+    "tee": BoardShell._tee,
 }

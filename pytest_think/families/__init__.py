@@ -23,6 +23,7 @@ from pytest_think.boards import BoardConfig, field_problems
 from pytest_think.capabilities import Capabilities
 from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
+from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
 
 GROUP = "pytest_think.families"
@@ -49,6 +50,11 @@ class Family(Protocol):
 
     def identify(self, board: Board) -> dict[str, Any]:
         """Facts about the board as it is now (OS, kernel, hardware), for reports."""
+        ...
+
+    def console_alarms(self) -> tuple[ConsoleAlarm, ...]:
+        """The console lines that fail a test (the kernel's, the family's own). A family
+        without this method gets the Linux kernel's."""
         ...
 
 
@@ -91,6 +97,16 @@ def bind_power_port(board: Board, parts: Capabilities) -> Capabilities:
     return dataclasses.replace(parts, power_switch=switch)
 
 
+def family_alarms(family: Family) -> tuple[ConsoleAlarm, ...]:
+    """The console lines the family's boards fail a test on (the kernel's by default)."""
+    alarms = getattr(family, "console_alarms", None)
+    if alarms is None:
+        from pytest_think.families.linux import KERNEL_ALARMS
+
+        return KERNEL_ALARMS
+    return tuple(alarms())
+
+
 def open_board(config: BoardConfig, emulated: bool) -> Board:
     """Connect to a board, bind its family's parts, bring it to the state its file asks for
     (power mode …) and describe it."""
@@ -98,6 +114,7 @@ def open_board(config: BoardConfig, emulated: bool) -> Board:
     ssh = SshTransport(config.ssh, config.name).connect() if config.ssh else None
     board = Board(config, emulated, ssh)
     try:
+        board.console_alarms = family_alarms(family)
         board.parts = bind_power_port(board, family.bind(board))
         family.prepare(board)
         board.identity = family.identify(board)

@@ -23,12 +23,14 @@ from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.families import family_options
 from pytest_think.families.linux import (
+    KERNEL_ALARMS,
     CopiedDesigns,
     ModelFiles,
     OnnxDevices,
     SshAgent,
     SysfsPowerSensors,
 )
+from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
 
 
@@ -91,6 +93,10 @@ class GenericLinuxFamily:
     def power_rail_names(self, config: BoardConfig) -> dict[str, str]:
         """Names for monitors that carry no label, by I2C device ("3-0040": "VCCINT")."""
         return {}
+
+    def console_alarms(self) -> tuple[ConsoleAlarm, ...]:
+        """The console lines that fail a test: the kernel's (families add their own)."""
+        return KERNEL_ALARMS
 
     # -- bring-up ---------------------------------------------------------------------------
 

@@ -15,10 +15,22 @@ from pytest_think.capabilities import DesignRuntime, NotCapable
 from pytest_think.designs import Design
 from pytest_think.errors import InputFileError
 from pytest_think.power.onboard import PowerSensor, discover
+from pytest_think.transport.console_watch import ConsoleAlarm, alarm
 from pytest_think.transport.ssh import SshTransport
 
 if TYPE_CHECKING:
     from pytest_think.transport.link import Link
+
+# What the Linux kernel prints when it goes wrong, as its console shows it: a panic
+# ("Kernel panic - not syncing: …"), an oops ("Internal error: Oops: 96000005 [#1] SMP" on
+# arm64, "Oops: 0002 [#1] PREEMPT SMP" on x86), a BUG ("BUG: unable to handle page fault",
+# "BUG: soft lockup - CPU#1 stuck"), and the call trace of any of them or of a WARN.
+KERNEL_ALARMS: tuple[ConsoleAlarm, ...] = (
+    alarm("kernel panic", r"Kernel panic\b"),
+    alarm("oops", r"\bOops\b"),
+    alarm("BUG", r"\bBUG: "),
+    alarm("call trace", r"\bCall [Tt]race:"),
+)
 
 # The backend that runs a design's `model` file, by suffix.
 MODEL_BACKENDS = {".onnx": "onnxruntime", ".tflite": "tflite"}

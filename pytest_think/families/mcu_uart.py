@@ -16,6 +16,7 @@ from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError, LinkError
 from pytest_think.families import family_options
 from pytest_think.families.generic import NoOptions
+from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.link import Link
 from pytest_think.transport.serial import SerialLink
 
@@ -58,6 +59,10 @@ class MicrocontrollerFamily:
 
     def prepare(self, board: Board) -> None:
         """The firmware needs no set-up from the host."""
+
+    def console_alarms(self) -> tuple[ConsoleAlarm, ...]:
+        """No kernel: nothing on a console fails a test."""
+        return ()
 
     def identify(self, board: Board) -> dict[str, Any]:
         # What the firmware is comes in its HELLO; here, only how it is reached.

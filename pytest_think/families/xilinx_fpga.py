@@ -14,13 +14,18 @@ from pytest_think.connection import Board
 from pytest_think.designs import Design
 from pytest_think.errors import FlashError
 from pytest_think.families.generic import GenericLinuxFamily
-from pytest_think.families.linux import design_dir, upload_design_files
+from pytest_think.families.linux import KERNEL_ALARMS, design_dir, upload_design_files
+from pytest_think.transport.console_watch import ConsoleAlarm, alarm
 from pytest_think.transport.shell import Shell
 from pytest_think.transport.ssh import SshTransport
 
 FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"
 LOADED_OK = "BIN FILE loaded through FPGA manager successfully"
 LOAD_FAILED = "BIN FILE loading through FPGA manager failed"
+# The FPGA manager's dev_err lines (drivers/fpga/fpga-mgr.c), as the console prints them:
+# "fpga_manager fpga0: Error while writing image data to FPGA", "… Error preparing FPGA for
+# writing", "… Error after writing image data to FPGA", "… Error requesting firmware x.bin".
+FPGA_MANAGER_ERROR = alarm("FPGA manager error", r"\bfpga_manager fpga\d+: Error\b")
 
 
 class Fpgautil:
@@ -103,6 +108,9 @@ class XilinxFpgaFamily(GenericLinuxFamily):
 
     def flasher(self, config: BoardConfig, ssh: SshTransport) -> Flasher:
         return FpgaManagerDesigns(config, ssh)
+
+    def console_alarms(self) -> tuple[ConsoleAlarm, ...]:
+        return (*KERNEL_ALARMS, FPGA_MANAGER_ERROR)
 
     def identify(self, board: Board) -> dict[str, Any]:
         facts = super().identify(board)

@@ -13,7 +13,10 @@
    offset too: the offset lies in every bracket, and the narrowest intersection is used.
 
 A measurement is invalid, and says why, when a window holds too few samples, the meter's
-range overflowed, or the alignment uncertainty could move the energy by more than allowed.
+range overflowed, the alignment uncertainty could move the energy by more than allowed, or
+the meter was lost (stopped answering, closed its connection) before its trials were done:
+then it stops there, with the trials it completed, and the report says the meter is lost so
+that its owner opens it again.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_think.power.meters import EnergyIntegrator, PowerMeter, Trace
+from pytest_think.power.meters import EnergyIntegrator, MeterLost, PowerMeter, Trace
 
 PROBES = 3  # clock probes before and after each trial: the least delayed bounds the offset
 
@@ -80,6 +83,7 @@ class EnergyReport:
     idle_power_w: float
     trials: list[Trial] = field(default_factory=list)
     sample_rate_hz: float = 0.0
+    meter_lost: bool = False  # the meter stopped answering or went away: open it again
     # The last trial's trace, for plots: (seconds, watts, (window start, end) in seconds).
     plot: tuple[Any, Any, tuple[float, float]] | None = field(default=None, repr=False)
 
@@ -122,6 +126,7 @@ class EnergyReport:
             "spread": self.spread,
             "trials": [asdict(t) for t in self.trials],
             "meter": self.meter,
+            **({"meter_lost": True} if self.meter_lost else {}),
             "settings": asdict(self.settings),
         }
 
@@ -258,44 +263,68 @@ def measure_energy(
 
     `run_loop` runs the model on the device and returns the agent's LOOP_DONE report;
     `probe`, a short exchange with the agent (its report with the four time stamps), is
-    taken `PROBES` times before and after each trial to bound the clocks' offset."""
-    idle_s = settings.idle_window_s
-    meter.arm(idle_s, settings.sample_rate_hz)
-    idle = meter.fetch()
-    if idle.overflow:
-        return EnergyReport(False, "the meter's range overflowed at idle", meter.idn, settings, 0.0)
-    idle_w = float(np.mean(idle.watts))
-    report = EnergyReport(True, None, meter.idn, settings, idle_w)
-    report.sample_rate_hz = 1 / idle.interval_s
-    # A meter that is followed by polling delivers fewer readings than its rate when the host
-    # is slow to ask: the loop is lengthened by that shortfall (measured at idle, then on each
-    # trial), so the window holds the samples its length gives at the meter's rate.
-    delivered = delivered_share(idle, idle_s)
-    for _ in range(settings.trials):
-        window_s = settings.window_s / delivered
-        probes = [probe() for _ in range(PROBES)] if probe is not None else []
-        # Acquire a little beyond the window: warm-up and the link come first.
-        acquisition_s = window_s * 1.25 + 1.0
-        meter.arm(acquisition_s, settings.sample_rate_hz)
-        integrator = meter if isinstance(meter, EnergyIntegrator) else None
-        if integrator is not None:
-            integrator.integrate_start()
-        sent = time.time_ns()
-        loop = run_loop(window_s, settings.warmup)
-        received = time.time_ns()
-        integrated = integrator.integrate_stop() if integrator is not None else None
-        trace = meter.fetch()
-        probes += [probe() for _ in range(PROBES)] if probe is not None else []
-        report.sample_rate_hz = 1 / trace.interval_s
-        delivered = min(delivered, delivered_share(trace, acquisition_s))
-        trial = evaluate_trial(trace, loop, (sent, received), idle_w, settings, probes)
-        report.plot = plot_data(trace, trial)
-        if integrated is not None and integrated[1] > 0:
-            trial.integrated_avg_power_w = integrated[0] / integrated[1]
-            trial.integrated_s = integrated[1]
-        report.trials.append(trial)
+    taken `PROBES` times before and after each trial to bound the clocks' offset. A meter
+    lost on the way ends the measurement: invalid, saying where, with no number."""
+    report = EnergyReport(True, None, meter.idn, settings, 0.0)
+    phase = "the idle baseline"
+    try:
+        idle_s = settings.idle_window_s
+        meter.arm(idle_s, settings.sample_rate_hz)
+        idle = meter.fetch()
+        if idle.overflow:
+            report.valid, report.reason = False, "the meter's range overflowed at idle"
+            return report
+        report.idle_power_w = float(np.mean(idle.watts))
+        report.sample_rate_hz = 1 / idle.interval_s
+        # A meter that is followed by polling delivers fewer readings than its rate when the
+        # host is slow to ask: the loop is lengthened by that shortfall (measured at idle,
+        # then on each trial), so the window holds the samples its length gives at the
+        # meter's rate.
+        delivered = delivered_share(idle, idle_s)
+        for number in range(1, settings.trials + 1):
+            phase = f"trial {number} of {settings.trials}"
+            trial, delivered = _trial(meter, run_loop, settings, report, probe, delivered)
+            report.trials.append(trial)
+    except MeterLost as exc:
+        report.valid, report.meter_lost = False, True
+        report.reason = f"the meter was lost during {phase}: {exc}"
+        return report
     invalid = [t.invalid for t in report.trials if t.invalid]
     if invalid:
         report.valid = False
         report.reason = f"{len(invalid)} of {settings.trials} trials invalid: {invalid[0]}"
     return report
+
+
+def _trial(
+    meter: PowerMeter,
+    run_loop: Callable[[float, int], dict[str, Any]],
+    settings: EnergySettings,
+    report: EnergyReport,
+    probe: Callable[[], dict[str, Any]] | None,
+    delivered: float,
+) -> tuple[Trial, float]:
+    """One trial, its loop lengthened by the share of readings the meter `delivered` so far;
+    the trial and that share updated by its trace."""
+    window_s = settings.window_s / delivered
+    probes = [probe() for _ in range(PROBES)] if probe is not None else []
+    # Acquire a little beyond the window: warm-up and the link come first.
+    acquisition_s = window_s * 1.25 + 1.0
+    meter.arm(acquisition_s, settings.sample_rate_hz)
+    integrator = meter if isinstance(meter, EnergyIntegrator) else None
+    if integrator is not None:
+        integrator.integrate_start()
+    sent = time.time_ns()
+    loop = run_loop(window_s, settings.warmup)
+    received = time.time_ns()
+    integrated = integrator.integrate_stop() if integrator is not None else None
+    trace = meter.fetch()
+    probes += [probe() for _ in range(PROBES)] if probe is not None else []
+    report.sample_rate_hz = 1 / trace.interval_s
+    delivered = min(delivered, delivered_share(trace, acquisition_s))
+    trial = evaluate_trial(trace, loop, (sent, received), report.idle_power_w, settings, probes)
+    report.plot = plot_data(trace, trial)
+    if integrated is not None and integrated[1] > 0:
+        trial.integrated_avg_power_w = integrated[0] / integrated[1]
+        trial.integrated_s = integrated[1]
+    return trial, delivered

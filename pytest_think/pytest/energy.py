@@ -117,6 +117,8 @@ class EnergyMeasurer:
             f"measure energy on '{name}': {chosen.trials} trials of {chosen.window_s:g} s"
         ):
             report = measure_energy(self.device.meter, run_loop, chosen, probe)
+        if report.meter_lost:  # the next measurement opens it again
+            self.device.close_meter()
         if report.plot is not None:
             seconds, watts, window = report.plot
             title = f"{Path(model).name} on {name}, last trial ({report.meter})"

@@ -28,6 +28,7 @@ from pytest_think.device import Run
 from pytest_think.pytest import benchmarks
 from pytest_think.pytest.allure_boards import label_board
 from pytest_think.pytest.campaign import POOL
+from pytest_think.pytest.console_trouble import watch_board
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
 from pytest_think.pytest.records import TestRecord
@@ -91,6 +92,7 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Boa
     record_of(request.node).board = conn.config.name
     request.node.user_properties.append(("think_board", conn.config.name))
     label_board(request.node, held)
+    watch_board(request.node, conn)
     allure_report.attach_text(
         "board file (secrets redacted)", allure_report.redacted_board(conn.config), "json"
     )

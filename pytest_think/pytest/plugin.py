@@ -31,6 +31,7 @@ from pytest_think.report.summary import summary_lines
 from pytest_think.revision import git_revision
 
 pytest_plugins = (
+    "pytest_think.pytest.console_trouble",  # before the fixtures, which import it
     "pytest_think.pytest.fixtures",
     "pytest_think.pytest.energy",
     "pytest_think.pytest.pool",

@@ -21,6 +21,7 @@ import pytest
 from pytest_think.device import Device
 from pytest_think.pool import DevicePool, PoolMember, PoolRun
 from pytest_think.pytest.allure_boards import label_pool
+from pytest_think.pytest.console_trouble import watch_board
 from pytest_think.pytest.dut import record_run
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.records import TestRecord
@@ -134,6 +135,8 @@ def pool_members(request: pytest.FixtureRequest) -> Iterator[list[PoolMember]]:
     emulate = session.emulate
     boards = [session.board_for(spec, emulate) for spec in session.board_specs]
     label_pool(request.node, boards)
+    for held in boards:
+        watch_board(request.node, held.connection)
     if len(boards) > 1:
         yield [PoolMember(b.connection.name, b.device) for b in boards]
         return

@@ -14,6 +14,7 @@ from pytest_think.pool import PoolRun
 from pytest_think.pytest.schema import (
     CompareJson,
     ConsoleLineJson,
+    ConsoleTroubleJson,
     EnergyJson,
     FlashJson,
     Outcome,
@@ -78,6 +79,7 @@ class TestRecord:
     flashes: list[FlashJson] = field(default_factory=list)
     trtexec: list[dict[str, Any]] = field(default_factory=list)
     console: list[ConsoleLineJson] = field(default_factory=list)  # lines with their time
+    console_trouble: list[ConsoleTroubleJson] = field(default_factory=list)  # kernel trouble
     energies: list[EnergyJson] = field(default_factory=list)  # one per energy.measure
     tables: list[TableJson] = field(default_factory=list)  # record_table: trade-offs
     outcome: Outcome = "unknown"
@@ -120,6 +122,8 @@ class TestRecord:
             data["trtexec"] = self.trtexec
         if self.console:
             data["console"] = self.console
+        if self.console_trouble:
+            data["console_trouble"] = self.console_trouble
         if self.energies:
             # As with runs: the headline is the last measurement, all are listed when several.
             data["energy"] = self.energies[-1]

@@ -181,6 +181,23 @@ class ConsoleLineJson(TypedDict):
     text: str
 
 
+class ConsoleAlarmLineJson(TypedDict):
+    time: Annotated[float, Field(description="unix seconds")]
+    text: str
+    alarm: Annotated[str, Field(description="what it matched: oops, BUG, FPGA manager error …")]
+
+
+class ConsoleTroubleJson(TypedDict):
+    """Kernel trouble a board's console printed during the test (which fails it)."""
+
+    board: str
+    console: Annotated[str, Field(description="the console, as messages name it")]
+    lines: Annotated[list[ConsoleAlarmLineJson], Field(description="the alarming lines")]
+    excerpt: Annotated[
+        list[ConsoleLineJson], Field(description="the console around them (the oops's trace)")
+    ]
+
+
 class EnergyJson(TypedDict):
     """One `energy.measure` (docs/energy.md), with what plug-ins added to it."""
 
@@ -201,6 +218,15 @@ class EnergyJson(TypedDict):
     spread: Number
     trials: list[dict[str, Any]]
     meter: str
+    meter_lost: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                description="the meter stopped answering or closed its connection: the "
+                "measurement is void (reason says when), the meter is opened again next time"
+            ),
+        ]
+    ]
     settings: dict[str, Any]
     twin_truth_mj_per_inference: NotRequired[
         Annotated[float, Field(description="a twin's true energy per inference")]
@@ -238,6 +264,7 @@ class TestJson(TypedDict):
     flash: NotRequired[list[FlashJson]]
     trtexec: NotRequired[list[dict[str, Any]]]
     console: NotRequired[list[ConsoleLineJson]]
+    console_trouble: NotRequired[list[ConsoleTroubleJson]]
     energy: NotRequired[EnergyJson]
     energies: NotRequired[list[EnergyJson]]
     tables: NotRequired[list[TableJson]]

@@ -38,8 +38,14 @@ __all__ = [
 
 BOARDS_KEY = "boards"
 
-# How Allure sorts failures: hardware and flashing, numbers, the link, energy validity.
+# How Allure sorts failures: the board's kernel, hardware and flashing, numbers, the link,
+# energy validity. Kernel trouble comes first: it is the cause of what failed with it.
 CATEGORIES = [
+    {
+        "name": "Kernel trouble on the console",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"(?s).*KernelTrouble.*",
+    },
     {
         "name": "Flash / hardware faults",
         "matchedStatuses": ["failed", "broken"],

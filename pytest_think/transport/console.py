@@ -27,6 +27,7 @@ from pytest_think.transport.ports import open_port
 from pytest_think.transport.shell import CommandResult
 
 STATUS_MARK = "__think_status="
+READ_BYTES = 4096
 
 
 class ConsoleTimeout(ThinkError):
@@ -49,6 +50,7 @@ class SerialConsole:
         self._lines: list[ConsoleLine] = []
         self._partial = ""
         self._closed = False
+        self._reads = 0  # reads the reader finished (each one's text is captured by then)
         self.logged_in = False
         if config.url is None:  # a board file's labgrid place gives it (pytest_think.farm)
             raise LinkError(
@@ -70,14 +72,21 @@ class SerialConsole:
     def _read(self) -> None:
         while not self._closed:
             try:
-                data = self.port.read(4096)
+                data = self.port.read(READ_BYTES)
             except (serial.SerialException, OSError, TypeError):
-                return  # port closed under us
+                with self._cond:
+                    self._closed = True  # port closed under us
+                    self._cond.notify_all()
+                return
             if not data:
+                with self._cond:
+                    self._reads += 1
+                    self._cond.notify_all()
                 continue
             text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "")
             now = time.time()
             with self._cond:
+                self._reads += 1
                 self._text += text
                 self._partial += text
                 *done, self._partial = self._partial.split("\n")
@@ -95,6 +104,30 @@ class SerialConsole:
             if self._partial:
                 lines.append(ConsoleLine(time.time(), self._partial))
             return lines
+
+    def lines_between(self, start: int, end: int) -> list[ConsoleLine]:
+        """The whole lines captured between two marks."""
+        with self._cond:
+            return list(self._lines[start:end])
+
+    def _waiting(self) -> int:
+        try:
+            return int(self.port.in_waiting)
+        except (serial.SerialException, OSError, TypeError, ValueError):
+            return 0
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until what the port holds now has been captured (at most `timeout`, the
+        console's by default): the read under way may hold bytes taken before, and what is
+        still waiting takes one read per 4 KiB after it. What arrives later is not waited for."""
+        deadline = time.monotonic() + (self.config.timeout if timeout is None else timeout)
+        with self._cond:
+            target = self._reads + 1 + -(-self._waiting() // READ_BYTES)
+            while self._reads < target and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
 
     def last_line(self) -> str:
         with self._cond:

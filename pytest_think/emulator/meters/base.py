@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from pytest_think.emulator.activity import DeviceActivity
+from pytest_think.emulator.meters.vanish import TwinMeterVanish, Vanishing
 from pytest_think.emulator.parts import NoSection, TwinModel, TwinPart
 from pytest_think.emulator.servers import scpi
 from pytest_think.emulator.servers.scpi import Handler, ScpiError, ScpiInstrument
@@ -30,6 +31,9 @@ class TwinMeter(TwinModel):
     volts: float = Field(12.0, gt=0, description="the supply voltage the board runs from")
     current_range_a: float = Field(
         3.06, gt=0, description="readings above it overflow (9.91E37), as on the instrument"
+    )
+    vanish: TwinMeterVanish | None = Field(
+        None, description="a fault: the meter closes its socket or stops answering"
     )
 
 
@@ -109,6 +113,8 @@ class ScpiMeterTwin(TwinPart[NoSection]):
         instrument: MeterInstrument = self.Instrument(
             board.activity, board.twin.meter, meter_options(board.board)
         )
-        self.server = await scpi.serve(instrument)
+        vanish = board.twin.meter.vanish
+        fault = Vanishing(vanish, board.activity) if vanish is not None else None
+        self.server = await scpi.serve(instrument, fault=fault)
         port = self.server.sockets[0].getsockname()[1]
         return {"meter": f"TCPIP::127.0.0.1::{port}::SOCKET"}

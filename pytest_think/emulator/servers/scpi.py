@@ -16,7 +16,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Handler = Callable[..., Any]  # returns str | bytes | None, or an awaitable of one
 
@@ -216,13 +216,37 @@ def ieee_block(data: bytes) -> bytes:
     return f"#{len(length)}{length}".encode() + data
 
 
-async def serve(instrument: ScpiInstrument, host: str = "127.0.0.1") -> asyncio.Server:
-    """Serve `instrument` on a raw TCP socket (port chosen by the system); LF-terminated."""
+class ConnectionFault(Protocol):
+    """What a fault does to one connection (`emulator.meters.vanish`)."""
+
+    gone: bool
+
+    def answers(self, count: int) -> bool:
+        """Whether to send the answers of `count` queries."""
+        ...
+
+
+class ServerFault(Protocol):
+    def connect(self, writer: asyncio.StreamWriter) -> ConnectionFault: ...
+
+    def disconnect(self, connection: Any) -> None: ...
+
+
+async def serve(
+    instrument: ScpiInstrument, host: str = "127.0.0.1", fault: ServerFault | None = None
+) -> asyncio.Server:
+    """Serve `instrument` on a raw TCP socket (port chosen by the system); LF-terminated.
+    `fault` decides which answers a connection gets (a meter that goes away)."""
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = fault.connect(writer) if fault is not None else None
         try:
             while line := await reader.readline():
+                if connection is not None and connection.gone:
+                    continue  # a meter gone silent reads on and does nothing
                 responses = await instrument.execute(line.decode(errors="replace"))
+                if connection is not None and not connection.answers(len(responses)):
+                    continue
                 if responses:
                     # One response message: the queries' answers joined by ';' (IEEE 488.2).
                     parts = [r if isinstance(r, bytes) else r.encode() for r in responses]
@@ -231,6 +255,8 @@ async def serve(instrument: ScpiInstrument, host: str = "127.0.0.1") -> asyncio.
         except (ConnectionResetError, BrokenPipeError):
             pass
         finally:
+            if fault is not None:
+                fault.disconnect(connection)
             writer.close()
 
     return await asyncio.start_server(client, host, 0)

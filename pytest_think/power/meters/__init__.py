@@ -31,6 +31,7 @@ __all__ = [
     "EnergyIntegrator",
     "MeterDriver",
     "MeterError",
+    "MeterLost",
     "MeterOptions",
     "PowerMeter",
     "SupplyOutput",
@@ -47,6 +48,11 @@ SCPI_OVERFLOW = 9.9e37
 
 class MeterError(ThinkError):
     """The meter cannot be reached, is not what the board file says, or reports an error."""
+
+
+class MeterLost(MeterError):
+    """The meter stopped answering or closed its connection after it was opened: what it was
+    measuring is void, and the connection is of no further use (open the meter again)."""
 
 
 @dataclass

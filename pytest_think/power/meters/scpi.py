@@ -4,7 +4,9 @@ checked against the instrument's error queue, and following numeric updates by p
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
+import socket
 import threading
 import time
 from typing import Any, ClassVar
@@ -13,7 +15,11 @@ import numpy as np
 import pyvisa
 from pydantic import Field
 
-from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, MeterOptions, Trace
+from pytest_think.power.meters import SCPI_OVERFLOW, MeterError, MeterLost, MeterOptions, Trace
+
+# The instrument calls that talk to it: a failure in one is the meter lost, not a refusal.
+IO_CALLS = frozenset({"write", "read", "query", "read_bytes", "read_raw", "query_binary_values"})
+GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN)
 
 
 class VisaOptions(MeterOptions):
@@ -25,6 +31,70 @@ class VisaOptions(MeterOptions):
     visa_library: str = Field(
         "@py", description="pyvisa's VISA library: @py (pyvisa-py), '' for NI-VISA, file@sim"
     )
+
+
+class VisaLink:
+    """An opened instrument whose I/O failures are `MeterLost`: a timeout is the meter that
+    stopped answering, a closed or reset socket the meter that went away. Once lost, every
+    further call fails at once with the same line (no second wait for the timeout)."""
+
+    def __init__(self, inst: Any, where: str) -> None:
+        object.__setattr__(self, "_inst", inst)
+        object.__setattr__(self, "_where", where)
+        object.__setattr__(self, "_last", "")  # the last command sent, for messages
+        object.__setattr__(self, "lost", None)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inst, name)
+        if name not in IO_CALLS:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.lost is not None:
+                raise self.lost
+            if args and isinstance(args[0], str):
+                object.__setattr__(self, "_last", args[0])
+            try:
+                return attr(*args, **kwargs)
+            except (pyvisa.Error, OSError) as exc:
+                lost = MeterLost(f"{self._where}: {self._why(exc)}")
+                object.__setattr__(self, "lost", lost)
+                raise lost from None
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inst, name, value)
+
+    def _why(self, exc: BaseException) -> str:
+        at = f"at `{self._last}`" if self._last else "at its first command"
+        closed = isinstance(exc, OSError) and exc.errno in GONE
+        if closed or peer_closed(self._inst):
+            return f"the meter closed its connection ({at})"
+        timeout = isinstance(exc, pyvisa.errors.VisaIOError) and (
+            exc.error_code == pyvisa.constants.StatusCode.error_timeout
+        )
+        if timeout:
+            seconds = float(self._inst.timeout or 0) / 1000
+            return f"the meter stopped answering ({at}: no answer within {seconds:g} s)"
+        return f"the connection to the meter failed ({at}): {exc}"
+
+
+def peer_closed(inst: Any) -> bool:
+    """Whether the other end closed or reset the instrument's socket (pyvisa-py's TCPIP
+    SOCKET session); False when that cannot be told."""
+    try:
+        sock = inst.visalib.sessions[inst.session].interface
+    except (AttributeError, KeyError, TypeError):
+        return False
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:  # open, nothing to read
+        return False
+    except OSError as exc:
+        return exc.errno in GONE
 
 
 class ScpiMeter:
@@ -58,6 +128,8 @@ class ScpiMeter:
                 f"{self.where}: answers *IDN? with '{self.idn}', not a {self.vendor} "
                 f"{self.model}; check meter.driver and meter.resource"
             )
+        # Reached and identified: from here on, a failing link is the meter lost.
+        self.inst = VisaLink(inst, self.where)
 
     def command(self, text: str) -> None:
         """Send a command and read the error queue: an instrument error is one line."""
@@ -70,7 +142,7 @@ class ScpiMeter:
             raise MeterError(f"{self.where}: '{text}' refused: {error}")
 
     def close(self) -> None:
-        with contextlib.suppress(pyvisa.Error):
+        with contextlib.suppress(pyvisa.Error, OSError):
             self.inst.close()
 
 
@@ -128,12 +200,14 @@ class PolledMeter(ScpiMeter):
                         self.samples.append((previous, seen, self.read_watts()))
                 previous = time.time_ns()
                 time.sleep(self.poll_s)
-        except (pyvisa.Error, ValueError, IndexError) as exc:
+        except (pyvisa.Error, MeterError, ValueError, IndexError) as exc:
             self.error = exc
 
     def fetch(self) -> Trace:
         if self.thread is not None:
             self.thread.join()
+        if isinstance(self.error, MeterLost):
+            raise self.error
         if self.error is not None:
             raise MeterError(f"{self.where}: reading updates failed: {self.error}")
         if not self.samples:
