@@ -92,7 +92,8 @@ class SerialConfig(_Strict):
         if not low <= self.frame_bytes <= high:
             raise ValueError(
                 f"frame_bytes {self.frame_bytes} must lie within frame_bytes_min {low} and "
-                f"frame_bytes_max {high}"
+                f"frame_bytes_max {high}: change one of them, or leave the bounds out (their "
+                "defaults take in frame_bytes)"
             )
         return self
 
