@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test lint browser ser2net tools bench clean
+.PHONY: suites test lint browser ser2net sshd tools bench clean
 
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -38,6 +38,15 @@ ser2net:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ser2net; }
 
+# The resume tests cut the connection to a real OpenSSH server on 127.0.0.1 (Debian's
+# openssh-server; only its sshd binary is used, started privately by the tests: the
+# package's own service is not started).
+sshd:
+	@[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || { \
+	  echo "installing Debian's openssh-server for the resume tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server; }
+
 # The Allure 3 command line (npm, package.json), for think report.
 tools: node_modules/.bin/allure
 
@@ -50,10 +59,10 @@ node_modules/.bin/allure: package.json
 # sessions the tests start load it as a lab's do. TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 
-test: lint browser ser2net tools
+test: lint browser ser2net sshd tools
 	$(BIN)/pytest tests -p no:think -n $(TEST_WORKERS) --dist worksteal
 
-bench: $(STAMP) ser2net
+bench: $(STAMP) ser2net sshd
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
 	$(BIN)/python bench/bench_flash.py --json reports/bench-flash.json
 	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json

@@ -34,6 +34,7 @@ __all__ = [
     "Batches",
     "Collector",
     "InFlight",
+    "Resume",
     "ResultSink",
     "StreamResult",
     "VectorStream",
@@ -64,6 +65,28 @@ class StreamClient(Protocol):
 
 
 @dataclass
+class Resume:
+    """A dropped connection a stream came back from (pytest_think.resume)."""
+
+    after_vectors: int  # vectors that had their result when the connection dropped
+    resent: int  # vectors without a result then, sent again to the restarted agent
+    tries: int  # reconnection tries it took
+    uploaded: int  # files uploaded again to restart (the agent's work directory was gone)
+    seconds: float  # from the failure to the restarted agent's model loaded
+    cause: str  # what the stream saw fail
+
+    def as_json(self) -> dict[str, int | float | str]:
+        return {
+            "after_vectors": self.after_vectors,
+            "resent": self.resent,
+            "tries": self.tries,
+            "uploaded": self.uploaded,
+            "seconds": round(self.seconds, 6),
+            "cause": self.cause,
+        }
+
+
+@dataclass
 class StreamResult:
     """Outputs of every vector, in vector order, with per-vector timings."""
 
@@ -79,6 +102,12 @@ class StreamResult:
     # Per vector, the device time of each stage of a model run in stages (a pipeline over
     # several devices), shape (vectors, stages); one column, device_ns, for a whole model.
     stage_device_ns: np.ndarray | None = None
+    # The dropped SSH connections the stream was resumed after, in order.
+    resumes: list[Resume] = field(default_factory=list)
+
+    @property
+    def reconnects(self) -> int:
+        return len(self.resumes)
 
 
 @dataclass
@@ -157,6 +186,11 @@ class Collector:
         """Indices of the vectors without a result, in order."""
         return np.flatnonzero(~self.filled)
 
+    def missing_ranges(self) -> list[tuple[int, int]]:
+        """The vectors without a result as [start, stop) ranges, in order."""
+        edges = np.diff(np.concatenate(([0], (~self.filled).view(np.int8), [0])))
+        return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
 
 class StageTimes:
     """Each vector's device time per stage, from RESULTs of a model run in stages."""
@@ -198,7 +232,10 @@ class VectorStream:
     gives the frames it is handed (called with the stream's stop event, which ends a wait
     for more), `sink` takes their results, and `pump()` sends and collects until the batches
     run out and every frame sent is answered. A batch is asked for only when the window has
-    room for it, so a member never holds a frame it cannot send."""
+    room for it, so a member never holds a frame it cannot send.
+
+    After a dropped connection, `resumed(client)` is a pass over the vectors still without
+    a result, on a restarted agent, into the same collector (pytest_think.resume)."""
 
     def __init__(
         self,
@@ -235,6 +272,7 @@ class VectorStream:
         self.stopping = threading.Event()
         self.send_error: BaseException | None = None
         self.sender = threading.Thread(target=self._send_all, name="think-sender", daemon=True)
+        self.earlier_links: dict[str, int] = {}  # link counts of the passes before this one
 
     def frames_in_flight(self) -> list[InFlight]:
         """The frames out, by first vector."""
@@ -244,10 +282,44 @@ class VectorStream:
     def run(self) -> StreamResult:
         started = time.perf_counter()
         self.pump()
+        return self.finish(time.perf_counter() - started)
+
+    def finish(self, wall_s: float) -> StreamResult:
+        """The result, once every vector has one (`wall_s`: the stream's, all passes)."""
         missing = self.results.missing()
         if len(missing):
             raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
-        return self._result(time.perf_counter() - started)
+        return self._result(wall_s)
+
+    def resumed(self, client: StreamClient) -> VectorStream:
+        """The rest of this stream on `client` (the agent started again after the connection
+        dropped): the vectors without a result, in frames of this stream's size, their
+        results into the same collector, so that no vector is counted twice."""
+        ranges = self.results.missing_ranges()
+        per_frame = self.per_frame
+
+        def missing(_stopping: threading.Event) -> Iterable[Batch]:
+            for start, stop in ranges:
+                for first in range(start, stop, per_frame):
+                    last = min(first + per_frame, stop)
+                    yield first, last, self.vectors.rows(first, last)
+
+        rest = VectorStream(
+            client,
+            self.vectors,
+            self.results.names,
+            window=self.window,
+            per_frame=per_frame,
+            progress=self.progress,
+            batches=missing,
+            sink=None if self.sink is self.results else self.sink,
+        )
+        rest.results, rest.stages = self.results, self.stages
+        if self.sink is self.results:
+            rest.sink = rest.results
+        rest.frames = self.frames
+        rest.earlier_links = _added(self.earlier_links, self.client.channel.counts())
+        return rest
 
     def pump(self) -> None:
         """Send every batch and collect every answer; raises what went wrong on the way."""
@@ -357,6 +429,10 @@ class VectorStream:
             frames=self.frames,
             vectors_per_frame=self.per_frame,
             window=self.window,
-            link=self.client.channel.counts(),
+            link=_added(self.earlier_links, self.client.channel.counts()),
             stage_device_ns=self.stages.table(results.device_ns),
         )
+
+
+def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}

@@ -90,6 +90,10 @@ class VectorSet:
     def bytes_per_vector(self) -> int:
         return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.inputs.values())
 
+    def rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """The arrays of vectors [start, stop), contiguous (as a frame sends them)."""
+        return {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()}
+
     def batches(self, size: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
         """(start, stop, arrays) for consecutive slices; every vector exactly once, in order.
 
@@ -98,11 +102,7 @@ class VectorSet:
         bounded memory (read pages would otherwise stay resident until the kernel needs them)."""
         for start in range(0, self.count, size):
             stop = min(start + size, self.count)
-            yield (
-                start,
-                stop,
-                {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()},
-            )
+            yield start, stop, self.rows(start, stop)
             for v in self.inputs.values():
                 # A little behind too: page faults map neighbouring cached pages back in.
                 behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0

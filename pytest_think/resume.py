@@ -1,0 +1,110 @@
+"""Streams that outlive a dropped SSH connection: reconnect, restart the agent, resume.
+
+When a stream fails and the board's SSH connection is down, the link dropped (a cable, a
+switch, a network hiccup): the board itself may be fine. `ResumingStream` then reconnects
+(`SshTransport.reconnect`: tenacity, up to ``ssh.reconnects`` tries), restarts the agent and
+reloads its model or design through the caller's `restart` (which uploads again what the
+board no longer has: its work directory may be gone), and streams the vectors still without
+a result into the same collector: every vector gets exactly one result. A stream resumes at
+most ``ssh.reconnects`` times; each time is recorded (`StreamResult.resumes`).
+
+A stream that fails while the connection is still up is not a dropped link (an agent that
+crashed, a wrong answer): that failure is raised as it is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pytest_think.errors import LinkError, ThinkError
+from pytest_think.stream import Resume, StreamClient, StreamResult, VectorStream
+from pytest_think.transport.ssh import SshTransport
+
+__all__ = ["DROP_GRACE_S", "ResumingStream", "link_dropped"]
+
+# After a stream failed, how long the SSH connection may take to show that it is down: the
+# agent's channel closes a moment before the transport marks itself inactive.
+DROP_GRACE_S = 1.0
+
+
+def link_dropped(ssh: SshTransport | None, grace_s: float = DROP_GRACE_S) -> bool:
+    """Whether the board's SSH connection is down (asked after a stream failed)."""
+    if ssh is None:  # a serial board: its link repairs itself, it does not reconnect
+        return False
+    deadline = time.monotonic() + grace_s
+    while ssh.connected:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class ResumingStream:
+    """Runs `stream` to its end across dropped connections.
+
+    `stop()` ends the agent of a failed pass; `restart()`, called once the connection is
+    back, starts an agent with the stream's model loaded and returns its client."""
+
+    def __init__(
+        self,
+        stream: VectorStream,
+        ssh: SshTransport | None,
+        board: str,
+        restart: Callable[[], StreamClient],
+        stop: Callable[[], None],
+    ) -> None:
+        self.stream = stream
+        self.ssh = ssh
+        self.board = board
+        self.restart = restart
+        self.stop = stop
+        self.resumes: list[Resume] = []
+
+    def run(self) -> StreamResult:
+        started = time.perf_counter()
+        stream = self.stream
+        while True:
+            try:
+                stream.pump()
+                break
+            except (ThinkError, OSError) as exc:
+                self.stop()
+                if not link_dropped(self.ssh):
+                    raise
+                stream = self._resume(stream, exc)
+        result = stream.finish(time.perf_counter() - started)
+        result.resumes = list(self.resumes)
+        return result
+
+    def _resume(self, stream: VectorStream, exc: BaseException) -> VectorStream:
+        assert self.ssh is not None
+        failed = time.perf_counter()
+        missing = stream.results.missing()
+        limit = self.ssh.config.reconnects
+        if len(self.resumes) >= limit:
+            raise LinkError(
+                f"board '{self.board}': the SSH connection dropped {len(self.resumes) + 1} "
+                f"times during the stream, ssh.reconnects allows {limit} resumes; "
+                f"{len(missing)} vectors have no result (first: {missing[0]}); last: "
+                f"{_first_line(exc)}"
+            ) from None
+        uploaded = self.ssh.uploaded_files
+        tries = self.ssh.reconnect()
+        client = self.restart()
+        self.resumes.append(
+            Resume(
+                after_vectors=stream.results.stored,
+                resent=len(missing),
+                tries=tries,
+                uploaded=self.ssh.uploaded_files - uploaded,
+                seconds=time.perf_counter() - failed,
+                cause=_first_line(exc),
+            )
+        )
+        return stream.resumed(client)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
