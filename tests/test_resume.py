@@ -4,8 +4,9 @@ once — or fails with one line when it cannot."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,7 @@ def assert_exact(run: Run) -> None:
             np.testing.assert_array_equal(run.outputs[name][start:stop], expected)
 
 
-def test_three_drops_in_one_stream_resume_every_vector_once(
-    tmp_path: Path, vectors: Path
-) -> None:
+def test_three_drops_in_one_stream_resume_every_vector_once(tmp_path: Path, vectors: Path) -> None:
     with twin_device(tmp_path, {"drop_after_vectors": [500, 1500, 2500]}) as device:
         run = device.run(DIGITS_MODEL, vectors)
         first = device.agent_identity
@@ -111,9 +110,7 @@ def test_a_design_run_resumes_and_loads_its_design_again_when_gone(tmp_path: Pat
         assert resume.uploaded >= 2  # the agent's files and the design's model file
 
 
-def test_more_drops_than_ssh_reconnects_fail_with_one_line(
-    tmp_path: Path, vectors: Path
-) -> None:
+def test_more_drops_than_ssh_reconnects_fail_with_one_line(tmp_path: Path, vectors: Path) -> None:
     faults = {"drop_after_vectors": [500, 1500, 2500]}
     with twin_device(tmp_path, faults, reconnects=2) as device:
         with pytest.raises(LinkError) as err:
@@ -174,3 +171,81 @@ def test_missing_ranges_cover_exactly_the_vectors_without_a_result() -> None:
         covered = [i for start, stop in ranges for i in range(start, stop)]
         assert covered == collector.missing().tolist()
         assert all(start < stop for start, stop in ranges)
+
+
+def _allure_steps(item: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for step in item.get("steps", []):
+        found.append(step)
+        found.extend(_allure_steps(step))
+    return found
+
+
+def test_reconnects_are_in_the_results_json_junit_and_allure(
+    pytester: pytest.Pytester, write_board: Callable[..., Path], vectors: Path
+) -> None:
+    write_board("drops", twin={"faults": {"drop_after_vectors": [500, 1500]}})
+    pytester.makepyfile(
+        f"""
+        def test_digits(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(vectors)!r}))
+
+        def test_undisturbed(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(vectors)!r}))
+        """
+    )
+    result = pytester.runpytest(
+        "--board=drops", "--think-json=out.json", "--alluredir=allure", "--junitxml=junit.xml"
+    )
+    result.assert_outcomes(passed=2)
+    tests = {
+        t["nodeid"].split("::")[-1]: t
+        for t in json.loads((pytester.path / "out.json").read_text())["tests"]
+    }
+    stream = tests["test_digits"]["stream"]
+    assert stream["reconnects"] == 2
+    assert [r["after_vectors"] + r["resent"] for r in stream["resumes"]] == [3000, 3000]
+    assert all(r["tries"] >= 1 and r["uploaded"] == 0 for r in stream["resumes"])
+    assert tests["test_undisturbed"]["stream"]["reconnects"] == 0
+    assert "resumes" not in tests["test_undisturbed"]["stream"]
+
+    junit = (pytester.path / "junit.xml").read_text()
+    assert junit.count('name="reconnects" value="2"') == 1
+    assert junit.count('name="reconnects" value="0"') == 1
+
+    results = [json.loads(p.read_text()) for p in (pytester.path / "allure").glob("*-result.json")]
+    digits = next(r for r in results if r["name"].startswith("test_digits"))
+    (step,) = [s for s in _allure_steps(digits) if s["name"].startswith("resumed after")]
+    assert step["name"] == "resumed after 2 dropped SSH connections on drops"
+    (attachment,) = step["attachments"]
+    text = (pytester.path / "allure" / attachment["source"]).read_text().splitlines()
+    assert len(text) == 2 and text[0].startswith("1: ") and "of 3000 vectors done" in text[0]
+
+
+def test_a_stream_that_cannot_resume_fails_with_one_line_and_the_next_test_runs(
+    pytester: pytest.Pytester, write_board: Callable[..., Path], vectors: Path
+) -> None:
+    ssh = {"host": "sim.invalid", "user": "think", "reconnects": 1}
+    write_board("drops", ssh=ssh, twin={"faults": {"drop_after_vectors": [500, 1500]}})
+    pytester.makepyfile(
+        f"""
+        def test_drops_twice(dut):
+            dut.run({str(DIGITS_MODEL)!r}, {str(vectors)!r})
+
+        def test_after(dut, reference):
+            reference.check(dut.run({str(DIGITS_MODEL)!r}, {str(vectors)!r}))
+        """
+    )
+    result = pytester.runpytest("--board=drops", "--think-json=out.json")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*LinkError: board 'drops': the SSH connection dropped 2 times during the stream, "
+            "ssh.reconnects allows 1 resumes; * vectors have no result (first: *)*"
+        ]
+    )
+    text = result.stdout.str()
+    assert "Traceback" not in text
+    assert not re.search(r"pytest_think/[\w/]+\.py:\d+", text), "a frame of our code leaked out"
+    (failed, _) = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert failed["outcome"] == "failed" and "compare" not in failed

@@ -59,6 +59,19 @@ class LatencyJson(TypedDict):
     host_ns: Annotated[LatencyStats, Field(description="per-vector round trip on the host")]
 
 
+class ResumeJson(TypedDict):
+    """A dropped SSH connection the stream was resumed after."""
+
+    after_vectors: Annotated[int, Field(description="vectors with a result when it dropped")]
+    resent: Annotated[int, Field(description="vectors without one, sent again after it")]
+    tries: Annotated[int, Field(description="reconnection tries it took")]
+    uploaded: Annotated[
+        int, Field(description="files uploaded again (the agent's work directory was gone)")
+    ]
+    seconds: Annotated[float, Field(description="from the failure to the model loaded again")]
+    cause: Annotated[str, Field(description="what the stream saw fail")]
+
+
 class StreamJson(TypedDict):
     frames: int
     vectors_per_frame: int
@@ -67,6 +80,12 @@ class StreamJson(TypedDict):
     link: NotRequired[
         Annotated[dict[str, int], Field(description="corruption and recovery on serial links")]
     ]
+    reconnects: NotRequired[
+        Annotated[
+            int, Field(description="SSH reconnections the stream resumed after (dropped links)")
+        ]
+    ]
+    resumes: NotRequired[list[ResumeJson]]
 
 
 class OutputCompareJson(TypedDict):
