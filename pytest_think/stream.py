@@ -34,8 +34,8 @@ __all__ = [
     "Batches",
     "Collector",
     "InFlight",
-    "Resume",
     "ResultSink",
+    "Resume",
     "StreamResult",
     "VectorStream",
 ]
