@@ -74,6 +74,7 @@ bench: $(STAMP) ser2net sshd
 	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
 	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 	$(BIN)/python bench/bench_compare.py --json reports/bench-compare.json
+	$(BIN)/python bench/bench_resume.py --json reports/bench-resume.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

@@ -95,7 +95,7 @@ class ResumingStream:
         self.resumes.append(
             Resume(
                 after_vectors=stream.results.stored,
-                resent=len(missing),
+                resent=sum(job.stop - job.start for job in stream.frames_in_flight()),
                 tries=tries,
                 uploaded=self.ssh.uploaded_files - uploaded,
                 seconds=time.perf_counter() - failed,

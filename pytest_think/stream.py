@@ -69,7 +69,7 @@ class Resume:
     """A dropped connection a stream came back from (pytest_think.resume)."""
 
     after_vectors: int  # vectors that had their result when the connection dropped
-    resent: int  # vectors without a result then, sent again to the restarted agent
+    resent: int  # vectors in flight when it dropped (lost with it), sent again after it
     tries: int  # reconnection tries it took
     uploaded: int  # files uploaded again to restart (the agent's work directory was gone)
     seconds: float  # from the failure to the restarted agent's model loaded

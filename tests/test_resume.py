@@ -69,7 +69,9 @@ def test_three_drops_in_one_stream_resume_every_vector_once(tmp_path: Path, vect
         resumes = run.result.resumes
         # Each pass got further: the vectors with a result when it dropped only grow.
         assert [r.after_vectors for r in resumes] == sorted(r.after_vectors for r in resumes)
-        assert all(r.after_vectors + r.resent == run.count for r in resumes)
+        # What was in flight is sent again: within the window, never the whole rest.
+        window = run.result.window * run.result.vectors_per_frame
+        assert all(0 < r.resent <= window and r.after_vectors < run.count for r in resumes)
         assert all(r.tries == 1 and r.uploaded == 0 for r in resumes)
         assert all("agent died during the stream" in r.cause for r in resumes)
         # The next run needs no reconnect, on the agent the last resume started.
@@ -204,7 +206,7 @@ def test_reconnects_are_in_the_results_json_junit_and_allure(
     }
     stream = tests["test_digits"]["stream"]
     assert stream["reconnects"] == 2
-    assert [r["after_vectors"] + r["resent"] for r in stream["resumes"]] == [3000, 3000]
+    assert all(0 < r["after_vectors"] < 3000 and r["resent"] > 0 for r in stream["resumes"])
     assert all(r["tries"] >= 1 and r["uploaded"] == 0 for r in stream["resumes"])
     assert tests["test_undisturbed"]["stream"]["reconnects"] == 0
     assert "resumes" not in tests["test_undisturbed"]["stream"]

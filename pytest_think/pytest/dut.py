@@ -153,7 +153,7 @@ def _attach_resumes(run: Run) -> None:
         f"resumed after {n} dropped SSH connection{'s' if n > 1 else ''} on {run.board}"
     ):
         lines = [
-            f"{k}: {r.after_vectors} of {run.count} vectors done, {r.resent} sent again; "
+            f"{k}: {r.after_vectors} of {run.count} vectors done, {r.resent} in flight sent again; "
             f"{r.tries} reconnection tr{'y' if r.tries == 1 else 'ies'}, {r.uploaded} files "
             f"uploaded again, {r.seconds:.2f} s; cause: {r.cause}"
             for k, r in enumerate(resumes, 1)

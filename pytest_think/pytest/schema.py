@@ -63,7 +63,9 @@ class ResumeJson(TypedDict):
     """A dropped SSH connection the stream was resumed after."""
 
     after_vectors: Annotated[int, Field(description="vectors with a result when it dropped")]
-    resent: Annotated[int, Field(description="vectors without one, sent again after it")]
+    resent: Annotated[
+        int, Field(description="vectors in flight when it dropped, sent again after it")
+    ]
     tries: Annotated[int, Field(description="reconnection tries it took")]
     uploaded: Annotated[
         int, Field(description="files uploaded again (the agent's work directory was gone)")
