@@ -271,6 +271,7 @@ class Device:
 
     def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""
+        self.ensure_link()
         return ensure_design(self.board, _design(design), force=force)
 
     def trtexec(
@@ -279,6 +280,7 @@ class Device:
         """Bring the board to `design`, then benchmark its TensorRT engine with trtexec."""
         design = _design(design)
         benchmarker = self.board.benchmarker
+        self.ensure_link()
         ensure_design(self.board, design)
         return benchmarker.trtexec(design, iterations, warmup_ms)
 

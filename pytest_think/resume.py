@@ -9,7 +9,8 @@ a result into the same collector: every vector gets exactly one result. A stream
 most ``ssh.reconnects`` times; each time is recorded (`StreamResult.resumes`).
 
 A stream that fails while the connection is still up is not a dropped link (an agent that
-crashed, a wrong answer): that failure is raised as it is.
+crashed, a wrong answer): that failure is raised as it is, as is an answer that did not come
+in time (`AgentTimeout`: a hang, which the watchdog and recovery deal with).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pytest_think.errors import LinkError, ThinkError
+from pytest_think.errors import AgentTimeout, LinkError, ThinkError
 from pytest_think.stream import Resume, StreamClient, StreamResult, VectorStream
 from pytest_think.transport.ssh import SshTransport
 
@@ -70,7 +71,8 @@ class ResumingStream:
                 break
             except (ThinkError, OSError) as exc:
                 self.stop()
-                if not link_dropped(self.ssh):
+                # No answer in time is a hang (the watchdog's and recovery's), not a drop.
+                if isinstance(exc, AgentTimeout) or not link_dropped(self.ssh):
                     raise
                 stream = self._resume(stream, exc)
         result = stream.finish(time.perf_counter() - started)

@@ -206,7 +206,9 @@ def test_reconnects_are_in_the_results_json_junit_and_allure(
     }
     stream = tests["test_digits"]["stream"]
     assert stream["reconnects"] == 2
-    assert all(0 < r["after_vectors"] < 3000 and r["resent"] > 0 for r in stream["resumes"])
+    assert all(0 <= r["after_vectors"] < 3000 and r["resent"] > 0 for r in stream["resumes"]), (
+        json.dumps(stream["resumes"])
+    )
     assert all(r["tries"] >= 1 and r["uploaded"] == 0 for r in stream["resumes"])
     assert tests["test_undisturbed"]["stream"]["reconnects"] == 0
     assert "resumes" not in tests["test_undisturbed"]["stream"]
