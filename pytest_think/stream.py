@@ -299,10 +299,7 @@ class VectorStream:
         per_frame = self.per_frame
 
         def missing(_stopping: threading.Event) -> Iterable[Batch]:
-            for start, stop in ranges:
-                for first in range(start, stop, per_frame):
-                    last = min(first + per_frame, stop)
-                    yield first, last, self.vectors.rows(first, last)
+            return self.vectors.batches(per_frame, ranges)
 
         rest = VectorStream(
             client,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -94,19 +94,26 @@ class VectorSet:
         """The arrays of vectors [start, stop), contiguous (as a frame sends them)."""
         return {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()}
 
-    def batches(self, size: int) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, arrays) for consecutive slices; every vector exactly once, in order.
+    def batches(
+        self, size: int, ranges: Iterable[tuple[int, int]] | None = None
+    ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+        """(start, stop, arrays) for consecutive slices of at most `size` vectors, of all the
+        vectors or of the [start, stop) `ranges` given (in order); each vector exactly once.
 
         Memory-mapped files are read once, front to back: the pages of a slice are let go
         when the next one is asked for, so a vector file larger than memory streams in
         bounded memory (read pages would otherwise stay resident until the kernel needs them)."""
-        for start in range(0, self.count, size):
-            stop = min(start + size, self.count)
-            yield start, stop, self.rows(start, stop)
-            for v in self.inputs.values():
-                # A little behind too: page faults map neighbouring cached pages back in.
-                behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
-                release_rows(v, max(0, start - behind), stop)
+        for first, end in [(0, self.count)] if ranges is None else ranges:
+            for start in range(first, end, size):
+                stop = min(start + size, end)
+                yield start, stop, self.rows(start, stop)
+                self._release(start, stop)
+
+    def _release(self, start: int, stop: int) -> None:
+        for v in self.inputs.values():
+            # A little behind too: page faults map neighbouring cached pages back in.
+            behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
+            release_rows(v, max(0, start - behind), stop)
 
 
 def release_rows(arr: np.ndarray, start: int, stop: int) -> None:

@@ -22,6 +22,7 @@ from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import AgentError, HostKeyError, LinkError
 from pytest_think.families import open_board
 from pytest_think.reference import reference_model
+from pytest_think.vectors import VectorSet
 
 
 @contextmanager
@@ -173,6 +174,12 @@ def test_missing_ranges_cover_exactly_the_vectors_without_a_result() -> None:
         covered = [i for start, stop in ranges for i in range(start, stop)]
         assert covered == collector.missing().tolist()
         assert all(start < stop for start, stop in ranges)
+        # A resumed pass sends exactly those, in frames of at most 2 vectors.
+        vectors = VectorSet(Path("x.npy"), {"": np.arange(10.0)[:, None]}, None)
+        frames = list(vectors.batches(2, ranges))
+        assert all(stop - start <= 2 for start, stop, _ in frames)
+        sent = [float(v) for _, _, arrays in frames for v in arrays[""][:, 0]]
+        assert sent == [float(i) for i in covered]
 
 
 def _allure_steps(item: dict[str, Any]) -> list[dict[str, Any]]:
