@@ -85,9 +85,11 @@ class ResumingStream:
         missing = stream.results.missing()
         limit = self.ssh.config.reconnects
         if len(self.resumes) >= limit:
+            drops = len(self.resumes) + 1
             raise LinkError(
-                f"board '{self.board}': the SSH connection dropped {len(self.resumes) + 1} "
-                f"times during the stream, ssh.reconnects allows {limit} resumes; "
+                f"board '{self.board}': the SSH connection dropped "
+                f"{'once' if drops == 1 else f'{drops} times'} during the stream, "
+                f"ssh.reconnects allows {limit} resume{'' if limit == 1 else 's'}; "
                 f"{len(missing)} vectors have no result (first: {missing[0]}); last: "
                 f"{_first_line(exc)}"
             ) from None

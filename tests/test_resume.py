@@ -236,8 +236,9 @@ def test_reconnects_are_in_the_results_json_junit_and_allure(
 def test_a_stream_that_cannot_resume_fails_with_one_line_and_the_next_test_runs(
     pytester: pytest.Pytester, write_board: Callable[..., Path], vectors: Path
 ) -> None:
-    ssh = {"host": "sim.invalid", "user": "think", "reconnects": 1}
-    write_board("drops", ssh=ssh, twin={"faults": {"drop_after_vectors": [500, 1500]}})
+    write_board(
+        "drops", ssh={"reconnects": 1}, twin={"faults": {"drop_after_vectors": [500, 1500]}}
+    )
     pytester.makepyfile(
         f"""
         def test_drops_twice(dut):
@@ -252,7 +253,7 @@ def test_a_stream_that_cannot_resume_fails_with_one_line_and_the_next_test_runs(
     result.stdout.fnmatch_lines(
         [
             "*LinkError: board 'drops': the SSH connection dropped 2 times during the stream, "
-            "ssh.reconnects allows 1 resumes; * vectors have no result (first: *)*"
+            "ssh.reconnects allows 1 resume; * vectors have no result (first: *)*"
         ]
     )
     text = result.stdout.str()
@@ -260,3 +261,10 @@ def test_a_stream_that_cannot_resume_fails_with_one_line_and_the_next_test_runs(
     assert not re.search(r"pytest_think/[\w/]+\.py:\d+", text), "a frame of our code leaked out"
     (failed, _) = json.loads((pytester.path / "out.json").read_text())["tests"]
     assert failed["outcome"] == "failed" and "compare" not in failed
+
+
+def test_ssh_reconnects_zero_turns_resuming_off(tmp_path: Path) -> None:
+    with twin_device(tmp_path, {"drop_after_vectors": [300]}, reconnects=0) as device:
+        with pytest.raises(LinkError, match=r"^board 'drops': the SSH connection dropped once "):
+            device.run(DIGITS_MODEL, DIGITS_VECTORS)
+        assert device.board.transport.reconnects == 0
