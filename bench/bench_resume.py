@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -118,10 +119,11 @@ def measure(count: int, device_us: float, scratch: Path) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> None:
-    print(f"R2 resume: {result['vectors']} vectors, device {result['device_us']:g} us/vector, ")
     print(
-        f"   {result['vectors_per_frame']} vectors/frame, window {result['window']} ({TWIN_NOTE})"
+        f"R2 resume: {result['vectors']} vectors, device {result['device_us']:g} us/vector, "
+        f"{result['vectors_per_frame']} vectors/frame, window {result['window']}"
     )
+    print(f"   ({TWIN_NOTE})")
     print(
         f"   undisturbed {result['undisturbed_s']:.2f} s ({result['undisturbed_reconnects']} "
         f"reconnects); {DROPS} drops {result['dropped_s']:.2f} s ({result['reconnects']} "
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device-us", type=float, default=DEVICE_US)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    # The drops are on purpose: paramiko need not log each reset connection.
+    logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="think-bench-resume-") as tmp:
         result = measure(args.vectors, args.device_us, Path(tmp))
     report(result)
