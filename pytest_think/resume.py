@@ -15,14 +15,22 @@ in time (`AgentTimeout`: a hang, which the watchdog and recovery deal with).
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from pytest_think.errors import AgentTimeout, LinkError, ThinkError
-from pytest_think.stream import Resume, StreamClient, StreamResult, VectorStream
+from pytest_think.stream import (
+    Batch,
+    StreamClient,
+    StreamResult,
+    VectorStream,
+    added_counts,
+)
 from pytest_think.transport.ssh import SshTransport
 
-__all__ = ["DROP_GRACE_S", "ResumingStream", "link_dropped"]
+__all__ = ["DROP_GRACE_S", "Resume", "ResumingStream", "link_dropped", "resumed"]
 
 # After a stream failed, how long the SSH connection may take to show that it is down: the
 # agent's channel closes a moment before the transport marks itself inactive.
@@ -39,6 +47,56 @@ def link_dropped(ssh: SshTransport | None, grace_s: float = DROP_GRACE_S) -> boo
             return False
         time.sleep(0.02)
     return True
+
+
+@dataclass
+class Resume:
+    """A dropped connection a stream came back from."""
+
+    after_vectors: int  # vectors that had their result when the connection dropped
+    resent: int  # vectors in flight when it dropped (lost with it), sent again after it
+    tries: int  # reconnection tries it took
+    uploaded: int  # files uploaded again to restart (the agent's work directory was gone)
+    seconds: float  # from the failure to the restarted agent's model loaded
+    cause: str  # what the stream saw fail
+
+    def as_json(self) -> dict[str, int | float | str]:
+        return {
+            "after_vectors": self.after_vectors,
+            "resent": self.resent,
+            "tries": self.tries,
+            "uploaded": self.uploaded,
+            "seconds": round(self.seconds, 6),
+            "cause": self.cause,
+        }
+
+
+def resumed(stream: VectorStream, client: StreamClient) -> VectorStream:
+    """The rest of `stream` on `client` (the agent started again after the connection
+    dropped): the vectors without a result, in frames of the stream's size, their results
+    into the same collector, so that no vector is counted twice."""
+    ranges = stream.results.missing_ranges()
+
+    def missing(_stopping: threading.Event) -> Iterable[Batch]:
+        return stream.vectors.batches(stream.per_frame, ranges)
+
+    own_sink = stream.sink is stream.results
+    rest = VectorStream(
+        client,
+        stream.vectors,
+        stream.results.names,
+        window=stream.window,
+        per_frame=stream.per_frame,
+        progress=stream.progress,
+        batches=missing,
+        sink=None if own_sink else stream.sink,
+    )
+    rest.results, rest.stages = stream.results, stream.stages
+    if own_sink:
+        rest.sink = rest.results
+    rest.frames = stream.frames
+    rest.earlier_links = added_counts(stream.earlier_links, stream.client.channel.counts())
+    return rest
 
 
 class ResumingStream:
@@ -106,7 +164,7 @@ class ResumingStream:
                 cause=_first_line(exc),
             )
         )
-        return stream.resumed(client)
+        return resumed(stream, client)
 
 
 def _first_line(exc: BaseException) -> str:

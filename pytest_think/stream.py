@@ -24,6 +24,7 @@ from pytest_think.vectors import VectorSet
 from pytest_think.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
+    from pytest_think.resume import Resume
     from pytest_think.transport.channel import FrameChannel
     from pytest_think.transport.link import Link
 
@@ -35,7 +36,6 @@ __all__ = [
     "Collector",
     "InFlight",
     "ResultSink",
-    "Resume",
     "StreamResult",
     "VectorStream",
 ]
@@ -62,28 +62,6 @@ class StreamClient(Protocol):
     def receive(self, timeout: float, doing: str) -> tf.Frame: ...
 
     def died(self, doing: str) -> AgentError: ...
-
-
-@dataclass
-class Resume:
-    """A dropped connection a stream came back from (pytest_think.resume)."""
-
-    after_vectors: int  # vectors that had their result when the connection dropped
-    resent: int  # vectors in flight when it dropped (lost with it), sent again after it
-    tries: int  # reconnection tries it took
-    uploaded: int  # files uploaded again to restart (the agent's work directory was gone)
-    seconds: float  # from the failure to the restarted agent's model loaded
-    cause: str  # what the stream saw fail
-
-    def as_json(self) -> dict[str, int | float | str]:
-        return {
-            "after_vectors": self.after_vectors,
-            "resent": self.resent,
-            "tries": self.tries,
-            "uploaded": self.uploaded,
-            "seconds": round(self.seconds, 6),
-            "cause": self.cause,
-        }
 
 
 @dataclass
@@ -234,8 +212,8 @@ class VectorStream:
     run out and every frame sent is answered. A batch is asked for only when the window has
     room for it, so a member never holds a frame it cannot send.
 
-    After a dropped connection, `resumed(client)` is a pass over the vectors still without
-    a result, on a restarted agent, into the same collector (pytest_think.resume)."""
+    After a dropped connection, `pytest_think.resume.resumed(stream, client)` is a pass over
+    the vectors still without a result, on a restarted agent, into the same collector."""
 
     def __init__(
         self,
@@ -290,33 +268,6 @@ class VectorStream:
         if len(missing):
             raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
         return self._result(wall_s)
-
-    def resumed(self, client: StreamClient) -> VectorStream:
-        """The rest of this stream on `client` (the agent started again after the connection
-        dropped): the vectors without a result, in frames of this stream's size, their
-        results into the same collector, so that no vector is counted twice."""
-        ranges = self.results.missing_ranges()
-        per_frame = self.per_frame
-
-        def missing(_stopping: threading.Event) -> Iterable[Batch]:
-            return self.vectors.batches(per_frame, ranges)
-
-        rest = VectorStream(
-            client,
-            self.vectors,
-            self.results.names,
-            window=self.window,
-            per_frame=per_frame,
-            progress=self.progress,
-            batches=missing,
-            sink=None if self.sink is self.results else self.sink,
-        )
-        rest.results, rest.stages = self.results, self.stages
-        if self.sink is self.results:
-            rest.sink = rest.results
-        rest.frames = self.frames
-        rest.earlier_links = _added(self.earlier_links, self.client.channel.counts())
-        return rest
 
     def pump(self) -> None:
         """Send every batch and collect every answer; raises what went wrong on the way."""
@@ -426,10 +377,11 @@ class VectorStream:
             frames=self.frames,
             vectors_per_frame=self.per_frame,
             window=self.window,
-            link=_added(self.earlier_links, self.client.channel.counts()),
+            link=added_counts(self.earlier_links, self.client.channel.counts()),
             stage_device_ns=self.stages.table(results.device_ns),
         )
 
 
-def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+def added_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Link counts of two passes, added."""
     return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}
