@@ -38,9 +38,9 @@ ser2net:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ser2net; }
 
-# The resume tests cut the connection to a real OpenSSH server on 127.0.0.1 (Debian's
-# openssh-server; only its sshd binary is used, started privately by the tests: the
-# package's own service is not started).
+# The resume tests cut the connection to a real OpenSSH server on 127.0.0.1: Debian's
+# openssh-server, whose sshd binary the tests start privately (own keys, config and port).
+# Note: on a machine that runs systemd, installing the package also enables its service.
 sshd:
 	@[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || { \
 	  echo "installing Debian's openssh-server for the resume tests"; \
