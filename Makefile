@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: suites test test-loaded lint browser ser2net stress-ng tools bench clean
+.PHONY: suites test test-loaded lint browser ser2net sshd stress-ng tools bench clean
 
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -45,6 +45,15 @@ stress-ng:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends stress-ng; }
 
+# The resume tests cut the connection to a real OpenSSH server on 127.0.0.1: Debian's
+# openssh-server, whose sshd binary the tests start privately (own keys, config and port).
+# Note: on a machine that runs systemd, installing the package also enables its service.
+sshd:
+	@[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || { \
+	  echo "installing Debian's openssh-server for the resume tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server; }
+
 # The Allure 3 command line (npm, package.json), for think report.
 tools: node_modules/.bin/allure
 
@@ -59,7 +68,7 @@ TEST_WORKERS ?= 2
 
 TEST_ARGS := tests -p no:think -n $(TEST_WORKERS) --dist worksteal
 
-test: lint browser ser2net tools
+test: lint browser ser2net sshd tools
 	$(BIN)/pytest $(TEST_ARGS)
 
 # The same tests while an unrelated CPU hog (one stress-ng worker per core, at nice 0 like the
@@ -68,7 +77,7 @@ test: lint browser ser2net tools
 # (0: one per online core).
 LOAD_WORKERS ?= 0
 
-test-loaded: lint browser ser2net tools stress-ng
+test-loaded: lint browser ser2net sshd tools stress-ng
 	@set -u; \
 	stress-ng --cpu $(LOAD_WORKERS) --cpu-method all --quiet & hog=$$!; tests=; \
 	trap 'kill -TERM $$tests $$hog 2>/dev/null; wait' EXIT; \
@@ -77,7 +86,7 @@ test-loaded: lint browser ser2net tools stress-ng
 	$(BIN)/pytest $(TEST_ARGS) & tests=$$!; \
 	wait $$tests
 
-bench: $(STAMP) ser2net
+bench: $(STAMP) ser2net sshd
 	$(BIN)/python bench/bench_link.py --json reports/bench-link.json
 	$(BIN)/python bench/bench_flash.py --json reports/bench-flash.json
 	$(BIN)/python bench/bench_serial.py --json reports/bench-serial.json
@@ -89,6 +98,7 @@ bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
 	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 	$(BIN)/python bench/bench_compare.py --json reports/bench-compare.json
+	$(BIN)/python bench/bench_resume.py --json reports/bench-resume.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

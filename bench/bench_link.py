@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import local_sshd
 import numpy as np
 import onnxruntime
 
 from pytest_think.agent_client import AgentClient
 from pytest_think.boards import PACKAGED_BOARDS, find_board
 from pytest_think.device import Device
+from pytest_think.emulator import openssh
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.families import open_board
 from pytest_think.hashing import sha256_file
@@ -284,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                 dut.close()
                 conn.close()
         lines = [p1, p3, p4]
-        if local_sshd.available():
+        if openssh.available():
             # The same upload against OpenSSH's own sftp-server, as real boards run it.
-            with local_sshd.openssh_server(scratch / "sshd") as cfg:
+            with openssh.openssh_server(scratch / "sshd") as cfg:
                 transport = SshTransport(cfg, "openssh-loopback").connect()
                 try:
                     lines.append(

@@ -52,7 +52,10 @@ class SshConfig(_Strict):
     command_timeout: float = Field(60.0, gt=0)
     keepalive: float = Field(15.0, ge=0)
     reconnects: int = Field(
-        3, ge=0, description="tries to reconnect after the connection drops (0: never)"
+        3,
+        ge=0,
+        description="tries to reconnect after the connection drops, and the resumes one "
+        "stream may make (0: never)",
     )
 
     @model_validator(mode="after")

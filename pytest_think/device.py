@@ -23,6 +23,7 @@ from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
 from pytest_think.power.meters import PowerMeter, open_meter
 from pytest_think.reference import reference_model
+from pytest_think.resume import ResumingStream
 from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, StreamResult
 from pytest_think.trtexec import TrtexecSummary
@@ -120,6 +121,7 @@ class Device:
     def ensure_agent(self) -> AgentClient:
         if self.agent is not None:
             return self.agent
+        self.ensure_link()
         link = self.board.agent.start_agent()
         agent = AgentClient(link)
         try:
@@ -131,12 +133,21 @@ class Device:
         self.agent_identity = agent.identity
         return agent
 
+    def ensure_link(self) -> None:
+        """Connect again if the board's SSH connection dropped since it was last used
+        (between runs, or at the end of a stream that could not be resumed)."""
+        ssh = self.board.ssh
+        if ssh is not None and not ssh.connected:
+            self.close_agent()
+            ssh.reconnect()
+
     def load_model(
         self, model: Path, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
         """Deploy `model` (skipped when the board has it) and have the agent load it with the
         board's backend and providers; its sha256 and the loaded signature."""
         sha = _model_sha256(model)
+        self.ensure_link()
         remote = self.board.agent.deploy_model(model, sha)
         loaded: dict[str, Any] = {}
         if self.config.agent.providers:
@@ -148,10 +159,23 @@ class Device:
         agent = self.ensure_agent()
         return agent.load(path, sha, backend, options, self.config.agent.start_timeout)
 
-    def _stream(self, vectors: VectorSet, **options: Any) -> StreamResult:
+    def _stream(
+        self, vectors: VectorSet, reload: Callable[[], object], **options: Any
+    ) -> StreamResult:
+        """Stream `vectors` through the loaded model; when the SSH connection drops on the
+        way, reconnect, `reload()` the model into a new agent and resume (pytest_think.resume)."""
         assert self.agent is not None
+
+        def restart() -> AgentClient:
+            reload()
+            assert self.agent is not None
+            return self.agent
+
+        stream = self.agent.vector_stream(vectors, **options)
         try:
-            return self.agent.stream(vectors, **options)
+            return ResumingStream(
+                stream, self.board.ssh, self.config.name, restart, self.close_agent
+            ).run()
         except Exception:
             # A failed stream leaves the agent in an unknown state: start a fresh one next time.
             self.close_agent()
@@ -169,12 +193,15 @@ class Device:
         progress: Callable[[int, int], None] | None = None,
     ) -> Run:
         model = Path(model)
-        sha, signature = self.load_model(
-            model, {"device_batch": device_batch, **(backend_options or {})}
-        )
+        options = {"device_batch": device_batch, **(backend_options or {})}
+        sha, signature = self.load_model(model, options)
         vset = vector_set_for(vectors, signature)
         result = self._stream(
-            vset, window=window, vectors_per_frame=vectors_per_frame, progress=progress
+            vset,
+            lambda: self.load_model(model, options),
+            window=window,
+            vectors_per_frame=vectors_per_frame,
+            progress=progress,
         )
         return Run(self.config.name, model, sha, vset, result, signature)
 
@@ -194,7 +221,11 @@ class Device:
         design, loaded, flash = self.load_design(design, force_flash=force_flash)
         assert design.reference is not None
         vset = vector_set_for(vectors, loaded)
-        result = self._stream(vset, window=window, progress=progress)
+        # After a drop the board is still up: the design is loaded again only if its record
+        # says it is gone.
+        result = self._stream(
+            vset, lambda: self.load_design(design), window=window, progress=progress
+        )
         return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
 
     def load_design(
@@ -213,6 +244,7 @@ class Device:
                 f"design file {design.source}: field 'reference' is missing; a design is run "
                 "to be checked against the model it implements"
             )
+        self.ensure_link()
         flash = ensure_design(self.board, design, force=force_flash)
         signature = reference_model(design.reference).signature
         runtime = self.board.design_runner.design_runtime(design, signature)
@@ -262,6 +294,7 @@ class Device:
 
     def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""
+        self.ensure_link()
         return ensure_design(self.board, _design(design), force=force)
 
     def trtexec(
@@ -270,6 +303,7 @@ class Device:
         """Bring the board to `design`, then benchmark its TensorRT engine with trtexec."""
         design = _design(design)
         benchmarker = self.board.benchmarker
+        self.ensure_link()
         ensure_design(self.board, design)
         return benchmarker.trtexec(design, iterations, warmup_ms)
 

@@ -211,11 +211,7 @@ class PoolStream:
 
     def _batches(self, k: int, stopping: threading.Event) -> Iterator[Batch]:
         while (chunk := self.ledger.take(k, stopping)) is not None:
-            arrays = {
-                name: np.ascontiguousarray(a[chunk.start : chunk.stop])
-                for name, a in self.vectors.inputs.items()
-            }
-            yield chunk.start, chunk.stop, arrays
+            yield chunk.start, chunk.stop, self.vectors.rows(chunk.start, chunk.stop)
 
     def _result(self, wall_s: float) -> StreamResult:
         c = self.collector

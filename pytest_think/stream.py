@@ -24,6 +24,7 @@ from pytest_think.vectors import VectorSet
 from pytest_think.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
+    from pytest_think.resume import Resume
     from pytest_think.transport.channel import FrameChannel
     from pytest_think.transport.link import Link
 
@@ -79,6 +80,12 @@ class StreamResult:
     # Per vector, the device time of each stage of a model run in stages (a pipeline over
     # several devices), shape (vectors, stages); one column, device_ns, for a whole model.
     stage_device_ns: np.ndarray | None = None
+    # The dropped SSH connections the stream was resumed after, in order.
+    resumes: list[Resume] = field(default_factory=list)
+
+    @property
+    def reconnects(self) -> int:
+        return len(self.resumes)
 
 
 @dataclass
@@ -157,6 +164,11 @@ class Collector:
         """Indices of the vectors without a result, in order."""
         return np.flatnonzero(~self.filled)
 
+    def missing_ranges(self) -> list[tuple[int, int]]:
+        """The vectors without a result as [start, stop) ranges, in order."""
+        edges = np.diff(np.concatenate(([0], (~self.filled).view(np.int8), [0])))
+        return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
 
 class StageTimes:
     """Each vector's device time per stage, from RESULTs of a model run in stages."""
@@ -198,7 +210,10 @@ class VectorStream:
     gives the frames it is handed (called with the stream's stop event, which ends a wait
     for more), `sink` takes their results, and `pump()` sends and collects until the batches
     run out and every frame sent is answered. A batch is asked for only when the window has
-    room for it, so a member never holds a frame it cannot send."""
+    room for it, so a member never holds a frame it cannot send.
+
+    After a dropped connection, `pytest_think.resume.resumed(stream, client)` is a pass over
+    the vectors still without a result, on a restarted agent, into the same collector."""
 
     def __init__(
         self,
@@ -233,6 +248,7 @@ class VectorStream:
         self.stopping = threading.Event()
         self.send_error: BaseException | None = None
         self.sender = threading.Thread(target=self._send_all, name="think-sender", daemon=True)
+        self.earlier_links: dict[str, int] = {}  # link counts of the passes before this one
 
     def frame_vectors(self) -> int:
         """Vectors in the next frame: as asked, or as many as the channel's frame size holds
@@ -249,10 +265,14 @@ class VectorStream:
     def run(self) -> StreamResult:
         started = time.perf_counter()
         self.pump()
+        return self.finish(time.perf_counter() - started)
+
+    def finish(self, wall_s: float) -> StreamResult:
+        """The result, once every vector has one (`wall_s`: the stream's, all passes)."""
         missing = self.results.missing()
         if len(missing):
             raise AgentError(f"{len(missing)} vectors got no result (first: {missing[0]})")
-        return self._result(time.perf_counter() - started)
+        return self._result(wall_s)
 
     def pump(self) -> None:
         """Send every batch and collect every answer; raises what went wrong on the way."""
@@ -362,6 +382,11 @@ class VectorStream:
             frames=self.sent_frames,
             vectors_per_frame=self.per_frame,
             window=self.window,
-            link=self.client.channel.counts(),
+            link=added_counts(self.earlier_links, self.client.channel.counts()),
             stage_device_ns=self.stages.table(results.device_ns),
         )
+
+
+def added_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Link counts of two passes, added."""
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -90,29 +90,36 @@ class VectorSet:
     def bytes_per_vector(self) -> int:
         return sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.inputs.values())
 
+    def rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """The arrays of vectors [start, stop), contiguous (as a frame sends them)."""
+        return {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()}
+
     def batches(
-        self, size: int | Callable[[], int]
+        self,
+        size: int | Callable[[], int],
+        ranges: Iterable[tuple[int, int]] | None = None,
     ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, arrays) for consecutive slices; every vector exactly once, in order.
-        `size` is the vectors per slice, or what gives it anew for each slice.
+        """(start, stop, arrays) for consecutive slices, of all the vectors or of the
+        [start, stop) `ranges` given (in order); each vector exactly once. `size` is the
+        vectors per slice, or what gives it anew for each slice (a link whose frames adapt).
 
         Memory-mapped files are read once, front to back: the pages of a slice are let go
         when the next one is asked for, so a vector file larger than memory streams in
         bounded memory (read pages would otherwise stay resident until the kernel needs them)."""
         sizes = size if callable(size) else lambda: size
-        start = 0
-        while start < self.count:
-            stop = min(start + max(1, sizes()), self.count)
-            yield (
-                start,
-                stop,
-                {k: np.ascontiguousarray(v[start:stop]) for k, v in self.inputs.items()},
-            )
-            for v in self.inputs.values():
-                # A little behind too: page faults map neighbouring cached pages back in.
-                behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
-                release_rows(v, max(0, start - behind), stop)
-            start = stop
+        for first, end in [(0, self.count)] if ranges is None else ranges:
+            start = first
+            while start < end:
+                stop = min(start + max(1, sizes()), end)
+                yield start, stop, self.rows(start, stop)
+                self._release(start, stop)
+                start = stop
+
+    def _release(self, start: int, stop: int) -> None:
+        for v in self.inputs.values():
+            # A little behind too: page faults map neighbouring cached pages back in.
+            behind = RELEASE_BEHIND_BYTES // max(1, v.strides[0]) if v.ndim else 0
+            release_rows(v, max(0, start - behind), stop)
 
 
 def release_rows(arr: np.ndarray, start: int, stop: int) -> None:

@@ -19,7 +19,7 @@ import asyncssh
 from pytest_think.boards import BoardConfig
 from pytest_think.emulator.activity import TRUTH_FILE, DeviceActivity
 from pytest_think.emulator.config import TwinConfig
-from pytest_think.emulator.device import run_agent
+from pytest_think.emulator.device import LinkDrops, run_agent
 from pytest_think.emulator.kernel_log import KernelLog
 from pytest_think.emulator.parts import TwinPart
 from pytest_think.emulator.power.onboard import OnboardPowerTwin, rails_model
@@ -69,6 +69,14 @@ class BoardTwin:
         self.up = True  # powered and booted: answers SSH
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.boot_task: asyncio.Task[None] | None = None
+        # How the SSH server takes a new host key (the new_host_key fault); set by the server.
+        self.rekey: Callable[[], None] | None = None
+        faults = twin.faults
+        self.drops = (
+            LinkDrops(faults.drop_after_vectors, self.drop_connections)
+            if faults.drop_after_vectors
+            else None
+        )
 
     def add_path(self, directories: list[str]) -> None:
         """Put directories first on the PATH of the board's processes (an SDK's tools)."""
@@ -96,9 +104,7 @@ class BoardTwin:
             self.up = False
             if self.boot_task is not None:
                 self.boot_task.cancel()
-            for conn in list(self.connections):
-                conn.abort()  # sessions and the agents they run die with the board
-            self.connections.clear()
+            self._abort_connections()  # sessions and the agents they run die with the board
             # What a reboot forgets: tmpfs (/run), and what the parts say (the fabric).
             shutil.rmtree(self.sandbox.root / "run", ignore_errors=True)
             for forget in self.forget:
@@ -106,9 +112,29 @@ class BoardTwin:
         else:
             self.boot_task = asyncio.ensure_future(self._boot())
 
-    async def _boot(self) -> None:
-        await asyncio.sleep(self.twin.boot_s)
+    async def _boot(self, seconds: float | None = None) -> None:
+        await asyncio.sleep(self.twin.boot_s if seconds is None else seconds)
         self.up = True
+
+    def drop_connections(self) -> None:
+        """The network drops the board's SSH connections; the board stays up (its processes
+        but those the sessions ran go on), unless the faults say more goes with them."""
+        faults = self.twin.faults
+        self._abort_connections()
+        if faults.drop_forgets_workdir:
+            workdir = self.sandbox.host_path(self.board.agent.workdir)
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        if faults.drop_down_s > 0:
+            self.up = False
+            self.boot_task = asyncio.ensure_future(self._boot(faults.drop_down_s))
+
+    def _abort_connections(self) -> None:
+        for conn in list(self.connections):
+            conn.abort()
+        self.connections.clear()
+        if self.twin.faults.new_host_key and self.rekey is not None:
+            self.rekey()  # what answers next is the board reinstalled, with a key of its own
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -194,6 +220,7 @@ class BoardTwin:
             write_err,
             self.process_env,
             self.activity,
+            self.drops,
         )
 
 

@@ -42,6 +42,18 @@ class TwinFaults(TwinModel):
     output_noise: float = Field(0.0, ge=0)
     perturb_every: int = Field(1, ge=1, description="perturb one vector in N")
     crash_after_vectors: int | None = Field(None, ge=0)
+    # The network drops the board's SSH connections (the board stays up) each time the
+    # vectors its agents were sent, counted over the twin's life, first pass one of these.
+    drop_after_vectors: list[int] = Field(default_factory=list)
+    drop_down_s: float = Field(
+        0.0, ge=0, description="after a drop, seconds SSH refuses connections (link still down)"
+    )
+    drop_forgets_workdir: bool = Field(
+        False, description="a drop removes the agent's work directory, as a reboot does tmpfs"
+    )
+    new_host_key: bool = Field(
+        False, description="SSH comes back from a drop or a power cycle with a new host key"
+    )
     seed: int = 0
 
     @property
@@ -108,6 +120,25 @@ class VectorCounter:
                     self.vectors_in += tensors[0].shape[0]
 
 
+class LinkDrops:
+    """The `drop_after_vectors` fault: counts the vectors every agent of the twin is sent and
+    calls `drop` (which aborts the board's SSH connections) as each count is passed."""
+
+    def __init__(self, after_vectors: list[int], drop: Callable[[], None]) -> None:
+        self.pending = sorted(after_vectors)
+        self.drop = drop
+        self.vectors = 0
+
+    def passed(self, vectors: int) -> bool:
+        """Count `vectors` more; True when that passed a drop (the connection is gone)."""
+        self.vectors += vectors
+        if not self.pending or self.vectors <= self.pending[0]:
+            return False
+        self.pending = [n for n in self.pending if n >= self.vectors]
+        self.drop()
+        return True
+
+
 async def run_agent(
     script: Path,
     args: list[str],
@@ -117,6 +148,7 @@ async def run_agent(
     stderr_write: Callable[[bytes], Any],
     board_env: dict[str, str] | None = None,
     activity: DeviceActivity | None = None,
+    drops: LinkDrops | None = None,
 ) -> int:
     """Run the uploaded agent; return its exit status (negative: killed by that signal).
 
@@ -139,7 +171,7 @@ async def run_agent(
     assert proc.stdin and proc.stdout and proc.stderr
     model = DeviceModel(twin)
     crash_after = twin.faults.crash_after_vectors
-    counter = VectorCounter() if crash_after is not None else None
+    counter = VectorCounter() if crash_after is not None or drops is not None else None
     host_frames = tf.FrameDecoder() if activity is not None else None
 
     async def host_to_agent() -> None:
@@ -149,11 +181,17 @@ async def run_agent(
                 if host_frames is not None and activity is not None:
                     for frame in host_frames.feed(data):
                         activity.host_frame(frame)
-                if counter is not None and crash_after is not None:
+                if counter is not None:
+                    before = counter.vectors_in
                     counter.feed(data)
-                    if counter.vectors_in > crash_after:
+                    if crash_after is not None and counter.vectors_in > crash_after:
                         # The device dies with work in flight, as a board with a bad driver does.
                         proc.send_signal(signal.SIGSEGV)
+                        return
+                    if drops is not None and drops.passed(counter.vectors_in - before):
+                        # The session died with the connection: sshd hangs up on the agent,
+                        # which ends at the end of its input.
+                        proc.stdin.close()
                         return
                 proc.stdin.write(data)
                 await proc.stdin.drain()

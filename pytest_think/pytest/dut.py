@@ -119,6 +119,7 @@ def record_run(
     figures as JUnit properties (CI dashboards read them; the board fixture adds the board),
     and its device and host times as pytest-benchmark entries."""
     _attach_latency(run)
+    _attach_resumes(run)
     record.record_for(run).label = label
     stats = run.latency()["device_ns"]
     node = request.node
@@ -127,6 +128,7 @@ def record_run(
     node.user_properties.append(("device_p50_us", round(stats["p50"] / 1e3, 3)))
     node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
     node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
+    node.user_properties.append(("reconnects", run.result.reconnects))
     benchmarks.add_run(request, run, label)
 
 
@@ -139,3 +141,21 @@ def _attach_latency(run: Run) -> None:
     allure_report.attach_png(
         "latency (device vs host)", allure_report.latency_png(device, host, title)
     )
+
+
+def _attach_resumes(run: Run) -> None:
+    """The dropped SSH connections the run came back from, as an Allure step of their own."""
+    resumes = run.result.resumes
+    if not resumes:
+        return
+    n = len(resumes)
+    with allure_report.step(
+        f"resumed after {n} dropped SSH connection{'s' if n > 1 else ''} on {run.board}"
+    ):
+        lines = [
+            f"{k}: {r.after_vectors} of {run.count} vectors done, {r.resent} in flight sent again; "
+            f"{r.tries} reconnection tr{'y' if r.tries == 1 else 'ies'}, {r.uploaded} files "
+            f"uploaded again, {r.seconds:.2f} s; cause: {r.cause}"
+            for k, r in enumerate(resumes, 1)
+        ]
+        allure_report.attach_text("dropped connections", "\n".join(lines))

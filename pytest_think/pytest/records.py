@@ -19,6 +19,7 @@ from pytest_think.pytest.schema import (
     FlashJson,
     Outcome,
     PoolJson,
+    ResumeJson,
     RunJson,
     StreamJson,
     TableJson,
@@ -48,6 +49,9 @@ class RunRecord:
         }
         if run.result.link:
             stream["link"] = run.result.link
+        stream["reconnects"] = run.result.reconnects
+        if run.result.resumes:
+            stream["resumes"] = [cast(ResumeJson, r.as_json()) for r in run.result.resumes]
         data: RunJson = {
             "board": run.board,
             "model": str(run.model),

@@ -59,6 +59,21 @@ class LatencyJson(TypedDict):
     host_ns: Annotated[LatencyStats, Field(description="per-vector round trip on the host")]
 
 
+class ResumeJson(TypedDict):
+    """A dropped SSH connection the stream was resumed after."""
+
+    after_vectors: Annotated[int, Field(description="vectors with a result when it dropped")]
+    resent: Annotated[
+        int, Field(description="vectors in flight when it dropped, sent again after it")
+    ]
+    tries: Annotated[int, Field(description="reconnection tries it took")]
+    uploaded: Annotated[
+        int, Field(description="files uploaded again (the agent's work directory was gone)")
+    ]
+    seconds: Annotated[float, Field(description="from the failure to the model loaded again")]
+    cause: Annotated[str, Field(description="what the stream saw fail")]
+
+
 class StreamJson(TypedDict):
     frames: int
     vectors_per_frame: int
@@ -75,6 +90,12 @@ class StreamJson(TypedDict):
             ),
         ]
     ]
+    reconnects: NotRequired[
+        Annotated[
+            int, Field(description="SSH reconnections the stream resumed after (dropped links)")
+        ]
+    ]
+    resumes: NotRequired[list[ResumeJson]]
 
 
 class OutputCompareJson(TypedDict):

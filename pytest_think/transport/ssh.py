@@ -128,6 +128,7 @@ class SshTransport:
         self.client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self.reconnects = 0  # connections made again after the first, over this transport's life
+        self.uploaded_files = 0  # files `upload` copied (not skipped), over its life
 
     @property
     def where(self) -> str:
@@ -364,6 +365,7 @@ class SshTransport:
                     f"upload of {local} to {remote} on {self.where} failed: {exc}"
                 ) from None
             report.uploaded.append(remote)
+            self.uploaded_files += 1
         report.seconds = time.perf_counter() - start
         return report
 

@@ -77,6 +77,9 @@ async def start_server(
         x11_forwarding=False,
         line_editor=False,
     )
+    twin.rekey = lambda: server.update(
+        server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")]
+    )
     port = server.sockets[0].getsockname()[1]
     ready = {
         "host": "127.0.0.1",
