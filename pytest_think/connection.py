@@ -24,8 +24,10 @@ from pytest_think.capabilities import (
 from pytest_think.errors import LinkError
 from pytest_think.transport.console import SerialConsole
 from pytest_think.transport.ssh import SshTransport
+from pytest_think.watchdog import Watchdog
 
 if TYPE_CHECKING:
+    from pytest_think.designs import Design
     from pytest_think.power.onboard import PowerSensor
     from pytest_think.transport.shell import Shell
 
@@ -40,6 +42,9 @@ class Board:
         self.parts: Capabilities | None = None  # bound by the family once connected
         self.identity: dict[str, Any] = {}
         self._console: SerialConsole | None = None
+        self.design: Design | None = None  # the design last flashed (a recovery re-flashes it)
+        # How long the board may stay silent; the hang it caught, for the recovery strategy.
+        self.watchdog = Watchdog(config.name, config.watchdog)
 
     def __str__(self) -> str:
         return f"board '{self.name}' ({'twin' if self.emulated else 'hardware'})"

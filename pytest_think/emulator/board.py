@@ -25,6 +25,7 @@ from pytest_think.emulator.power.onboard import OnboardPowerTwin, rails_model
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.servers.console import ConsoleTwin
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
+from pytest_think.emulator.stalls import TwinStalls, silence
 
 __all__ = ["BoardTwin", "uname_for"]
 
@@ -64,6 +65,7 @@ class BoardTwin:
         self.up = True  # powered and booted: answers SSH
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.boot_task: asyncio.Task[None] | None = None
+        self.stalls = TwinStalls(twin.faults, self.freeze)
 
     def add_path(self, directories: list[str]) -> None:
         """Put directories first on the PATH of the board's processes (an SDK's tools)."""
@@ -101,7 +103,15 @@ class BoardTwin:
 
     async def _boot(self) -> None:
         await asyncio.sleep(self.twin.boot_s)
+        self.stalls.booted()
         self.up = True
+
+    def freeze(self) -> None:
+        """The board locks up: its connections go silent (left open, as a hung kernel leaves
+        them), new ones are dropped, until a power cycle."""
+        self.up = False
+        for conn in self.connections:
+            silence(conn)
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -144,6 +154,8 @@ class BoardTwin:
         io = ShellIO(read_stdin, out, err)
         status = 0
         for argv in parsed:
+            if self.stalls.command_freezes(argv[0]):
+                await asyncio.Event().wait()  # never returns: the board is frozen
             if argv[0] in self.shell.interpreters:
                 status = await self._python(argv, process, io)
             else:
@@ -187,6 +199,7 @@ class BoardTwin:
             write_err,
             self.process_env,
             self.activity,
+            self.stalls.gate(),
         )
 
 

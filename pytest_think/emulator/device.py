@@ -21,6 +21,7 @@ from pydantic import Field
 from pytest_think.agent import think_frames as tf
 from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.parts import TwinModel
+from pytest_think.emulator.stalls import AgentGate
 
 if TYPE_CHECKING:
     from pytest_think.emulator.config import TwinConfig
@@ -42,6 +43,11 @@ class TwinFaults(TwinModel):
     output_noise: float = Field(0.0, ge=0)
     perturb_every: int = Field(1, ge=1, description="perturb one vector in N")
     crash_after_vectors: int | None = Field(None, ge=0)
+    # Stalls (pytest_think.emulator.stalls): an agent or the whole board stops answering.
+    hang_after_vectors: int | None = Field(None, ge=0)
+    freeze_after_vectors: int | None = Field(None, ge=0)
+    freeze_in_loop: int | None = Field(None, ge=1)
+    freeze_on_command: str | None = Field(None, min_length=1)
     seed: int = 0
 
     @property
@@ -117,11 +123,13 @@ async def run_agent(
     stderr_write: Callable[[bytes], Any],
     board_env: dict[str, str] | None = None,
     activity: DeviceActivity | None = None,
+    gate: AgentGate | None = None,
 ) -> int:
     """Run the uploaded agent; return its exit status (negative: killed by that signal).
 
     `board_env` is what the twin's board adds to a process's environment (the PATH to its
-    SDK's tools, the loader path to its libraries …)."""
+    SDK's tools, the loader path to its libraries …); `gate`, what of the host's bytes reach
+    the agent and whether it is heard (the board's stall faults)."""
     board_env = dict(board_env or {})
     path = [p for p in board_env.pop("PATH", "").split(os.pathsep) if p]
     path.append(os.environ.get("PATH", "/usr/bin:/bin"))
@@ -155,6 +163,8 @@ async def run_agent(
                         # The device dies with work in flight, as a board with a bad driver does.
                         proc.send_signal(signal.SIGSEGV)
                         return
+                if gate is not None and not gate.passes(data):
+                    continue
                 proc.stdin.write(data)
                 await proc.stdin.drain()
             proc.stdin.close()
@@ -165,6 +175,8 @@ async def run_agent(
         assert proc.stdout
         decoder = tf.FrameDecoder() if model.rewrites_results or activity else None
         while data := await proc.stdout.read(CHUNK):
+            if gate is not None and gate.silent:
+                continue
             if decoder is None:
                 await stdout_write(data)
                 continue

@@ -16,8 +16,10 @@ from pytest_think.pytest.schema import (
     ConsoleLineJson,
     EnergyJson,
     FlashJson,
+    HangJson,
     Outcome,
     PoolJson,
+    RecoveryJson,
     RunJson,
     StreamJson,
     TableJson,
@@ -80,6 +82,8 @@ class TestRecord:
     console: list[ConsoleLineJson] = field(default_factory=list)  # lines with their time
     energies: list[EnergyJson] = field(default_factory=list)  # one per energy.measure
     tables: list[TableJson] = field(default_factory=list)  # record_table: trade-offs
+    hang: HangJson | None = None  # the board stopped answering (pytest_think.watchdog)
+    recovery: RecoveryJson | None = None  # and what bringing it back took
     outcome: Outcome = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -124,6 +128,10 @@ class TestRecord:
                 data["energies"] = list(self.energies)
         if self.tables:
             data["tables"] = self.tables
+        if self.hang is not None:
+            data["hang"] = self.hang
+        if self.recovery is not None:
+            data["recovery"] = self.recovery
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(cast(TestJson, self.runs[-1].as_json()))
