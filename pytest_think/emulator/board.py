@@ -184,11 +184,17 @@ class BoardTwin:
             return 2
 
         async def write_out(data: bytes) -> None:
-            process.stdout.write(data)
-            await process.stdout.drain()
+            try:
+                process.stdout.write(data)
+                await process.stdout.drain()
+            except BrokenPipeError:
+                pass  # the client closed the channel: what the agent says now goes nowhere
 
         async def write_err(data: bytes) -> None:
-            process.stderr.write(data)
+            try:
+                process.stderr.write(data)
+            except BrokenPipeError:
+                pass
 
         return await run_agent(
             script,
