@@ -4,6 +4,7 @@ family and meter (`pytest_think.emulator.parts`), and its power going down and u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import posixpath
@@ -183,18 +184,16 @@ class BoardTwin:
             )
             return 2
 
+        # Once the client closed the channel, what the agent says goes nowhere (an error
+        # here would make asyncssh drop the whole connection, which no real board does).
         async def write_out(data: bytes) -> None:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 process.stdout.write(data)
                 await process.stdout.drain()
-            except BrokenPipeError:
-                pass  # the client closed the channel: what the agent says now goes nowhere
 
         async def write_err(data: bytes) -> None:
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 process.stderr.write(data)
-            except BrokenPipeError:
-                pass
 
         return await run_agent(
             script,
