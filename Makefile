@@ -65,6 +65,7 @@ bench: $(STAMP) ser2net
 	$(BIN)/python bench/bench_farm.py --json reports/bench-farm.json
 	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 	$(BIN)/python bench/bench_compare.py --json reports/bench-compare.json
+	$(BIN)/python bench/bench_recovery.py --json reports/bench-recovery.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

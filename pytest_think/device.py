@@ -6,6 +6,7 @@ streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,11 +242,12 @@ class Device:
         options = {"min_seconds": min_seconds, "warmup": warmup}
         assert self.agent is not None
         bound = self.watchdog.loop_bound(min_seconds)
+        since = time.monotonic()
         try:
             return self.agent.loop(vset, min(count, vset.count), options, timeout=bound)
         except AgentTimeout:
             self.stop_agent()
-            raise self.watchdog.hung("in the device loop", bound) from None
+            raise self.watchdog.hung("in the device loop", bound, since=since) from None
 
     def flash(self, design: str | Path | Design, *, force: bool = False) -> FlashReport:
         """Bring the board to `design` (a design file or Design); skipped when already loaded."""

@@ -63,12 +63,12 @@ def ensure_design(board: Board, design: Design, force: bool = False) -> FlashRep
     ssh = board.transport
     # Forget the old design first: a failed flash must not leave a stale record behind.
     ssh.run(["rm", "-f", record]).check(ssh.where)
+    since = time.monotonic()
     try:
         log = flasher.flash(design)
     except CommandTimeout:
-        raise board.watchdog.hung(
-            f"flashing design '{design.name}'", ssh.config.command_timeout
-        ) from None
+        doing = f"flashing design '{design.name}'"
+        raise board.watchdog.hung(doing, ssh.config.command_timeout, since=since) from None
     ssh.run(["mkdir", "-p", posixpath.dirname(record)]).check(ssh.where)
     ssh.write_file(record, f"{sha}\n".encode())
     return FlashReport(design.name, sha, True, time.perf_counter() - started, log)

@@ -46,6 +46,7 @@ class RecoveryReport:
     power_cycled: bool = False
     switch: str | None = None
     seconds: float = 0.0  # from the start of the recovery until the board was back (or not)
+    probe_s: float = 0.0  # the SSH probe (a frozen board takes its whole timeout)
     boot_s: float | None = None  # from power-on until SSH answered
     reflashed: bool = False
     design: str | None = None
@@ -56,6 +57,7 @@ class RecoveryReport:
             "recovered": self.error is None,
             "power_cycled": self.power_cycled,
             "seconds": round(self.seconds, 3),
+            "probe_s": round(self.probe_s, 3),
             "reflashed": self.reflashed,
         }
         if self.switch is not None:
@@ -98,7 +100,9 @@ class RecoveryStrategy:
         try:
             for device in self.devices:
                 device.stop_agent()
+            probing = time.monotonic()
             hang.board_answered = self._answers()
+            report.probe_s = time.monotonic() - probing
             if not hang.board_answered:
                 self._power_cycle(report)
             self._reflash(report)

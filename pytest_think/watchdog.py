@@ -43,6 +43,7 @@ class Hang:
     bound_s: float
     first: int | None = None  # the vectors in flight, when streaming
     last: int | None = None
+    waited_s: float | None = None  # how long it was waited for, when known (>= bound_s)
     board_answered: bool | None = None  # the SSH probe after the hang (None: not probed)
 
     def __str__(self) -> str:
@@ -56,6 +57,8 @@ class Hang:
         data: dict[str, Any] = {"during": self.doing, "bound_s": round(self.bound_s, 3)}
         if self.first is not None:
             data["vectors"] = [self.first, self.last]
+        if self.waited_s is not None:
+            data["waited_s"] = round(self.waited_s, 3)
         if self.board_answered is not None:
             data["board_answered"] = self.board_answered
         return data
@@ -78,10 +81,17 @@ class Watchdog:
         return seconds + self.config.floor_s
 
     def hung(
-        self, doing: str, bound_s: float, first: int | None = None, last: int | None = None
+        self,
+        doing: str,
+        bound_s: float,
+        first: int | None = None,
+        last: int | None = None,
+        since: float | None = None,
     ) -> BoardHung:
-        """The error to raise, the hang kept for recovery."""
-        self.tripped = Hang(self.board, doing, bound_s, first, last)
+        """The error to raise, the hang kept for recovery; `since`: when the wait began
+        (time.monotonic())."""
+        waited = time.monotonic() - since if since is not None else None
+        self.tripped = Hang(self.board, doing, bound_s, first, last, waited)
         return BoardHung(str(self.tripped))
 
 
@@ -114,7 +124,7 @@ class StreamWatch:
     def hung(self, in_flight: Sequence[Span]) -> BoardHung:
         """No answer within the bound, with these frames out."""
         if not in_flight:
-            return self.watchdog.hung("stream", self.bound_s)
+            return self.watchdog.hung("stream", self.bound_s, since=self.started)
         first = min(job.start for job in in_flight)
         last = max(job.stop for job in in_flight) - 1
-        return self.watchdog.hung("stream", self.bound_s, first, last)
+        return self.watchdog.hung("stream", self.bound_s, first, last, self.started)

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 import yaml
-from support import DIGITS_MODEL, DIGITS_VECTORS, REPO, bench_twin, make_bitstream, write_design
+from support import (
+    DIGITS_MODEL,
+    DIGITS_VECTORS,
+    REPO,
+    bench_twin,
+    zcu102_design,
+    zcu102_twin_file,
+)
 
 SMALL = 1_500_000
 FLOOR_S = 5.0  # the watchdog floor of these boards: what a hang waits before it is called
@@ -124,17 +131,12 @@ def zcu_bench(
 ) -> Iterator[tuple[Path, Path]]:
     """A ZCU102 twin on a bench, powered through its N6705's output, booting in `boot_s`,
     with `faults`; its boards dir and a design for it."""
-    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
-    data["twin"].update(boot_s=boot_s, faults=faults)
+    board_file = zcu102_twin_file(tmp_path, boot_s=boot_s, faults=faults)
+    data = yaml.safe_load(board_file.read_text())
     data.update(watchdog=WATCHDOG, recovery={"power": "meter", "off_s": 0.2})
     data.update(sections)
-    board_file = tmp_path / "zcu102.yaml"
     board_file.write_text(yaml.safe_dump(data))
-    d = tmp_path / "design"
-    d.mkdir()
-    design = write_design(
-        d, "digits-zcu102", "xilinx-fpga", bitstream=make_bitstream(d / "d.bit.bin", SMALL)
-    )
+    design = zcu102_design(tmp_path, SMALL)
     with bench_twin(tmp_path, board_file, "zcu-bench", bitstream_bytes=SMALL) as (_, boards):
         yield boards, design
 

@@ -61,7 +61,12 @@ def test_a_hang_names_the_board_the_vectors_in_flight_and_the_bound(clock: Clock
     assert isinstance(error, BoardHung)
     assert str(error) == "board 'zcu' hung at vectors 0–127, no answer in 3 s"
     assert dog.tripped is not None
-    assert dog.tripped.as_json() == {"during": "stream", "bound_s": 3.0, "vectors": [0, 127]}
+    assert dog.tripped.as_json() == {
+        "during": "stream",
+        "bound_s": 3.0,
+        "vectors": [0, 127],
+        "waited_s": 0.0,
+    }
     assert dog.loop_bound(10.0) == 13.0
 
 

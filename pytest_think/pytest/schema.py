@@ -219,6 +219,9 @@ class HangJson(TypedDict):
     ]
     bound_s: Annotated[Number, Field(description="the watchdog bound it outstayed")]
     vectors: NotRequired[Annotated[list[int], Field(description="first and last vector in flight")]]
+    waited_s: NotRequired[
+        Annotated[Number, Field(description="how long the answer was waited for")]
+    ]
     board_answered: NotRequired[
         Annotated[bool, Field(description="whether SSH still answered a probe after the hang")]
     ]
@@ -230,6 +233,7 @@ class RecoveryJson(TypedDict):
     recovered: bool
     power_cycled: bool
     seconds: Annotated[Number, Field(description="from the start of recovery until it was back")]
+    probe_s: Annotated[Number, Field(description="the SSH probe of the hung board")]
     reflashed: Annotated[bool, Field(description="the design was flashed again")]
     switch: NotRequired[Annotated[str, Field(description="the power switch used")]]
     boot_s: NotRequired[Annotated[Number, Field(description="from power-on until SSH answered")]]
