@@ -13,7 +13,8 @@ and streams the 450 digits vectors, so the board freezes in its stream; the seco
   (target: ≤ 1.05 — caught at its bound, not later);
 - recovery: the recovery's seconds − the twin's boot time (target: ≤ 10 s; the SSH probe,
   which a frozen board makes wait its whole ``recovery.probe_timeout``, the power-off time,
-  the reconnection and the re-flash included), and whether the design was flashed again (the reboot forgot the fabric);
+  the reconnection and the re-flash included), and whether the design was flashed again
+  (the reboot forgot the fabric);
 - the test after it passed.
 """
 
