@@ -243,3 +243,28 @@ def test_a_board_that_does_not_come_back_stops_its_remaining_tests(
         ]
     )
     _no_traceback(result)
+
+
+def test_a_pool_member_that_hangs_is_dropped_at_its_bound_and_its_board_recovered(
+    pytester: pytest.Pytester, write_board: Callable[..., Path]
+) -> None:
+    # steady takes its time (2 ms a vector), so stuck is sure to be handed frames; stuck's
+    # agent stops answering once it has taken more than 30 vectors.
+    write_board("steady", twin={"latency": {"fixed_us": 2000}})
+    write_board("stuck", watchdog=WATCHDOG, twin={"faults": {"hang_after_vectors": 30}})
+    pytester.makepyfile(
+        f"""
+        def test_pool(dut_pool, reference):
+            run = dut_pool.run({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}, vectors_per_frame=10)
+            reference.check(run, rtol=1e-4, atol=1e-5)
+            (drop,) = run.pool.dropped
+            assert drop.member == "stuck"
+            assert "board 'stuck' hung at vectors" in drop.reason
+            assert drop.reason.endswith("no answer in {FLOOR_S:g} s")
+        """
+    )
+    result = pytester.runpytest("--board=steady", "--board=stuck", "--think-json=out.json")
+    result.assert_outcomes(passed=1)
+    (test,) = _tests(pytester).values()
+    assert test["hang"]["during"] == "stream" and test["hang"]["board_answered"] is True
+    assert test["recovery"]["recovered"] and not test["recovery"]["power_cycled"]
