@@ -145,8 +145,8 @@ def test_a_meter_that_cannot_switch_a_supply_is_no_power_switch(tmp_path: Path) 
     data["recovery"] = {"power": "meter"}
     path.write_text(yaml.safe_dump(data))
     board = load_board(path)
-    with pytest.raises(BoardConfigError) as info:
-        SupplySwitch(board)
+    with pytest.raises(PowerSwitchError) as info:
+        SupplySwitch(board).power(False)
     assert "field 'recovery.power': meter driver 'onboard' cannot switch" in str(info.value)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 
 from pytest_think.boards import BoardConfig
-from pytest_think.errors import BoardConfigError, ThinkError
+from pytest_think.errors import ThinkError
 from pytest_think.power.meters import SupplyOutput, meter_driver, open_meter
 
 __all__ = ["CommandSwitch", "PowerSwitchError", "SupplySwitch"]
@@ -28,13 +28,6 @@ class SupplySwitch:
 
     def __init__(self, config: BoardConfig) -> None:
         assert config.meter is not None
-        driver = meter_driver(config)
-        if not issubclass(driver, SupplyOutput):  # type: ignore[arg-type]
-            raise BoardConfigError(
-                f"board file {config.source or config.name}: field 'recovery.power': meter "
-                f"driver '{config.meter.driver}' cannot switch a supply output; name a 'power' "
-                "port or give power_off/power_on commands"
-            )
         self.config = config
 
     def __repr__(self) -> str:
@@ -42,6 +35,15 @@ class SupplySwitch:
         return f"<supply output of meter {self.config.meter.driver} of '{self.config.name}'>"
 
     def power(self, on: bool) -> None:
+        assert self.config.meter is not None
+        # Checked when switching, not when bound: a board file may measure with another
+        # meter (a test, a lab swapping instruments) and never need its switch.
+        if not issubclass(meter_driver(self.config), SupplyOutput):  # type: ignore[arg-type]
+            raise PowerSwitchError(
+                f"board file {self.config.source or self.config.name}: field 'recovery.power': "
+                f"meter driver '{self.config.meter.driver}' cannot switch a supply output; name "
+                "a 'power' port or give power_off/power_on commands"
+            )
         try:
             meter = open_meter(self.config)
             try:
