@@ -90,6 +90,7 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Ite
     that could not be stops the tests after it, one line each."""
     with allure_report.step(f"connect to board '{board_spec}' and identify it"):
         held = think_session(request.config).board_for(board_spec, emulate)
+    recover_if_hung(request, held)  # a hang outside any `board` fixture, before this test
     check_not_down(held)
     conn = held.connection
     record_of(request.node).board = conn.config.name
