@@ -99,6 +99,7 @@ bench: $(STAMP) ser2net sshd
 	$(BIN)/python bench/bench_boards.py --json reports/bench-boards.json
 	$(BIN)/python bench/bench_compare.py --json reports/bench-compare.json
 	$(BIN)/python bench/bench_resume.py --json reports/bench-resume.json
+	$(BIN)/python bench/bench_recovery.py --json reports/bench-recovery.json
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml

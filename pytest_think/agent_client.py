@@ -13,12 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_think.agent import think_frames as tf
+from pytest_think.boards import WatchdogConfig
 from pytest_think.errors import AgentError, AgentRefused, AgentTimeout
 from pytest_think.stream import DEFAULT_WINDOW, Batches, ResultSink, StreamResult, VectorStream
 from pytest_think.transport.channel import FrameChannel, LinkClosed, PlainChannel
 from pytest_think.transport.link import Link
 from pytest_think.transport.reliable import ReliableChannel
 from pytest_think.vectors import VectorSet
+from pytest_think.watchdog import Watchdog
 from pytest_think.wire import to_wire
 
 __all__ = ["HELLO_GRACE_S", "AgentClient"]
@@ -29,9 +31,15 @@ HELLO_GRACE_S = 3.0  # on lossy links, how long to wait for HELLO before asking 
 class AgentClient:
     """Talks to one running agent over one link."""
 
-    def __init__(self, link: Link, result_timeout: float = 60.0) -> None:
+    def __init__(
+        self, link: Link, result_timeout: float = 60.0, watchdog: Watchdog | None = None
+    ) -> None:
         self.link = link
         self.result_timeout = result_timeout
+        # How long a streamed answer may take: the board's watchdog, else `result_timeout`.
+        self.watchdog = watchdog or Watchdog(
+            link.describe(), WatchdogConfig(floor_s=result_timeout)
+        )
         self.channel: FrameChannel = PlainChannel(link) if link.reliable else ReliableChannel(link)
         self.seq = 0
         self.identity: dict[str, Any] = {}

@@ -217,6 +217,60 @@ class AgentConfig(_Strict):
     start_timeout: float = Field(60.0, gt=0)
 
 
+class WatchdogConfig(_Strict):
+    """How long the board may stay silent before it counts as hung (pytest_think.watchdog):
+    the larger of `floor_s` and `p99_multiple` times the 99th percentile of the waits for an
+    answer measured so far in the same stream."""
+
+    floor_s: float = Field(
+        30.0, gt=0, description="the shortest bound, before and whatever the measured waits"
+    )
+    p99_multiple: float = Field(
+        20.0, ge=1, description="the bound's multiple of the measured waits' p99"
+    )
+
+
+class RecoveryConfig(_Strict):
+    """How a hung board is brought back (pytest_think.recovery): which switch power-cycles
+    it, and how long it may take to boot."""
+
+    power: Literal["port", "meter", "command"] | None = Field(
+        None,
+        description="the power switch: 'port' (the 'power' section, a labgrid place's), "
+        "'meter' (the meter's supply output powers the board), 'command' (power_off/power_on); "
+        "default: the 'power' section when there is one, else the commands when given",
+    )
+    power_off: list[str] | None = Field(
+        None, min_length=1, description="argv that switches the board off (run without a shell)"
+    )
+    power_on: list[str] | None = Field(
+        None, min_length=1, description="argv that switches the board on (run without a shell)"
+    )
+    command_timeout: float = Field(30.0, gt=0, description="seconds a power command may take")
+    off_s: float = Field(2.0, ge=0, description="seconds the board stays off")
+    boot_timeout: float = Field(
+        180.0, gt=0, description="seconds from power-on until SSH must answer again"
+    )
+    probe_timeout: float = Field(
+        5.0, gt=0, description="seconds an SSH probe of a hung board may take"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> RecoveryConfig:
+        commands = (self.power_off is None, self.power_on is None)
+        if commands[0] != commands[1]:
+            raise ValueError("give both 'power_off' and 'power_on' (argv lists), or neither")
+        if self.power == "command" and self.power_off is None:
+            raise ValueError("power: command needs 'power_off' and 'power_on' (argv lists)")
+        return self
+
+    @property
+    def switch(self) -> str | None:
+        """The switch chosen: the field, else the commands when given (the board file's
+        'power' section is looked at by the caller)."""
+        return self.power or ("command" if self.power_on is not None else None)
+
+
 class TwinSection(BaseModel):
     """The board's digital twin. The product reads only `only`; the rest of the section is
     kept as data and validated by the twin side, which owns its models."""
@@ -241,12 +295,21 @@ class BoardConfig(_Strict):
     twin: TwinSection | None = None
     labgrid: LabgridConfig | None = None
     power: PowerConfig | None = None
+    watchdog: WatchdogConfig = WatchdogConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     source: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _reachable(self) -> BoardConfig:
         if self.ssh is None and self.serial is None:
             raise ValueError("a board needs an 'ssh' or a 'serial' section to be reached")
+        if self.recovery.power == "meter" and self.meter is None:
+            raise ValueError("recovery.power is 'meter' but the board file has no 'meter' section")
+        if self.recovery.power == "port" and self.power is None and self.labgrid is None:
+            raise ValueError(
+                "recovery.power is 'port' but the board file has no 'power' section "
+                "(nor a 'labgrid' place that gives one)"
+            )
         if self.labgrid is None:
             for section, field in (("ssh", "host"), ("serial", "url"), ("console", "url")):
                 if (

@@ -25,8 +25,10 @@ from pytest_think.errors import LinkError
 from pytest_think.transport.console import SerialConsole
 from pytest_think.transport.console_watch import ConsoleAlarm, ConsoleWatch
 from pytest_think.transport.ssh import SshTransport
+from pytest_think.watchdog import Watchdog
 
 if TYPE_CHECKING:
+    from pytest_think.designs import Design
     from pytest_think.power.onboard import PowerSensor
     from pytest_think.transport.shell import Shell
 
@@ -44,6 +46,9 @@ class Board:
         # The console lines that fail a test (its family's, set when the board is opened).
         self.console_alarms: tuple[ConsoleAlarm, ...] = ()
         self._watch: ConsoleWatch | None = None
+        self.design: Design | None = None  # the design last flashed (a recovery re-flashes it)
+        # How long the board may stay silent; the hang it caught, for the recovery strategy.
+        self.watchdog = Watchdog(config.name, config.watchdog)
 
     def __str__(self) -> str:
         return f"board '{self.name}' ({'twin' if self.emulated else 'hardware'})"

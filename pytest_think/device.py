@@ -6,6 +6,7 @@ streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pytest_think.boards import BoardConfig
 from pytest_think.checking import accuracy
 from pytest_think.connection import Board
 from pytest_think.designs import Design, load_design
-from pytest_think.errors import InputFileError, LinkError
+from pytest_think.errors import AgentTimeout, InputFileError, LinkError
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
 from pytest_think.power.meters import PowerMeter, open_meter
@@ -28,6 +29,7 @@ from pytest_think.stats import latency_stats
 from pytest_think.stream import DEFAULT_WINDOW, StreamResult
 from pytest_think.trtexec import TrtexecSummary
 from pytest_think.vectors import VectorSet, load_vectors
+from pytest_think.watchdog import Watchdog
 
 
 @dataclass
@@ -103,6 +105,10 @@ class Device:
         return self.board.config
 
     @property
+    def watchdog(self) -> Watchdog:
+        return self.board.watchdog
+
+    @property
     def meter_identity(self) -> str | None:
         """The meter's identity, once it was opened."""
         return self._meter.idn if self._meter is not None else None
@@ -123,7 +129,7 @@ class Device:
             return self.agent
         self.ensure_link()
         link = self.board.agent.start_agent()
-        agent = AgentClient(link)
+        agent = AgentClient(link, watchdog=self.watchdog)
         try:
             agent.hello(self.config.agent.start_timeout)
         except Exception:
@@ -288,7 +294,13 @@ class Device:
             assert self.agent is not None
             options = {"min_seconds": min_seconds, "warmup": warmup}
             n = min(default if count is None else count, vset.count)
-            return self.agent.loop(vset, n, options, timeout=min_seconds * 10 + 60)
+            bound = self.watchdog.loop_bound(min_seconds)
+            since = time.monotonic()
+            try:
+                return self.agent.loop(vset, n, options, timeout=bound)
+            except AgentTimeout:
+                self.stop_agent()
+                raise self.watchdog.hung("in the device loop", bound, since=since) from None
 
         return loop
 
@@ -307,7 +319,15 @@ class Device:
         ensure_design(self.board, design)
         return benchmarker.trtexec(design, iterations, warmup_ms)
 
+    def stop_agent(self) -> None:
+        """Let the agent go without asking it (a hung agent answers nothing, BYE included)."""
+        if self.agent is not None:
+            agent, self.agent = self.agent, None
+            agent.link.close()
+
     def close_agent(self) -> None:
+        if self.watchdog.tripped is not None:
+            self.stop_agent()  # hung: BYE would go unanswered too
         if self.agent is not None:
             self.agent.bye()
             self.agent = None

@@ -58,3 +58,15 @@ class FlashError(ThinkError):
 
 class FarmError(ThinkError):
     """A board's labgrid place cannot be had: the coordinator, the place, who holds it."""
+
+
+class CommandTimeout(RemoteCommandError):
+    """A command on the board did not finish within its timeout."""
+
+
+class BoardHung(AgentTimeout):
+    """The board stopped answering within its watchdog bound (pytest_think.watchdog)."""
+
+
+class BoardDown(ThinkError):
+    """A hung board could not be brought back: its remaining tests stop with this line."""

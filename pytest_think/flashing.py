@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_think.connection import Board
 from pytest_think.designs import Design
-from pytest_think.errors import InputFileError
+from pytest_think.errors import CommandTimeout, InputFileError
 
 
 @dataclass
@@ -54,6 +54,7 @@ def ensure_design(board: Board, design: Design, force: bool = False) -> FlashRep
             f"'{design.family}', board '{board.name}' is family '{board.family}'"
         )
     flasher = board.flasher
+    board.design = design  # what a recovery brings the board back to
     started = time.perf_counter()
     sha = design.sha256
     if not force and loaded_design(board) == sha:
@@ -62,7 +63,12 @@ def ensure_design(board: Board, design: Design, force: bool = False) -> FlashRep
     ssh = board.transport
     # Forget the old design first: a failed flash must not leave a stale record behind.
     ssh.run(["rm", "-f", record]).check(ssh.where)
-    log = flasher.flash(design)
+    since = time.monotonic()
+    try:
+        log = flasher.flash(design)
+    except CommandTimeout:
+        doing = f"flashing design '{design.name}'"
+        raise board.watchdog.hung(doing, ssh.config.command_timeout, since=since) from None
     ssh.run(["mkdir", "-p", posixpath.dirname(record)]).check(ssh.where)
     ssh.write_file(record, f"{sha}\n".encode())
     return FlashReport(design.name, sha, True, time.perf_counter() - started, log)

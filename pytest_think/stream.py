@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from pytest_think.agent import think_frames as tf
-from pytest_think.errors import AgentError
+from pytest_think.errors import AgentError, AgentTimeout
 from pytest_think.output_store import WrittenFrontier, allocate
 from pytest_think.vectors import VectorSet
 from pytest_think.wire import from_wire, to_wire
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_think.resume import Resume
     from pytest_think.transport.channel import FrameChannel
     from pytest_think.transport.link import Link
+    from pytest_think.watchdog import Watchdog
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -56,6 +57,7 @@ class StreamClient(Protocol):
     link: Link
     channel: FrameChannel
     result_timeout: float
+    watchdog: Watchdog  # how long an answer may take (pytest_think.watchdog)
 
     def next_seq(self) -> int: ...
 
@@ -249,6 +251,7 @@ class VectorStream:
         self.send_error: BaseException | None = None
         self.sender = threading.Thread(target=self._send_all, name="think-sender", daemon=True)
         self.earlier_links: dict[str, int] = {}  # link counts of the passes before this one
+        self.watch = client.watchdog.stream()
 
     def frame_vectors(self) -> int:
         """Vectors in the next frame: as asked, or as many as the channel's frame size holds
@@ -339,9 +342,13 @@ class VectorStream:
 
     def _receive(self) -> tf.Frame:
         try:
-            return self.client.receive(self.client.result_timeout, DOING)
+            frame = self.client.receive(self.watch.start_wait(), DOING)
+        except AgentTimeout:
+            raise self.watch.hung(self.frames_in_flight()) from None
         except AgentError as exc:
             raise AgentError(f"{exc}; {self._in_flight_text()}") from None
+        self.watch.answered()
+        return frame
 
     def _collect(self, frame: tf.Frame) -> None:
         now = time.perf_counter_ns()

@@ -80,6 +80,23 @@ def write_design(directory: Path, name: str, family: str, **files: Path) -> Path
     return path
 
 
+def zcu102_twin_file(base: Path, **twin: Any) -> Path:
+    """boards/fpga-zcu102.yaml with `twin` fields replaced, written under `base`."""
+    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
+    data["twin"].update(twin)
+    board_file = base / "zcu102.yaml"
+    board_file.write_text(yaml.safe_dump(data))
+    return board_file
+
+
+def zcu102_design(base: Path, size: int) -> Path:
+    """A design for the ZCU102 (a synthetic .bit.bin of `size` bytes) in `base`/design."""
+    d = base / "design"
+    d.mkdir()
+    bitstream = make_bitstream(d / "d.bit.bin", size)
+    return write_design(d, "digits-zcu102", "xilinx-fpga", bitstream=bitstream)
+
+
 @contextmanager
 def bench_twin(base: Path, board_file: Path, name: str, **fpga: Any) -> Iterator[tuple[Any, Path]]:
     """A running twin of `board_file` (with `fpga` overrides) and a boards dir holding `name`,

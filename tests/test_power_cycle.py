@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from support import REPO, bench_twin, make_bitstream, write_design
+from support import bench_twin, zcu102_design, zcu102_twin_file
 
 SMALL = 1_500_000
 
@@ -19,15 +18,8 @@ def test_supply_off_takes_the_board_down_and_a_reboot_forgets_the_fabric(
     from pytest_think.power.meters import SupplyOutput, meter_options
     from pytest_think.power.meters.keysight_n6705 import KeysightN6705
 
-    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
-    data["twin"]["boot_s"] = 0.5
-    board_file = tmp_path / "zcu102.yaml"
-    board_file.write_text(yaml.safe_dump(data))
-    d = tmp_path / "design"
-    d.mkdir()
-    design = write_design(
-        d, "digits-zcu102", "xilinx-fpga", bitstream=make_bitstream(d / "d.bit.bin", SMALL)
-    )
+    board_file = zcu102_twin_file(tmp_path, boot_s=0.5)
+    design = zcu102_design(tmp_path, SMALL)
     flash_test = f"""
 def test_flash(dut, board):
     report = dut.flash({str(design)!r})

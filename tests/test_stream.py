@@ -294,8 +294,7 @@ def test_no_answer_within_result_timeout(start: Start) -> None:
         client.stream(vs, window=3, vectors_per_frame=PER_FRAME)
     assert time.monotonic() - began < 2.0
     message = str(info.value)
-    assert "no answer from the agent within 0.5 s during the stream" in message
-    assert "vectors 0-191 in flight" in message
+    assert "hung at vectors 0–191, no answer in 0.5 s" in message
 
 
 @pytest.mark.parametrize(

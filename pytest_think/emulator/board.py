@@ -4,6 +4,7 @@ family and meter (`pytest_think.emulator.parts`), and its power going down and u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import posixpath
@@ -26,6 +27,7 @@ from pytest_think.emulator.power.onboard import OnboardPowerTwin, rails_model
 from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.servers.console import ConsoleTwin
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
+from pytest_think.emulator.stalls import TwinStalls, silence
 
 __all__ = ["BoardTwin", "uname_for"]
 
@@ -77,6 +79,7 @@ class BoardTwin:
             if faults.drop_after_vectors
             else None
         )
+        self.stalls = TwinStalls(twin.faults, self.freeze)
 
     def add_path(self, directories: list[str]) -> None:
         """Put directories first on the PATH of the board's processes (an SDK's tools)."""
@@ -114,6 +117,7 @@ class BoardTwin:
 
     async def _boot(self, seconds: float | None = None) -> None:
         await asyncio.sleep(self.twin.boot_s if seconds is None else seconds)
+        self.stalls.booted()
         self.up = True
 
     def drop_connections(self) -> None:
@@ -135,6 +139,13 @@ class BoardTwin:
         self.connections.clear()
         if self.twin.faults.new_host_key and self.rekey is not None:
             self.rekey()  # what answers next is the board reinstalled, with a key of its own
+
+    def freeze(self) -> None:
+        """The board locks up: its connections go silent (left open, as a hung kernel leaves
+        them), new ones are dropped, until a power cycle."""
+        self.up = False
+        for conn in self.connections:
+            silence(conn)
 
     def _interpreter_shims(self, sandbox: Sandbox) -> str:
         """A bin directory where the board's interpreter names run this twin's Python, for the
@@ -177,6 +188,8 @@ class BoardTwin:
         io = ShellIO(read_stdin, out, err)
         status = 0
         for argv in parsed:
+            if self.stalls.command_freezes(argv[0]):
+                await asyncio.Event().wait()  # never returns: the board is frozen
             if argv[0] in self.shell.interpreters:
                 status = await self._python(argv, process, io)
             else:
@@ -204,12 +217,16 @@ class BoardTwin:
             )
             return 2
 
+        # Once the client closed the channel, what the agent says goes nowhere (an error
+        # here would make asyncssh drop the whole connection, which no real board does).
         async def write_out(data: bytes) -> None:
-            process.stdout.write(data)
-            await process.stdout.drain()
+            with contextlib.suppress(BrokenPipeError):
+                process.stdout.write(data)
+                await process.stdout.drain()
 
         async def write_err(data: bytes) -> None:
-            process.stderr.write(data)
+            with contextlib.suppress(BrokenPipeError):
+                process.stderr.write(data)
 
         return await run_agent(
             script,
@@ -220,7 +237,8 @@ class BoardTwin:
             write_err,
             self.process_env,
             self.activity,
-            self.drops,
+            drops=self.drops,
+            gate=self.stalls.gate(),
         )
 
 

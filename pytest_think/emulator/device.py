@@ -21,6 +21,7 @@ from pydantic import Field
 from pytest_think.agent import think_frames as tf
 from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.parts import TwinModel
+from pytest_think.emulator.stalls import AgentGate
 
 if TYPE_CHECKING:
     from pytest_think.emulator.config import TwinConfig
@@ -54,6 +55,11 @@ class TwinFaults(TwinModel):
     new_host_key: bool = Field(
         False, description="SSH comes back from a drop or a power cycle with a new host key"
     )
+    # Stalls (pytest_think.emulator.stalls): an agent or the whole board stops answering.
+    hang_after_vectors: int | None = Field(None, ge=0)
+    freeze_after_vectors: int | None = Field(None, ge=0)
+    freeze_in_loop: int | None = Field(None, ge=1)
+    freeze_on_command: str | None = Field(None, min_length=1)
     seed: int = 0
 
     @property
@@ -149,11 +155,13 @@ async def run_agent(
     board_env: dict[str, str] | None = None,
     activity: DeviceActivity | None = None,
     drops: LinkDrops | None = None,
+    gate: AgentGate | None = None,
 ) -> int:
     """Run the uploaded agent; return its exit status (negative: killed by that signal).
 
     `board_env` is what the twin's board adds to a process's environment (the PATH to its
-    SDK's tools, the loader path to its libraries …)."""
+    SDK's tools, the loader path to its libraries …); `gate`, what of the host's bytes reach
+    the agent and whether it is heard (the board's stall faults)."""
     board_env = dict(board_env or {})
     path = [p for p in board_env.pop("PATH", "").split(os.pathsep) if p]
     path.append(os.environ.get("PATH", "/usr/bin:/bin"))
@@ -193,6 +201,8 @@ async def run_agent(
                         # which ends at the end of its input.
                         proc.stdin.close()
                         return
+                if gate is not None and not gate.passes(data):
+                    continue
                 proc.stdin.write(data)
                 await proc.stdin.drain()
             proc.stdin.close()
@@ -203,6 +213,8 @@ async def run_agent(
         assert proc.stdout
         decoder = tf.FrameDecoder() if model.rewrites_results or activity else None
         while data := await proc.stdout.read(CHUNK):
+            if gate is not None and gate.silent:
+                continue
             if decoder is None:
                 await stdout_write(data)
                 continue

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pytest_think.boards import BoardConfig, field_problems
-from pytest_think.capabilities import Capabilities
+from pytest_think.capabilities import Capabilities, PowerSwitch
 from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.transport.console_watch import ConsoleAlarm
@@ -87,13 +87,28 @@ def load_family(config: BoardConfig) -> Family:
 
 
 def bind_power_port(board: Board, parts: Capabilities) -> Capabilities:
-    """The board file's `power` port (a farm place's) as the board's PowerSwitch, unless its
-    family bound one of its own."""
-    if board.config.power is None or parts.power_switch is not None:
+    """The board's PowerSwitch as its file's ``recovery.power`` says — the `power` port (a
+    farm place's), the meter's supply output, or power commands; by default the `power` port
+    when there is one, else the commands when given — unless its family bound one of its own."""
+    config = board.config
+    choice = config.recovery.switch or ("port" if config.power is not None else None)
+    if parts.power_switch is not None or choice is None:
         return parts
-    from pytest_think.farm.power import NetworkPowerSwitch
+    switch: PowerSwitch
+    if choice == "meter":
+        from pytest_think.power.switches import SupplySwitch
 
-    switch = NetworkPowerSwitch(board.config.power, f"board file {board.config.source}")
+        switch = SupplySwitch(config)
+    elif choice == "command":
+        from pytest_think.power.switches import CommandSwitch
+
+        switch = CommandSwitch(config)
+    elif config.power is None:
+        return parts  # a labgrid place gives the port once reached
+    else:
+        from pytest_think.farm.power import NetworkPowerSwitch
+
+        switch = NetworkPowerSwitch(config.power, f"board file {config.source}")
     return dataclasses.replace(parts, power_switch=switch)
 
 

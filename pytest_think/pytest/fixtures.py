@@ -32,6 +32,7 @@ from pytest_think.pytest.console_trouble import watch_board
 from pytest_think.pytest.dut import Dut
 from pytest_think.pytest.recording import format_console, record_of, watch_console
 from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.recovering import check_not_down, recover_if_hung
 from pytest_think.pytest.schema import CompareJson, TableJson
 from pytest_think.pytest.session import think_session
 from pytest_think.reference import reference_model
@@ -81,13 +82,17 @@ def think_benchmark(request: pytest.FixtureRequest) -> tuple[str, ...]:
 
 
 @pytest.fixture
-def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Board:
+def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Iterator[Board]:
     """The connected board: config, SSH transport and identity (one per session and board).
 
     Function-scoped on purpose: the connection itself is kept for the session, and a test that
-    parametrizes `board_spec` must get its own board, which a cached session value is not."""
+    parametrizes `board_spec` must get its own board, which a cached session value is not.
+    A board that hung during the test is brought back after it (pytest_think.recovery); one
+    that could not be stops the tests after it, one line each."""
     with allure_report.step(f"connect to board '{board_spec}' and identify it"):
         held = think_session(request.config).board_for(board_spec, emulate)
+    recover_if_hung(request, held)  # a hang outside any `board` fixture, before this test
+    check_not_down(held)
     conn = held.connection
     record_of(request.node).board = conn.config.name
     request.node.user_properties.append(("think_board", conn.config.name))
@@ -96,7 +101,8 @@ def board(request: pytest.FixtureRequest, board_spec: str, emulate: bool) -> Boa
     allure_report.attach_text(
         "board file (secrets redacted)", allure_report.redacted_board(conn.config), "json"
     )
-    return conn
+    yield conn
+    recover_if_hung(request, held)
 
 
 @pytest.fixture

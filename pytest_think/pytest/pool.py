@@ -25,7 +25,9 @@ from pytest_think.pytest.console_trouble import watch_board
 from pytest_think.pytest.dut import record_run
 from pytest_think.pytest.recording import record_of
 from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.recovering import check_not_down, recover_if_hung
 from pytest_think.pytest.session import think_session
+from pytest_think.pytest.session_boards import SessionBoard
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
 from pytest_think.vectors import VectorSet
@@ -134,24 +136,31 @@ def pool_members(request: pytest.FixtureRequest) -> Iterator[list[PoolMember]]:
     session = think_session(request.config)
     emulate = session.emulate
     boards = [session.board_for(spec, emulate) for spec in session.board_specs]
+    for held in boards:
+        check_not_down(held)
     label_pool(request.node, boards)
     for held in boards:
         watch_board(request.node, held.connection)
-    if len(boards) > 1:
-        yield [PoolMember(b.connection.name, b.device) for b in boards]
-        return
-    (board,) = boards
-    devices = board.connection.devices
-    if len(devices) < 2:
-        yield [PoolMember(board.connection.name, board.device)]
-        return
-    name = board.connection.name
-    members = [PoolMember(f"{name}[{d}]", Device(board.connection), d) for d in devices]
+    members = _members(boards)
     try:
         yield members
     finally:
-        for member in members:
-            member.device.close()
+        if len(boards) == 1 and len(members) > 1:  # bound to the board's devices: their own
+            for member in members:
+                member.device.close()
+        for held in boards:  # a member that hung dropped out; its board is brought back
+            recover_if_hung(request, held)
+
+
+def _members(boards: list[SessionBoard]) -> list[PoolMember]:
+    if len(boards) > 1:
+        return [PoolMember(b.connection.name, b.device) for b in boards]
+    (board,) = boards
+    devices = board.connection.devices
+    if len(devices) < 2:
+        return [PoolMember(board.connection.name, board.device)]
+    name = board.connection.name
+    return [PoolMember(f"{name}[{d}]", Device(board.connection), d) for d in devices]
 
 
 @pytest.fixture

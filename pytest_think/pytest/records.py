@@ -17,8 +17,10 @@ from pytest_think.pytest.schema import (
     ConsoleTroubleJson,
     EnergyJson,
     FlashJson,
+    HangJson,
     Outcome,
     PoolJson,
+    RecoveryJson,
     ResumeJson,
     RunJson,
     StreamJson,
@@ -86,6 +88,8 @@ class TestRecord:
     console_trouble: list[ConsoleTroubleJson] = field(default_factory=list)  # kernel trouble
     energies: list[EnergyJson] = field(default_factory=list)  # one per energy.measure
     tables: list[TableJson] = field(default_factory=list)  # record_table: trade-offs
+    hang: HangJson | None = None  # the board stopped answering (pytest_think.watchdog)
+    recovery: RecoveryJson | None = None  # and what bringing it back took
     outcome: Outcome = "unknown"
     duration_s: float = 0.0
     message: str | None = None
@@ -135,6 +139,10 @@ class TestRecord:
                 data["energies"] = list(self.energies)
         if self.tables:
             data["tables"] = self.tables
+        if self.hang is not None:
+            data["hang"] = self.hang
+        if self.recovery is not None:
+            data["recovery"] = self.recovery
         if self.runs:
             # The headline fields are the last run's; every run is listed when there are several.
             data.update(cast(TestJson, self.runs[-1].as_json()))

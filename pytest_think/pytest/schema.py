@@ -266,6 +266,36 @@ class TableJson(TypedDict):
     plot: NotRequired[TablePlotJson]
 
 
+class HangJson(TypedDict):
+    """The board stopped answering within its watchdog bound (pytest_think.watchdog)."""
+
+    during: Annotated[
+        str, Field(description="what the board was doing: stream, in the device loop, flashing")
+    ]
+    bound_s: Annotated[Number, Field(description="the watchdog bound it outstayed")]
+    vectors: NotRequired[Annotated[list[int], Field(description="first and last vector in flight")]]
+    waited_s: NotRequired[
+        Annotated[Number, Field(description="how long the answer was waited for")]
+    ]
+    board_answered: NotRequired[
+        Annotated[bool, Field(description="whether SSH still answered a probe after the hang")]
+    ]
+
+
+class RecoveryJson(TypedDict):
+    """Bringing the hung board back (pytest_think.recovery)."""
+
+    recovered: bool
+    power_cycled: bool
+    seconds: Annotated[Number, Field(description="from the start of recovery until it was back")]
+    probe_s: Annotated[Number, Field(description="the SSH probe of the hung board")]
+    reflashed: Annotated[bool, Field(description="the design was flashed again")]
+    switch: NotRequired[Annotated[str, Field(description="the power switch used")]]
+    boot_s: NotRequired[Annotated[Number, Field(description="from power-on until SSH answered")]]
+    design: NotRequired[str]
+    error: NotRequired[Annotated[str, Field(description="why the board could not be brought back")]]
+
+
 class TestJson(TypedDict):
     """One test; the fields of its last run are its own (`runs` lists all when several)."""
 
@@ -289,6 +319,8 @@ class TestJson(TypedDict):
     energy: NotRequired[EnergyJson]
     energies: NotRequired[list[EnergyJson]]
     tables: NotRequired[list[TableJson]]
+    hang: NotRequired[HangJson]
+    recovery: NotRequired[RecoveryJson]
     runs: NotRequired[list[RunJson]]
     board: NotRequired[
         Annotated[str, Field(description="the board the test ran on; absent: it used none")]

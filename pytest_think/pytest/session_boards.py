@@ -36,6 +36,7 @@ class SessionBoard:
     connection: Board
     reached: Reached | None = None
     _device: Device | None = None
+    down: str | None = None  # why a hung board could not be brought back (its tests stop)
 
     @property
     def device(self) -> Device:

@@ -21,7 +21,12 @@ import paramiko
 import tenacity
 
 from pytest_think.boards import SshConfig
-from pytest_think.errors import HostKeyError, LinkError, LoginRefused, RemoteCommandError
+from pytest_think.errors import (
+    CommandTimeout,
+    HostKeyError,
+    LinkError,
+    LoginRefused,
+)
 from pytest_think.hashing import sha256_file
 from pytest_think.transport import hostkeys
 from pytest_think.transport.link import RELIABLE_FRAME_BYTES
@@ -302,7 +307,7 @@ class SshTransport:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise RemoteCommandError(
+                    raise CommandTimeout(
                         f"`{command}` on {self.where} did not finish within {timeout:g} s"
                     )
                 select.select([channel], [], [], min(remaining, 0.05))
