@@ -37,20 +37,19 @@ def test_next_measurement(energy):
     assert report.valid and report.mj_per_inference > 0
 """
 
-# driver: (meter fields, twin meter, the query a silent meter is left without)
+# driver: (meter fields, twin meter)
 DRIVERS = {
-    "keysight-n6705": ({}, {}, "FETC:ARR:CURR? (@1)"),
+    "keysight-n6705": ({}, {}),
     "generic-scpi": (
         {"idn": "ACME,PM-1000", "setup": ["CONF:POW:DC"], "power_query": "MEAS:POW?",
          "update_s": 0.01},
         {"volts": 12.0},
-        "MEAS:POW?",
     ),
 }  # fmt: skip
 
 
 def _board(tmp_path: Path, driver: str, vanish: dict[str, object]) -> Path:
-    fields, twin_meter, _ = DRIVERS[driver]
+    fields, twin_meter = DRIVERS[driver]
     data = yaml.safe_load(ZCU102.read_text())
     data["meter"] = {
         "driver": driver,
@@ -96,7 +95,8 @@ def _lost_then_valid(tests: dict[str, Any]) -> str:
 # What the reason says of a meter that went away, by how it went.
 GONE = {
     "close": "the meter closed its connection (at `*`)",
-    "silent": "the meter stopped answering (at `{query}`: no answer within * s)",
+    # Which query meets the silence depends on when the host asks (load moves it): any does.
+    "silent": "the meter stopped answering (at `*`: no answer within * s)",
 }
 
 
@@ -112,7 +112,7 @@ def test_a_meter_that_goes_away_mid_window_voids_that_measurement_within_its_tim
         [
             "EnergyInvalid: energy on board 'fpga-zcu102' is invalid: the meter was lost during "
             f"trial ? of {TRIALS}: meter of board 'fpga-zcu102' (TCPIP::127.0.0.1::*::SOCKET): "
-            + GONE[how].format(query=DRIVERS[driver][2])
+            + GONE[how]
         ]
     )
     reason = _lost_then_valid(tests)

@@ -74,6 +74,11 @@ class TwinStalls:
         """Count a frame from the host; whether the agent hangs on it."""
         f = self.faults
         if frame.type == tf.LOOP:
+            # Windows only: a loop of no length is one exchange (the clock probes around a
+            # window), not what a board freezes under.
+            options, _ = tf.decode_loop(frame.payload)
+            if float(options.get("min_seconds", 0)) <= 0:
+                return False
             self.loops_since_boot += 1
             if f.freeze_in_loop is not None and self.loops_since_boot >= f.freeze_in_loop:
                 self._freeze()
