@@ -183,3 +183,38 @@ def test_twin_kernel_log_prints_on_the_console_and_in_dmesg(
         """
     )
     pytester.runpytest(f"--board={ZCU102}", "--emulate").assert_outcomes(passed=1)
+
+
+def test_a_kernel_that_oopses_mid_stream_fails_that_test_only(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(ZCU102.read_text())
+    data["twin"]["console"] = {"oops_after_vectors": 200}  # in the middle of the first stream
+    board = tmp_path / "oopsing.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(
+        f"""
+        MODEL, VECTORS = {str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}
+
+        def test_stream(dut):
+            assert dut.run(MODEL, VECTORS).count == 450
+
+        def test_next_stream(dut):
+            assert dut.run(MODEL, VECTORS).count == 450
+        """
+    )
+    result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*KernelTrouble: console of board 'fpga-zcu102' (/dev/pts/*) printed kernel trouble "
+            "during the test (oops, call trace): 2 lines",
+            "*  [[] *.??????[]] Internal error: Oops: 96000005 [[]#1[]] SMP",
+        ]
+    )
+    first, second = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert first["nodeid"].endswith("test_stream") and first["outcome"] == "failed"
+    assert "zocl_bo_map+0x48/0x90 [zocl]" in " ".join(
+        ln["text"] for ln in first["console_trouble"][0]["excerpt"]
+    )
+    assert second["outcome"] == "passed"
