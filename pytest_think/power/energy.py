@@ -224,7 +224,8 @@ def measure_energy(
 
     `run_loop` runs the model on the device and returns the agent's LOOP_DONE report. A meter
     lost on the way ends the measurement: invalid, saying where, with no number."""
-    report = EnergyReport(True, None, meter.idn, settings, 0.0)
+    # No idle figure until the baseline is measured (null in the results, never a number).
+    report = EnergyReport(True, None, meter.idn, settings, float("nan"))
     phase = "the idle baseline"
     try:
         idle_s = settings.idle_s if settings.idle_s is not None else min(settings.window_s, 5.0)
