@@ -25,6 +25,7 @@ OOPS = """\
 <4>---[ end trace 6b0f3a4c2d1e9f87 ]---
 """
 FPGA_ERROR = "<3>fpga_manager fpga0: Error while writing image data to FPGA\n"
+PANIC = "<0>Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n"
 
 KMSG_TESTS = f"""
 import pytest
@@ -43,8 +44,13 @@ def test_oops_mid_test(board, dut):
 
 
 def test_fpga_manager_error(board, dut):
-    kmsg(board, {FPGA_ERROR!r})
     assert dut.run(MODEL, VECTORS).count == 450
+    kmsg(board, {FPGA_ERROR!r})  # the test's last act: read through before it is judged
+
+
+def test_panic_and_a_failure(board):
+    kmsg(board, {PANIC!r})
+    assert False, "the link dropped"
 
 
 def test_after_the_trouble(board, dut):
@@ -72,7 +78,7 @@ def test_an_oops_fails_the_test_it_was_printed_in_and_the_next_test_passes(
         f"--board={ZCU102}", "--emulate", "--think-json=out.json", f"--alluredir={alluredir}"
     )
     # xilinx-fpga: the kernel's alarms and the FPGA manager's.
-    result.assert_outcomes(failed=2, passed=1)
+    result.assert_outcomes(failed=3, passed=1)
     result.stdout.fnmatch_lines(
         [
             "*KernelTrouble: console of board 'fpga-zcu102' (/dev/pts/*) printed kernel trouble "
@@ -110,6 +116,14 @@ def test_an_oops_fails_the_test_it_was_printed_in_and_the_next_test_passes(
     assert "fpga_manager fpga0" not in " ".join(excerpt)
     fpga = tests["test_fpga_manager_error"]["console_trouble"][0]["lines"]
     assert [ln["alarm"] for ln in fpga] == ["FPGA manager error"]
+    # Trouble leads; the test's own failure follows it.
+    result.stdout.fnmatch_lines(
+        [
+            "*KernelTrouble: * printed kernel trouble during the test (kernel panic): 1 line",
+            "*  [[] *.??????[]] Kernel panic - not syncing: Attempted to kill init!*",
+            "(the test itself also failed: AssertionError: the link dropped*",
+        ]
+    )
     after = tests["test_after_the_trouble"]
     assert after["outcome"] == "passed" and "console_trouble" not in after
     # Allure has the excerpt as an attachment of the failed test.
@@ -119,7 +133,7 @@ def test_an_oops_fails_the_test_it_was_printed_in_and_the_next_test_passes(
         for a in json.loads(f.read_text()).get("attachments", [])
         if a["name"] == "console of fpga-zcu102: kernel trouble"
     ]
-    assert len(attachments) == 2
+    assert len(attachments) == 3
     texts = [(alluredir / a["source"]).read_text() for a in attachments]
     assert any("zynqmp_fpga_ops_write" in text for text in texts)
 
@@ -131,7 +145,7 @@ def test_a_family_specific_line_fails_only_on_that_family(
     pytester.makepyfile(KMSG_TESTS)
     result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
     # generic: the kernel's alarms only; an FPGA manager line is nothing to it.
-    result.assert_outcomes(failed=1, passed=2)
+    result.assert_outcomes(failed=2, passed=2)
     result.stdout.fnmatch_lines(
         ["*KernelTrouble: console of board 'arm64-linux' (/dev/pts/*) printed kernel trouble*"]
     )
@@ -151,8 +165,8 @@ def test_the_watch_can_be_turned_off_and_boards_without_a_console_have_none(
     board = tmp_path / "unwatched.yaml"
     board.write_text(yaml.safe_dump(data))
     pytester.makepyfile(KMSG_TESTS)
-    pytester.runpytest(f"--board={board}", "--emulate").assert_outcomes(passed=3)
-    pytester.runpytest(f"--board={ARM64}", "--emulate").assert_outcomes(passed=3)
+    pytester.runpytest(f"--board={board}", "--emulate").assert_outcomes(passed=3, failed=1)
+    pytester.runpytest(f"--board={ARM64}", "--emulate").assert_outcomes(passed=3, failed=1)
 
 
 def test_twin_kernel_log_prints_on_the_console_and_in_dmesg(
@@ -169,3 +183,38 @@ def test_twin_kernel_log_prints_on_the_console_and_in_dmesg(
         """
     )
     pytester.runpytest(f"--board={ZCU102}", "--emulate").assert_outcomes(passed=1)
+
+
+def test_a_kernel_that_oopses_mid_stream_fails_that_test_only(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(ZCU102.read_text())
+    data["twin"]["console"] = {"oops_after_vectors": 200}  # in the middle of the first stream
+    board = tmp_path / "oopsing.yaml"
+    board.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(
+        f"""
+        MODEL, VECTORS = {str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}
+
+        def test_stream(dut):
+            assert dut.run(MODEL, VECTORS).count == 450
+
+        def test_next_stream(dut):
+            assert dut.run(MODEL, VECTORS).count == 450
+        """
+    )
+    result = pytester.runpytest(f"--board={board}", "--emulate", "--think-json=out.json")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*KernelTrouble: console of board 'fpga-zcu102' (/dev/pts/*) printed kernel trouble "
+            "during the test (oops, call trace): 2 lines",
+            "*  [[] *.??????[]] Internal error: Oops: 96000005 [[]#1[]] SMP",
+        ]
+    )
+    first, second = json.loads((pytester.path / "out.json").read_text())["tests"]
+    assert first["nodeid"].endswith("test_stream") and first["outcome"] == "failed"
+    assert "zocl_bo_map+0x48/0x90 [zocl]" in " ".join(
+        ln["text"] for ln in first["console_trouble"][0]["excerpt"]
+    )
+    assert second["outcome"] == "passed"

@@ -131,12 +131,15 @@ def test_a_meter_that_goes_after_some_queries_and_a_bad_fault_are_told(
     from pytest_think.emulator.config import validate_twin
     from pytest_think.errors import BoardConfigError
 
-    # Gone after 30 queries on its first connection: during the idle baseline or a trial.
-    board = _board(tmp_path, "keysight-n6705", {"how": "close", "after_queries": 30})
+    # Gone after 5 queries on its first connection: opening it takes two (*IDN?, the error
+    # queue after *CLS), so it goes while the idle baseline's acquisition is set up.
+    board = _board(tmp_path, "keysight-n6705", {"how": "close", "after_queries": 5})
     result, tests = _run(pytester, board)
     result.assert_outcomes(failed=1, passed=1)
     energy = tests["test_meter_goes_away"]["energy"]
     assert energy["meter_lost"] is True and energy["mj_per_inference"] is None
+    assert energy["idle_power_w"] is None and energy["trials"] == []  # no figure at all
+    assert energy["reason"].startswith("the meter was lost during the idle baseline: ")
     assert "the meter closed its connection" in energy["reason"]
     assert tests["test_next_measurement"]["energy"]["valid"] is True
 

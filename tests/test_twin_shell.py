@@ -92,3 +92,17 @@ def test_python_runs_only_script_files(ssh: SshTransport) -> None:
     result = ssh.run(["python3", "/nope.py"])
     assert result.exit_status == 2
     assert "can't open file '/nope.py'" in result.err
+
+
+def test_tee_copies_stdin_to_files_and_the_kernel_log(ssh: SshTransport) -> None:
+    ssh.run(["mkdir", "-p", "/tmp/tee"])
+    first = ssh.run(["tee", "/tmp/tee/a", "/dev/kmsg"], stdin=b"<6>one\n")
+    assert first.exit_status == 0 and first.out == "<6>one\n"
+    ssh.run(["tee", "-a", "/tmp/tee/a"], stdin=b"two\n")
+    assert ssh.run(["cat", "/tmp/tee/a"]).out == "<6>one\ntwo\n"
+    assert ssh.run(["dmesg"]).out.splitlines()[-1].endswith("] one")
+    missing = ssh.run(["tee", "/no/such/dir/x"], stdin=b"x\n")
+    assert (
+        missing.exit_status == 1
+        and missing.err == "tee: /no/such/dir/x: No such file or directory\n"
+    )

@@ -45,6 +45,10 @@ class DeviceActivity:
         self.power_listeners: list[Callable[[bool], None]] = []
         # Told when the host sends a LOOP (an energy window starts): twin faults time by it.
         self.loop_listeners: list[Callable[[], None]] = []
+        # Told how many vectors the device has answered since the twin started (faults that
+        # strike after N vectors); counted only while someone listens.
+        self.result_listeners: list[Callable[[int], None]] = []
+        self.vectors_answered = 0
         self.rng = np.random.default_rng(model.seed)
 
     def set_powered(self, on: bool) -> None:
@@ -74,6 +78,10 @@ class DeviceActivity:
                 self.ends.append(time.time_ns())
         if frame.type == tf.LOOP_DONE:
             self._log_truth(frame.json())
+        if frame.type == tf.RESULT and self.result_listeners and len(frame.payload) >= 4:
+            self.vectors_answered += int.from_bytes(bytes(frame.payload[:4]), "little")
+            for listener in list(self.result_listeners):
+                listener(self.vectors_answered)
 
     def _log_truth(self, done: dict[str, float]) -> None:
         if self.truth_log is None:

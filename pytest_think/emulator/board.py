@@ -28,6 +28,7 @@ from pytest_think.emulator.sandbox import Sandbox
 from pytest_think.emulator.servers.console import ConsoleTwin
 from pytest_think.emulator.shell import BoardShell, ShellIO, Uname
 from pytest_think.emulator.stalls import TwinStalls, silence
+from pytest_think.errors import TwinError
 
 __all__ = ["BoardTwin", "uname_for"]
 
@@ -97,6 +98,14 @@ class BoardTwin:
             console = ConsoleTwin(self.board, self.shell, self.twin.console, self.twin.os_release)
             if not self.twin.console.silent:
                 self.kernel_log.consoles.append(console.write)
+            after = self.twin.console.oops_after_vectors
+            if after is not None:
+                if self.activity is None:
+                    raise TwinError(
+                        f"board '{self.board.name}': twin.console.oops_after_vectors counts "
+                        "what the device answers; give the twin a 'power_model' to follow it"
+                    )
+                self.kernel_log.print_after_vectors(self.activity, after, self.twin.console.oops)
             self.tasks.append(console.start())
             ready["console"] = console.path
         return ready

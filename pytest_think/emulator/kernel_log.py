@@ -5,7 +5,8 @@ optional ``<N>`` priority first) joins the kernel's ring buffer stamped with the
 boot, and the console prints it when its level is below the console log level (7: all but
 debug messages). So a test, or a twin part (a failing FPGA manager), makes the board's
 console print an oops exactly as a real kernel would: ``[  123.456789] Internal error: Oops …``.
-A power cycle empties the log and restarts its clock.
+A power cycle empties the log and restarts its clock. ``twin.console.oops_after_vectors``
+has the kernel print an oops once the device answered that many vectors (mid-stream).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import time
 from collections.abc import Callable
 
+from pytest_think.emulator.activity import DeviceActivity
 from pytest_think.emulator.shell import BoardShell, ShellIO
 
 __all__ = ["KMSG", "KernelLog"]
@@ -57,6 +59,16 @@ class KernelLog:
             if found:
                 level, line = int(found.group(1)) & 7, line[found.end() :]
             self.printk(line, level)
+
+    def print_after_vectors(self, activity: DeviceActivity, vectors: int, text: str) -> None:
+        """Log `text` (a /dev/kmsg write) once the device has answered `vectors` vectors."""
+
+        def answered(count: int) -> None:
+            if count >= vectors:
+                activity.result_listeners.remove(answered)
+                self.write_kmsg(text.encode())
+
+        activity.result_listeners.append(answered)
 
     def attach(self, shell: BoardShell) -> None:
         """Give the board's shell /dev/kmsg (through `tee`) and `dmesg`."""

@@ -265,7 +265,8 @@ def measure_energy(
     `probe`, a short exchange with the agent (its report with the four time stamps), is
     taken `PROBES` times before and after each trial to bound the clocks' offset. A meter
     lost on the way ends the measurement: invalid, saying where, with no number."""
-    report = EnergyReport(True, None, meter.idn, settings, 0.0)
+    # No idle figure until the baseline is measured (null in the results, never a number).
+    report = EnergyReport(True, None, meter.idn, settings, float("nan"))
     phase = "the idle baseline"
     try:
         idle_s = settings.idle_window_s

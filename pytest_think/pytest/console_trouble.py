@@ -63,7 +63,7 @@ def check(item: pytest.Item, failure: BaseException | None) -> None:
     """Read the watched consoles through; raise KernelTrouble when they show any."""
     troubles = []
     for board, watch in item.stash.get(WATCH_KEY, {}).items():
-        _, trouble = watch.check()
+        trouble = watch.check()
         if trouble is not None:
             troubles.append((board, trouble))
     if not troubles or isinstance(failure, _STOPPING):

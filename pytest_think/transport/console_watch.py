@@ -92,11 +92,11 @@ class ConsoleWatch:
         self.alarms = tuple(alarms)
         self.checked = console.mark()  # where the last check ended
 
-    def check(self) -> tuple[list[ConsoleLine], ConsoleTrouble | None]:
-        """What the console printed since the last check (all the port held is read
-        first), and the trouble in it."""
+    def check(self) -> ConsoleTrouble | None:
+        """The trouble in what the console printed since the last check (all the port held
+        is read first); None when there is none."""
         self.console.settle()
         end = self.console.mark()
         lines = self.console.lines_between(self.checked, end)
         self.checked = end
-        return lines, find_trouble(lines, self.alarms, self.console.where)
+        return find_trouble(lines, self.alarms, self.console.where)

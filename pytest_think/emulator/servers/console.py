@@ -22,11 +22,32 @@ from pytest_think.emulator.shell import BoardShell, ShellIO
 LOGIN_INCORRECT_DELAY_S = 0.5
 
 
+# An arm64 oops as a kernel prints it (levels first, as /dev/kmsg takes them).
+DEFAULT_OOPS = """\
+<1>Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008
+<1>Mem abort info:
+<1>  ESR = 0x96000005
+<4>Internal error: Oops: 96000005 [#1] SMP
+<4>Modules linked in: zocl(O) uio_pdrv_genirq
+<4>CPU: 1 PID: 734 Comm: python3 Tainted: G           O      5.15.36-xilinx-v2022.2 #1
+<4>pc : dma_buf_vmap+0x1c/0x80
+<4>Call trace:
+<4> dma_buf_vmap+0x1c/0x80
+<4> zocl_bo_map+0x48/0x90 [zocl]
+<4>---[ end trace 3f2d8b1c0a9e7d65 ]---
+"""
+
+
 class TwinConsole(TwinModel):
-    """A twin's serial console: its getty, and a fault (a console that stays silent)."""
+    """A twin's serial console: its getty, and faults (a console that stays silent, a kernel
+    that oopses under load)."""
 
     tty: str = "ttyPS0"
     silent: bool = Field(False, description="never prints a login prompt (a hung or dead board)")
+    oops_after_vectors: int | None = Field(
+        None, ge=0, description="the kernel prints `oops` once the device answered N vectors"
+    )
+    oops: str = Field(DEFAULT_OOPS, description="the kernel log lines of that oops")
 
 
 class ConsoleTwin:
