@@ -11,19 +11,16 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import click
 
 from pytest_think import __version__, emulation
-from pytest_think.boards import BoardConfig, board_dirs, find_board, known_boards, load_board
+from pytest_think.boards import board_dirs, find_board, known_boards, load_board
 from pytest_think.checks import check_board
 from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
 from pytest_think.private_dirs import PrivateDir
-
-if TYPE_CHECKING:
-    from pytest_think.emulator.launcher import TwinProcess
 
 BOARD_DIR = click.option(
     "--board-dir",
@@ -101,32 +98,27 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
         except ThinkError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        _serve_twin(config, twin)
-
-
-def _serve_twin(config: BoardConfig, twin: TwinProcess) -> None:
-    """Say how to reach the twin, then wait for Ctrl-C, SIGTERM or the twin's end."""
-    e = twin.endpoint
-    if "host" not in e:  # a board on a serial line: its twin is a pty
-        click.echo(f"twin of '{config.name}' on serial port {e['port']}")
-    else:
-        click.echo(
-            f"twin of '{config.name}' listening on {e['host']}:{e['port']} "
-            f"(host key {e['host_key']})"
-        )
-        click.echo(
-            f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
-            f"{e['user']}@{e['host']} uname -a"
-        )
-        click.echo(f"  board filesystem: {e['root']}")
-    click.echo("Ctrl-C stops it.")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while twin.proc.poll() is None:
-            time.sleep(0.5)
-        click.echo(f"twin exited (log: {twin.log})", err=True)
-    except KeyboardInterrupt:
-        pass
+        e = twin.endpoint
+        if "host" not in e:  # a board on a serial line: its twin is a pty
+            click.echo(f"twin of '{config.name}' on serial port {e['port']}")
+        else:
+            click.echo(
+                f"twin of '{config.name}' listening on {e['host']}:{e['port']} "
+                f"(host key {e['host_key']})"
+            )
+            click.echo(
+                f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
+                f"{e['user']}@{e['host']} uname -a"
+            )
+            click.echo(f"  board filesystem: {e['root']}")
+        click.echo("Ctrl-C stops it.")
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while twin.proc.poll() is None:
+                time.sleep(0.5)
+            click.echo(f"twin exited (log: {twin.log})", err=True)
+        except KeyboardInterrupt:
+            pass
 
 
 @main.command("farm-twins")

@@ -144,3 +144,23 @@ def test_a_private_dir_is_removed_when_its_owner_closes_it(tmp_path: Path) -> No
     assert private.path.stat().st_mode & 0o077 == 0  # the owner's alone
     private.remove()
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_think_twin_removes_its_state_when_stopped(tmp_path: Path, sig: signal.Signals) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_think.cli", "twin", "sim"],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("twin of 'sim' listening on 127.0.0.1:")
+    (state,) = _state_dirs(tmp)
+    assert state.name.startswith("think-twin-sim-") and list(state.rglob("client_ed25519"))
+    proc.send_signal(sig)
+    _ended(proc)
+    assert _state_dirs(tmp) == []

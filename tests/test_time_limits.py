@@ -92,12 +92,15 @@ def test_an_energy_measurement_extends_its_test_by_what_its_method_allows(
     pytester.makepyfile(
         f"""
         import pytest
+        from pytest_think import EnergyInvalid
 
-        # Validity is not what this test is about: short windows, loose alignment.
-        @pytest.mark.energy(window_s=0.5, trials=2, idle_s=0.5, max_alignment_error=0.5)
+        @pytest.mark.energy(window_s=0.5, trials=2, idle_s=0.5)
         def test_energy(energy):
-            energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r})
-            energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}, trials=1)
+            for trials in (2, 1):
+                try:
+                    energy.measure({str(DIGITS_MODEL)!r}, {str(DIGITS_VECTORS)!r}, trials=trials)
+                except EnergyInvalid:  # validity is not what this test is about (a loaded host)
+                    pass
         """
     )
     board = REPO / "boards" / "fpga-zcu102.yaml"
