@@ -38,11 +38,13 @@ def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dic
     device = Device(conn)
     rows: list[dict[str, Any]] = []
 
+    loop = device.prepare_loop(MODEL, VECTORS)  # as energy.measure does: loaded up front
+
     def run_loop(min_seconds: float, warmup: int) -> dict[str, Any]:
-        done: dict[str, Any] = device.device_loop(
-            MODEL, VECTORS, min_seconds=min_seconds, warmup=warmup
-        )
-        return done
+        return loop(min_seconds, warmup)
+
+    def probe() -> dict[str, Any]:
+        return loop(0.0, 0, 1)
 
     try:
         for window in WINDOWS_S:
@@ -50,7 +52,7 @@ def measure_grid(twin: TwinProcess, board: BoardConfig, trials: int) -> list[dic
                 settings = EnergySettings(
                     window_s=window, trials=trials, idle_s=min(window, 1.0), sample_rate_hz=rate
                 )
-                report = measure_energy(device.meter, run_loop, settings)
+                report = measure_energy(device.meter, run_loop, settings, probe)
                 truths = {t["start_unix_ns"]: t["mj_per_inference"] for t in twin.truth()}
                 errors = [
                     (t.mj_per_inference - truths[t.start_unix_ns]) / truths[t.start_unix_ns]
