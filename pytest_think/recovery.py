@@ -33,7 +33,7 @@ __all__ = ["NO_SWITCH_HELP", "RecoveryReport", "RecoveryStrategy"]
 
 NO_SWITCH_HELP = (
     "set recovery.power: meter when its meter's supply output powers it, give a 'power' "
-    "port, or recovery.power_off/power_on commands (docs/reliability-hang.md)"
+    "port, or recovery.power_off/power_on commands (docs/reliability.md)"
 )
 
 

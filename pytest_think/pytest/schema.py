@@ -86,7 +86,7 @@ class StreamJson(TypedDict):
                 description="corruption and recovery on serial links: bad_frames, naks_sent, "
                 "naks_received, retransmits, duplicates; where the frame size adapts, "
                 "frame_bytes (at the end), frame_bytes_smallest, frame_bytes_largest, "
-                "frame_grows, frame_shrinks (docs/reliability-serial.md)"
+                "frame_grows, frame_shrinks (docs/reliability.md)"
             ),
         ]
     ]
