@@ -18,9 +18,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from pytest_think.errors import AgentTimeout, LinkError, ThinkError
+from pytest_think.resume_record import Resume
 from pytest_think.stream import (
     Batch,
     StreamClient,
@@ -47,28 +47,6 @@ def link_dropped(ssh: SshTransport | None, grace_s: float = DROP_GRACE_S) -> boo
             return False
         time.sleep(0.02)
     return True
-
-
-@dataclass
-class Resume:
-    """A dropped connection a stream came back from."""
-
-    after_vectors: int  # vectors that had their result when the connection dropped
-    resent: int  # vectors in flight when it dropped (lost with it), sent again after it
-    tries: int  # reconnection tries it took
-    uploaded: int  # files uploaded again to restart (the agent's work directory was gone)
-    seconds: float  # from the failure to the restarted agent's model loaded
-    cause: str  # what the stream saw fail
-
-    def as_json(self) -> dict[str, int | float | str]:
-        return {
-            "after_vectors": self.after_vectors,
-            "resent": self.resent,
-            "tries": self.tries,
-            "uploaded": self.uploaded,
-            "seconds": round(self.seconds, 6),
-            "cause": self.cause,
-        }
 
 
 def resumed(stream: VectorStream, client: StreamClient) -> VectorStream:

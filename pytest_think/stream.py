@@ -24,7 +24,7 @@ from pytest_think.vectors import VectorSet
 from pytest_think.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
-    from pytest_think.resume import Resume
+    from pytest_think.resume_record import Resume
     from pytest_think.transport.channel import FrameChannel
     from pytest_think.transport.link import Link
     from pytest_think.watchdog import Watchdog

@@ -70,6 +70,7 @@ class TwinFarm:
         self.boards: dict[str, FarmBoard] = {}
         self._stack = ExitStack()
         self._own_places: list[str] = []
+        self._outlets: set[str] = set()  # the boards whose place has a power port
         self._joined = bool(coordinator)
 
     @classmethod
@@ -114,6 +115,7 @@ class TwinFarm:
             if outlet is not None:
                 outlet_of[board.name] = len(outlets)
                 outlets.append(outlet)
+        self._outlets = set(outlet_of)
         relay = self._stack.enter_context(PowerRelay(outlets)) if outlets else None
         exports = {
             board.name: _exports(board, twin, relay, outlet_of.get(board.name))
@@ -222,6 +224,10 @@ class TwinFarm:
             else:
                 data["meter"].pop("resource", None)
         data["labgrid"] = {"place": board.name, "coordinator": self.coordinator}
+        if board.name in self._outlets:
+            # The place's power port (the relay in front of the supply) switches the board, as
+            # a lab's file for a farm place says.
+            data["recovery"] = {**data.get("recovery", {}), "power": "port"}
         return data
 
     def stop(self) -> None:
