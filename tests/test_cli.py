@@ -78,24 +78,21 @@ def think_twin(board: str, state: Path) -> Iterator[IO[str]]:
         yield proc.stdout
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        # What is tested is that it stops, not how fast a loaded machine lets it: the wait is
+        # bounded by the test's time limit (its one line names this step), not a margin.
+        proc.wait()
 
 
 def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
     with think_twin("sim", tmp_path) as out:
         assert out.readline().startswith("twin of 'sim' listening on 127.0.0.1:")
         assert "ssh -i" in out.readline()
-    # The twin process it started is gone too (it ends with its parent: waited for, on a
-    # loaded machine, for as long as the parent was given to stop).
-    deadline = time.monotonic() + 20
-    while True:
-        twin_pids = subprocess.run(
-            ["pgrep", "-f", f"pytest_think.emulator .*{tmp_path}"], capture_output=True, text=True
-        ).stdout.split()
-        if not twin_pids or time.monotonic() > deadline:
-            break
+    # The twin process it started is gone too: it ends with its parent (waited for until it
+    # has, within the test's time limit, as the parent was).
+    while subprocess.run(
+        ["pgrep", "-f", f"pytest_think.emulator .*{tmp_path}"], capture_output=True, text=True
+    ).stdout.split():
         time.sleep(0.1)
-    assert twin_pids == []
 
 
 def test_twin_of_board_without_twin_section(tmp_path: Path) -> None:
