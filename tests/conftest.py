@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 import yaml
 from support import DIGITS_MODEL, DIGITS_VECTORS, sim_board_data
 
@@ -18,6 +19,13 @@ from pytest_think.emulator.launcher import TwinProcess
 
 # A lab's own repository (its package, boards and suite), run by test_third_party_family.
 collect_ignore = ["example_lab"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite sessions the tests run read the same ini: their per-test limit is ours.
+    limit = float(config.getini("timeout") or 0)
+    if limit > 0:
+        support.TEST_LIMIT_S = limit
 
 
 @pytest.fixture(scope="session", autouse=True)

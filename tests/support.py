@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import pytest
 import yaml
 
 from pytest_think.boards import PACKAGED_BOARDS
@@ -19,30 +23,63 @@ DIGITS_MODEL = REPO / "fixtures" / "models" / "digits_mlp.onnx"
 DIGITS_VECTORS = REPO / "fixtures" / "vectors" / "digits_test.npz"
 
 
+# A suite session run by a test is bounded by its progress, not by its length: each of its
+# tests has its own limit (the ini's `timeout`, extended by what energy measurements declare,
+# which print a line per trial), so it prints something at least that often. Twice that
+# silence and it is hung. The test that runs it has no limit of its own (`SESSION_TEST`).
+# tests/conftest.py sets `TEST_LIMIT_S` from the ini the suites share with these tests.
+TEST_LIMIT_S = 300.0
+SESSION_TEST = pytest.mark.timeout(0)
+
+
 def run_suites(
     tmp_path: Path, *args: str
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """`pytest <args>` from the repository root in a fresh process, as a lab runs the suites;
-    its output and its results JSON (which must have been written)."""
+    its output and its results JSON (which must have been written). A session that prints
+    nothing for twice `TEST_LIMIT_S` is killed and fails the test with what it printed."""
     results = tmp_path / "results.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *args,
-            "-p",
-            "no:cacheprovider",
-            f"--think-json={results}",
-        ],
+    command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"]
+    proc = subprocess.Popen(
+        [*command, f"--think-json={results}"],
         cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each outcome as it comes
     )
-    assert results.is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
+    out, err = bytearray(), bytearray()
+    last_output = [time.monotonic()]
+    silence_s = 2 * TEST_LIMIT_S
+
+    def follow(stream: IO[bytes], into: bytearray) -> None:
+        while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
+            into += chunk
+            last_output[0] = time.monotonic()
+
+    readers = [
+        threading.Thread(target=follow, args=(proc.stdout, out), daemon=True),
+        threading.Thread(target=follow, args=(proc.stderr, err), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    while proc.poll() is None:
+        if time.monotonic() - last_output[0] > silence_s:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(
+                f"{' '.join(args)}: no output for {silence_s:g} s, killed\n"
+                + out.decode(errors="replace")[-3000:]
+                + err.decode(errors="replace")[-2000:]
+            )
+        time.sleep(0.5)
+    for reader in readers:
+        reader.join()
+    done = subprocess.CompletedProcess(
+        command, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    )
+    assert results.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
     doc: dict[str, Any] = json.loads(results.read_text())
-    return proc, doc
+    return done, doc
 
 
 def sim_board_data(**overrides: Any) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
+import support
+from support import DIGITS_MODEL, DIGITS_VECTORS, REPO, SESSION_TEST
 
 from pytest_think.report.allure_environment import (
     merge_environment,
@@ -195,8 +196,9 @@ def test_environment_merge_keeps_other_boards_and_reads_the_one_board_form() -> 
 
 def _think(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest_think.cli", *args], cwd=REPO, capture_output=True, text=True
-    )
+        [sys.executable, "-m", "pytest_think.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=support.TEST_LIMIT_S,
+    )  # fmt: skip
 
 
 def test_report_does_not_write_into_a_directory_that_is_not_a_report(tmp_path: Path) -> None:
@@ -243,6 +245,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
     and not os.environ.get("CI"),
     reason="node, Chromium, playwright-core or the Allure CLI missing (make test installs them)",
 )
+@SESSION_TEST  # five programs in a row, each within its own limit
 def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
     pytester: pytest.Pytester, twin_boards: None, tmp_path: Path
 ) -> None:
@@ -250,7 +253,9 @@ def test_report_of_sessions_on_three_boards_shows_three_results_in_chromium(
     pytester.makepyfile(test_suite=ON_A_BOARD)
     report = tmp_path / "report"
     for board in ("sim", "alpha", "beta"):
-        result = pytester.runpytest(f"--board={board}", "--alluredir=allure")
+        result = pytester.runpytest_subprocess(
+            f"--board={board}", "--alluredir=allure", timeout=support.TEST_LIMIT_S
+        )
         result.assert_outcomes(passed=1, skipped=1)
         if board != "alpha":  # a report after the first session, made again after the last
             made = _think("report", str(pytester.path / "allure"), "-o", str(report))

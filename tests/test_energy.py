@@ -137,6 +137,50 @@ def test_data_log_csv_is_read_by_column_name_and_bad_records_are_one_line() -> N
         parse_datalog_csv(b"Sample,Volt avg 1,Curr avg 1\n", 1, "meter M")
 
 
+def test_n6705_waits_for_its_data_log_export_by_the_record_count() -> None:
+    # The instrument writes the log out as CSV and sends it back: a long log takes longer
+    # than one query's timeout, and the wait grows with its rows.
+    from pytest_think.power.meters.keysight_n6705 import (
+        DLOG_CSV,
+        EXPORT_ROWS_PER_S,
+        KeysightN6705,
+        KeysightN6705Options,
+    )
+
+    block = b"Sample interval: 2.048E-05\nSample,Volt avg 1,Curr avg 1\n" + b"".join(
+        b"%d,+1.2E+01,+1.0E+00\n" % (i + 1) for i in range(170_000)
+    )
+
+    class Instrument:
+        timeout = 10_000
+        waits: dict[str, int] = {}  # noqa: RUF012 - one instrument per test
+
+        def write(self, text: str) -> None:
+            self.waits[text] = self.timeout
+            self.reads = [b"#9", b"%09d" % len(block), block + b"\n"]
+
+        def query(self, text: str) -> str:
+            return '+0,"No error"'
+
+        def read_bytes(self, count: int, chunk_size: int = 0) -> bytes:
+            return self.reads.pop(0)
+
+        def set_visa_attribute(self, *args: object) -> None:
+            pass
+
+    meter = KeysightN6705.__new__(KeysightN6705)
+    meter.config = KeysightN6705Options(timeout_s=10.0)
+    meter.inst = inst = Instrument()
+    meter.where, meter.logging, meter.tint = "meter M", True, 2.048e-5
+    meter.points, meter.trigger_window = 170_000, (0, 0)  # long over
+    trace = meter.fetch()
+    assert len(trace.watts) == 170_000
+    allowed = round((10.0 + 170_000 / EXPORT_ROWS_PER_S) * 1000)
+    assert inst.waits[f'MMEM:EXP:DLOG "{DLOG_CSV}"'] == allowed
+    assert inst.waits[f'MMEM:DATA? "{DLOG_CSV}"'] == allowed
+    assert inst.waits[f'MMEM:DEL "{DLOG_CSV}"'] == inst.timeout == 10_000  # back to one query's
+
+
 def test_n6705_twin_data_logger_keeps_the_instruments_rules() -> None:
     from pytest_think.emulator.activity import DeviceActivity, TwinPowerModel
     from pytest_think.emulator.meters.base import TwinMeter

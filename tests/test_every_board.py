@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import REPO, run_suites
+from support import REPO, SESSION_TEST, run_suites
 
 BOARDS = sorted(p.stem for p in (REPO / "boards").glob("*.yaml"))
 METERED = {"fpga-zcu102", "jetson-orin-nano", "jetson-tx1", "coral-devboard", "kalray-mppa"}
@@ -34,6 +34,7 @@ PIPELINED = {"sim", "arm64-linux", "coral-usb"}
 POOLED_TPUS = {"coral-usb"}
 
 
+@SESSION_TEST
 @pytest.mark.parametrize("board", BOARDS)
 def test_suites_pass_on_the_twin(board: str, tmp_path: Path) -> None:
     proc, doc = run_suites(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import run_suites
+from support import SESSION_TEST, run_suites
 
 
+@SESSION_TEST
 def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
     import onnx
 
@@ -26,6 +27,7 @@ def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
             assert "the board's backend cannot run" in test["message"], test
 
 
+@SESSION_TEST
 @pytest.mark.parametrize("board", ["sim", "fpga-zcu102"])
 def test_tradeoff_suites_record_tables_and_energy_per_variant(board: str, tmp_path: Path) -> None:
     proc, doc = run_suites(

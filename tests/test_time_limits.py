@@ -4,6 +4,7 @@ extend the limit by what their method needs, and the results record the limit.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
@@ -122,3 +123,17 @@ def test_without_a_limit_nothing_is_recorded(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     (test,) = json.loads((pytester.path / "out.json").read_text())["tests"]
     assert "time_limit_s" not in test
+
+
+def test_a_suite_session_that_goes_silent_is_killed_with_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests that run whole suite sessions have no limit of their own: the session is
+    # bounded by its progress, twice its own per-test limit without a line.
+    import support
+
+    suite = tmp_path / "test_silent.py"
+    suite.write_text("import time\n\ndef test_silent():\n    time.sleep(3600)\n")
+    monkeypatch.setattr(support, "TEST_LIMIT_S", 1.0)
+    with pytest.raises(AssertionError, match=r"test_silent.py --timeout=0: no output for 2 s, ki"):
+        support.run_suites(tmp_path, str(suite), "--timeout=0")

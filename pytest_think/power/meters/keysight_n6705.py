@@ -36,6 +36,10 @@ TINT_STEP_S = 20.48e-6
 POINT_BUDGET = 200_000  # of the 512 K the instrument holds: fast enough to fetch
 DLOG_FILE = "internal:\\think.dlog"
 DLOG_CSV = "internal:\\think.csv"
+# Writing the log out as CSV and sending it back takes time in proportion to its rows: the
+# wait for both follows the record count (an allowance of 2,000 rows a second), not the
+# timeout of a single query.
+EXPORT_ROWS_PER_S = 2_000
 
 
 class KeysightN6705Options(VisaOptions):
@@ -152,8 +156,12 @@ class KeysightN6705(ScpiMeter):
             time.sleep(remaining)
         try:
             self.command("ABOR:DLOG")
-            self.command(f'MMEM:EXP:DLOG "{DLOG_CSV}"')
-            raw = self._file(DLOG_CSV)
+            self.inst.timeout = int(self.export_timeout_s() * 1000)
+            try:
+                self.command(f'MMEM:EXP:DLOG "{DLOG_CSV}"')
+                raw = self._file(DLOG_CSV)
+            finally:
+                self.inst.timeout = int(self.config.timeout_s * 1000)
             for name in (DLOG_CSV, DLOG_FILE):
                 self.command(f'MMEM:DEL "{name}"')
         except pyvisa.Error as exc:
@@ -171,6 +179,11 @@ class KeysightN6705(ScpiMeter):
         trigger = (start + end) / 2
         times = (trigger + (np.arange(count) + 1) * step).astype(np.int64)
         return Trace(times, amps * volts, interval, int((end - start) / 2), overflow)
+
+    def export_timeout_s(self) -> float:
+        """How long exporting and reading back the data log may take: its rows at
+        `EXPORT_ROWS_PER_S`, on top of the meter's timeout."""
+        return self.config.timeout_s + self.points / EXPORT_ROWS_PER_S
 
     def _file(self, name: str) -> bytes:
         """A file on the instrument (``MMEM:DATA?``: an IEEE 488.2 definite-length block).
