@@ -85,6 +85,7 @@ def check_command(files: tuple[Path, ...]) -> None:
 @click.option("--state", type=click.Path(path_type=Path), default=None, help="twin state directory")
 def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
     """Run BOARD's digital twin until Ctrl-C, and show how to reach it with ssh."""
+    _stop_on_signals()
     with ExitStack() as stack:
         try:
             config = find_board(board, board_dirs(Path.cwd(), board_dir))
@@ -112,13 +113,22 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
             )
             click.echo(f"  board filesystem: {e['root']}")
         click.echo("Ctrl-C stops it.")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while twin.proc.poll() is None:
                 time.sleep(0.5)
             click.echo(f"twin exited (log: {twin.log})", err=True)
         except KeyboardInterrupt:
             pass
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop a command that serves until stopped, from its first line on.
+
+    Set before anything starts, so a signal that comes as soon as the command has said where
+    it listens is not lost; and SIGINT explicitly, because a process a non-interactive shell
+    starts in the background inherits SIGINT ignored (and Python then keeps it so)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @main.command("farm-twins")
@@ -141,6 +151,7 @@ def farm_twins_command(
     boards: tuple[str, ...], board_dir: str | None, directory: Path, coordinator: str | None
 ) -> None:
     """Export BOARDS' twins through labgrid until Ctrl-C: a place and a board file each."""
+    _stop_on_signals()
     try:
         dirs = board_dirs(Path.cwd(), board_dir)
         configs = [find_board(b, dirs) for b in boards]
@@ -152,18 +163,17 @@ def farm_twins_command(
         farm = emulation.start_twin_farm(configs, directory, coordinator)
     except ThinkError as exc:
         fail("think farm-twins", str(exc))
-    click.echo(f"labgrid coordinator {farm.coordinator} (export LG_COORDINATOR={farm.coordinator})")
-    for served in farm.boards.values():
-        power = "power port" if served.outlet is not None else "no power port"
-        click.echo(
-            f"  place {served.place} (tags board={served.place}), {power}: {served.board_file}"
-        )
-    first = next(iter(farm.boards.values())).board_file
-    click.echo(f"  pytest test_suites --board={first}")
-    click.echo("Ctrl-C stops it.")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        where = farm.coordinator
+        click.echo(f"labgrid coordinator {where} (export LG_COORDINATOR={where})")
+        for served in farm.boards.values():
+            power = "power port" if served.outlet is not None else "no power port"
+            click.echo(
+                f"  place {served.place} (tags board={served.place}), {power}: {served.board_file}"
+            )
+        first = next(iter(farm.boards.values())).board_file
+        click.echo(f"  pytest test_suites --board={first}")
+        click.echo("Ctrl-C stops it.")
         while all(s.twin.proc.poll() is None for s in farm.boards.values()):
             time.sleep(0.5)
         click.echo("a twin exited; stopping the farm", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,12 @@ collect_ignore = ["example_lab"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Started in the background by a non-interactive shell (`make test-loaded`), pytest has
+    # SIGINT ignored, and so would every program it starts: the tests that press Ctrl-C on
+    # one (`think twin`, a suite session) need it as a terminal leaves it. A handler of ours
+    # is reset to the default in a child at exec; an ignored signal would stay ignored.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The suite sessions the tests run read the same ini: their per-test limit is ours.
     limit = float(config.getini("timeout") or 0)
     if limit > 0:

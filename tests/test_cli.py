@@ -80,7 +80,12 @@ def think_twin(board: str, state: Path) -> Iterator[IO[str]]:
         proc.send_signal(signal.SIGINT)
         # What is tested is that it stops, not how fast a loaded machine lets it: the wait is
         # bounded by the test's time limit (its one line names this step), not a margin.
-        proc.wait()
+        try:
+            proc.wait()
+        finally:
+            if proc.poll() is None:  # the limit ran out: leave nothing running
+                proc.kill()
+                proc.wait()
 
 
 def test_twin_command_serves_until_interrupted(tmp_path: Path) -> None:
