@@ -51,7 +51,10 @@ class Dut:
         if not isinstance(vectors, VectorSet):
             vectors = self._path(vectors)
         model_path = self._path(model)
-        progress = Progress(self.request.config, f"streaming through {model_path.name}")
+        variant = f"{model_path.name} [{label}]" if label else model_path.name
+        progress = Progress(
+            self.request.config, f"streaming through {variant}", self.request.node.nodeid
+        )
         options.setdefault("progress", progress.vectors)
         with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
             run = self.device.run(model_path, vectors, **options)
