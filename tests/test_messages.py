@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,8 +80,7 @@ def test_the_agent_names_its_directory_as_the_host_does(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == (
-        "model file /home/think/.think/models/m.onnx not found in /home/think/.think; "
-        "/usr/lib/x.so"
+        "model file /home/think/.think/models/m.onnx not found in /home/think/.think; /usr/lib/x.so"
     )
 
 
@@ -141,5 +141,62 @@ def test_an_unreachable_board_with_a_twin_suggests_emulate(
     )
     result = pytester.runpytest("--board=bare")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"LinkError: cannot reach board 'bare' (127.0.0.1:{closed_port})*"])
+    result.stdout.fnmatch_lines(
+        [f"LinkError: cannot reach board 'bare' (127.0.0.1:{closed_port})*"]
+    )
     assert "--emulate" not in result.stdout.str()
+
+
+def test_think_twin_prints_ssh_and_scp_that_pin_its_key_and_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_cli import think_twin
+
+    # The user's home: the commands must leave its ~/.ssh alone.
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    state = tmp_path / "state"
+    with think_twin("sim", state) as out:
+        assert out.readline().startswith("twin of 'sim' listening on 127.0.0.1:")
+        ssh, scp = out.readline().strip(), out.readline().strip()
+        assert "StrictHostKeyChecking=no" not in ssh + scp
+        assert f"UserKnownHostsFile={state / 'known_hosts'}" in ssh
+        batch = ["-o", "BatchMode=yes"]
+        argv = shlex.split(ssh)
+        said = subprocess.run(argv[:1] + batch + argv[1:], capture_output=True, text=True)
+        assert said.returncode == 0, said.stderr
+        assert said.stdout.startswith("Linux sim ")
+        # scp exits 0 when the copy worked (into the user's home on the board) …
+        (tmp_path / "data.bin").write_bytes(b"\x00think\xff")
+        argv = shlex.split(scp.replace("FILE", str(tmp_path / "data.bin")))
+        copied = subprocess.run(argv[:1] + batch + argv[1:], capture_output=True, text=True)
+        assert copied.returncode == 0, copied.stderr
+        assert (state / "root" / "home" / "think" / "data.bin").read_bytes() == b"\x00think\xff"
+        # … and not when it did not.
+        argv[-1] += "/absent/dir/data.bin"
+        refused = subprocess.run(argv[:1] + batch + argv[1:], capture_output=True, text=True)
+        assert refused.returncode != 0 and "No such file or directory" in refused.stderr
+    assert not (home / ".ssh").exists()
+
+
+def test_expected_outputs_are_judged_as_a_backend_test_and_the_row_says_against_what() -> None:
+    from pytest_think.expected import compare_expected
+    from pytest_think.report.summary import _agreement
+
+    e = [np.array([1.0, 2.0], np.float32), np.array([3], np.int64)]
+    good = compare_expected([e[0] + 1e-9, e[1].copy()], e, "ONNX expected outputs")
+    assert good.passed and good.summary().startswith("2 outputs agree with ONNX expected")
+    bad = compare_expected(
+        [np.array([1.0, 2.5], np.float32), np.array([3], np.int32)], e, "ONNX expected outputs"
+    )
+    assert bad.problems == [
+        "output 0: 1 of 2 elements differ (max abs err 0.5)",
+        "output 1: dtype int32, expected int64",
+    ]
+    assert compare_expected([e[0]], e, "x").problems == ["1 outputs, x have 2"]
+    shape = compare_expected([e[0][None], e[1]], e, "x").problems
+    assert shape == ["output 0: shape (1, 2), expected (2,)"]
+    run = {"compare": None, "expected": bad.as_json()}
+    assert _agreement(run) == "2 bad vs ONNX expected outputs"
+    assert _agreement({"compare": None}) == "unchecked"
