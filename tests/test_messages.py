@@ -45,9 +45,11 @@ def test_a_refused_model_names_the_board_path_and_the_line_of_its_dut_run(
             dut.run({str(model)!r}, "x.npz")
         """
     )
-    result = pytester.runpytest("--think-json=out.json")
+    result = pytester.runpytest("--think-json=out.json", "--junitxml=junit.xml")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
+    # JUnit's failure text (CI's view of it) has the line too.
+    assert "test_refused.py:3: where the test failed" in (pytester.path / "junit.xml").read_text()
     # The model as the board holds it (the board file's agent.workdir), never the host
     # directory a twin keeps the board's files in.
     result.stdout.fnmatch_lines(

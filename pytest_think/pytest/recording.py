@@ -184,12 +184,16 @@ class OneLineError:
     def __init__(self, path: str, lineno: int, message: str) -> None:
         self.reprcrash = _Crash(path, lineno, message)
 
+    @property
+    def where(self) -> str:
+        return f"{self.reprcrash.path}:{self.reprcrash.lineno}: where the test failed"
+
     def toterminal(self, tw: Any) -> None:
         tw.line(self.reprcrash.message, red=True, bold=True)
-        tw.line(f"{self.reprcrash.path}:{self.reprcrash.lineno}: where the test failed")
+        tw.line(self.where)
 
-    def __str__(self) -> str:
-        return self.reprcrash.message
+    def __str__(self) -> str:  # JUnit's and Allure's text of the failure
+        return f"{self.reprcrash.message}\n{self.where}"
 
 
 @dataclass
