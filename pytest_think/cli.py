@@ -107,10 +107,8 @@ def twin_command(board: str, board_dir: str | None, state: Path | None) -> None:
                 f"twin of '{config.name}' listening on {e['host']}:{e['port']} "
                 f"(host key {e['host_key']})"
             )
-            click.echo(
-                f"  ssh -i {e['key_file']} -p {e['port']} -o StrictHostKeyChecking=no "
-                f"{e['user']}@{e['host']} uname -a"
-            )
+            for line in emulation.twin_commands(e):
+                click.echo(f"  {line}")
             click.echo(f"  board filesystem: {e['root']}")
         click.echo("Ctrl-C stops it.")
         try:

@@ -7,8 +7,9 @@ emulate and for the twin provider (a pytest plug-in, registered on first use), a
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pytest
@@ -57,6 +58,20 @@ def start_twin(board: BoardConfig, state_dir: Path) -> TwinProcess:
     from pytest_think.emulator.launcher import TwinProcess
 
     return TwinProcess.start(board, state_dir)
+
+
+def twin_commands(endpoint: dict[str, Any]) -> list[str]:
+    """ssh and scp to a running twin (`TwinProcess.endpoint`), its host key pinned by the
+    known_hosts file in its state directory: nothing is written to ~/.ssh."""
+    e = endpoint
+    options = (
+        f"-i {shlex.quote(e['key_file'])} -o IdentitiesOnly=yes "
+        f"-o UserKnownHostsFile={shlex.quote(e['known_hosts'])} -o StrictHostKeyChecking=yes"
+    )
+    return [
+        f"ssh {options} -p {e['port']} {e['user']}@{e['host']} uname -a",
+        f"scp {options} -P {e['port']} FILE {e['user']}@{e['host']}:",
+    ]
 
 
 def start_twin_farm(

@@ -74,8 +74,10 @@ def test_t1_measured_energy_is_within_one_percent_of_the_twins_truth(
     # Progress while it measures, and the figure in the summary's mJ/inf column.
     result.stdout.fnmatch_lines(
         [
-            "think: energy on 'fpga-zcu102': trial 1/3: 1 s window (* s)",
-            "think: energy on 'fpga-zcu102': trial 3/3: 1 s window (* s)",
+            "think: test_*.py::test_energy: energy of digits*.onnx on 'fpga-zcu102': "
+            "trial 1/3: 1 s window (* s)",
+            "think: test_*.py::test_energy: energy of digits*.onnx on 'fpga-zcu102': "
+            "trial 3/3: 1 s window (* s)",
             "test * mJ/inf",
             f"test_energy *passed *fpga-zcu102 *{energy['mj_per_inference']:.4g}",
         ]

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from support import SESSION_TEST, run_suites
 
+from pytest_think.pytest.results import model_entries
+
 
 @SESSION_TEST
 def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
@@ -25,6 +27,17 @@ def test_onnx_conformance_on_sim(tmp_path: Path) -> None:
     for test in doc["tests"]:
         if test["outcome"] == "xfailed":
             assert "the board's backend cannot run" in test["message"], test
+            # The model as the board holds it, not where its twin keeps the board's files.
+            assert "/home/think/.think/models/" in test["message"], test
+            assert "/root/home/" not in test["message"], test
+        else:  # checked against the case's expected outputs, and the row says so
+            (entry,) = model_entries(test)
+            run = entry.run
+            assert run is not None
+            assert run["compare"] is None
+            assert run["expected"]["against"] == "ONNX expected outputs", run
+            assert run["expected"]["passed"] is True
+    assert "ok vs ONNX expected outputs" in proc.stdout
 
 
 @SESSION_TEST

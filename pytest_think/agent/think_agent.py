@@ -53,6 +53,19 @@ ANSWER_CACHE = 256
 MAX_SERIAL_PAYLOAD = 1 << 20
 SERIAL_IDLE_S = 0.05
 AGENT_HOME = os.path.dirname(os.path.abspath(__file__))
+# How the host names AGENT_HOME (the board file's agent.workdir, `--home`): the paths the agent
+# tells of are said that way, the board's paths as the board file knows them.
+HOME_NAME = AGENT_HOME
+
+
+def board_paths(text: str) -> str:
+    """`text` with this directory named as the host names it."""
+    if HOME_NAME == AGENT_HOME:
+        return text
+    return text.replace(AGENT_HOME + os.sep, HOME_NAME.rstrip("/") + "/").replace(
+        AGENT_HOME, HOME_NAME
+    )
+
 
 # Python 3.6 boards (JetPack 4) lack the *_ns clocks; 3.7+ uses them directly.
 perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
@@ -70,7 +83,7 @@ def backend_versions() -> Dict[str, str]:
 
 
 def log(message: str) -> None:
-    sys.stderr.write(f"think-agent: {message}\n")
+    sys.stderr.write(f"think-agent: {board_paths(message)}\n")
     sys.stderr.flush()
 
 
@@ -210,6 +223,7 @@ class Agent:
         self.outbox.put(blob)
 
     def error(self, seq: int, code: str, message: str) -> None:
+        message = board_paths(message)
         log(f"error on frame {seq}: {code}: {message}")
         self.send(tf.encode_json(tf.ERROR, seq, {"code": code, "message": message}))
 
@@ -435,6 +449,13 @@ class Agent:
         )
 
 
+def _excepthook(kind: Any, value: Any, tb: Any) -> None:
+    """An uncaught error's traceback, with the board's paths."""
+    import traceback
+
+    sys.stderr.write(board_paths("".join(traceback.format_exception(kind, value, tb))))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="THINK board-side agent (frames on stdin/stdout)")
     parser.add_argument("--version", action="version", version=f"think-agent {AGENT_VERSION}")
@@ -443,7 +464,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         action="store_true",
         help="the link may corrupt or drop bytes (UART): resynchronise, NAK, retransmit",
     )
+    parser.add_argument(
+        "--home",
+        metavar="PATH",
+        help="how the host names this agent's directory: the paths the agent tells of say it so",
+    )
     args = parser.parse_args(argv)
+    if args.home:
+        global HOME_NAME
+        HOME_NAME = args.home
+        sys.excepthook = _excepthook
     log(f"{AGENT_VERSION} starting, pid {os.getpid()}")
     return Agent(sys.stdin.buffer, sys.stdout.buffer, serial=args.serial).serve()
 

@@ -39,7 +39,10 @@ class SensorSampler:
             try:
                 read_value(path)
             except (OSError, ValueError, IndexError) as exc:
-                raise SensorError("cannot read sensor {}: {}".format(name, exc)) from None
+                # The sensor by its board path (`name`): an OSError says the path it opened,
+                # which under THINK_SYSROOT is not the board's.
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                raise SensorError("cannot read sensor {}: {}".format(name, why)) from None
         self.period_ns = max(int(period_s * 1e9), 100000)
         self.deadline = wall_ns() + int(max_seconds * 1e9)
         self.times: List[int] = []

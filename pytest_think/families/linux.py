@@ -46,7 +46,9 @@ class SshAgent:
         self.ssh = ssh
 
     def agent_command(self, agent_path: str) -> list[str]:
-        return [self.config.agent.interpreter, agent_path]
+        # --home: the agent names its files as the board file does, not as its OS resolves them.
+        home = posixpath.dirname(agent_path)
+        return [self.config.agent.interpreter, agent_path, "--home", home]
 
     def start_agent(self) -> Link:
         workdir = self.config.agent.workdir

@@ -3,21 +3,27 @@ reports (results JSON, JUnit properties, Allure steps and attachments)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from pytest_think.connection import Board
 from pytest_think.device import Device, Run
+from pytest_think.expected import ExpectedReport, compare_expected
 from pytest_think.flashing import FlashReport
 from pytest_think.pytest import benchmarks
 from pytest_think.pytest.records import TestRecord
+from pytest_think.pytest.schema import ExpectedJson
 from pytest_think.pytest.session import think_session
 from pytest_think.report import allure_report
 from pytest_think.report.progress import Progress
 from pytest_think.trtexec import TrtexecSummary
 from pytest_think.vectors import VectorSet
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Dut:
@@ -51,12 +57,33 @@ class Dut:
         if not isinstance(vectors, VectorSet):
             vectors = self._path(vectors)
         model_path = self._path(model)
-        progress = Progress(self.request.config, f"streaming through {model_path.name}")
+        variant = f"{model_path.name} [{label}]" if label else model_path.name
+        progress = Progress(
+            self.request.config, f"streaming through {variant}", self.request.node.nodeid
+        )
         options.setdefault("progress", progress.vectors)
         with allure_report.step(f"deploy {model_path.name} and stream the vectors through it"):
             run = self.device.run(model_path, vectors, **options)
         self._recorded(run, label)
         return run
+
+    def expect(
+        self,
+        run: Run,
+        expected: Sequence[np.ndarray],
+        *,
+        against: str,
+        rtol: float = 1e-3,
+        atol: float = 1e-7,
+    ) -> ExpectedReport:
+        """Judge `run`'s first vector against `expected` outputs given with the model (in its
+        output order), as a backend test does; recorded as what the run was checked against
+        (`against`, e.g. "ONNX expected outputs") in the results and the summary row."""
+        got = [run.outputs[name][0] for name in run.result.output_names]
+        report = compare_expected(got, expected, against, rtol, atol)
+        self.record.record_for(run).expected = cast(ExpectedJson, report.as_json())
+        allure_report.attach_text(f"checked against {against}", report.summary())
+        return report
 
     def _recorded(self, run: Run, label: str | None) -> None:
         record_run(self.request, self.record, run, label)

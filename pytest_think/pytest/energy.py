@@ -98,7 +98,12 @@ class EnergyMeasurer:
         model_path = self.session.path(model)
         vectors_path = self.session.path(vectors)
 
-        progress = Progress(self.request.config, f"energy on '{self.device.config.name}'")
+        variant = f"{model_path.name} [{label}]" if label else model_path.name
+        progress = Progress(
+            self.request.config,
+            f"energy of {variant} on '{self.device.config.name}'",
+            self.request.node.nodeid,
+        )
         trial = [0]
         # Deployed and loaded before any acquisition: the trials hold only the loops.
         loop = self.device.prepare_loop(model_path, vectors_path, count=count)

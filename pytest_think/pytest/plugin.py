@@ -170,6 +170,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return think_session(config).header_lines()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With -q pytest drops its header; the boards the session tests are still said."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or reporter.showheader or reporter.no_header:
+        return
+    for line in think_session(session.config).header_lines():
+        reporter.write_line(line)
+
+
 @pytest.hookimpl(tryfirst=True)  # before skip marks: a skipped test has its record too
 def pytest_runtest_setup(item: pytest.Item) -> None:
     think_session(item.config).results.begin(item)

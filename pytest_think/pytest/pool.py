@@ -114,7 +114,11 @@ class DutPool:
                 device.close_agent()
 
     def _progress(self, what: str) -> Any:
-        progress = Progress(self.request.config, f"streaming through {what} on {len(self)}")
+        progress = Progress(
+            self.request.config,
+            f"streaming through {what} on {len(self)}",
+            self.request.node.nodeid,
+        )
         return progress.vectors
 
     def _recorded(self, run: PoolRun, label: str | None) -> None:

@@ -85,9 +85,9 @@ class ResultsRecorder:
     def report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
         """Fold one phase's report into the test's record (and shorten ThinkErrors)."""
         exc = call.excinfo.value if call.excinfo is not None else None
-        if isinstance(exc, ThinkError):
-            path, lineno, _ = item.location
-            report.longrepr = OneLineError(path, lineno or 0, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, ThinkError) and call.excinfo is not None:
+            path, lineno = _test_line(item, call.excinfo)
+            report.longrepr = OneLineError(path, lineno, f"{type(exc).__name__}: {exc}")
         record = item.stash.get(RECORD_KEY, None)
         watch = item.stash.get(CONSOLE_KEY, None)
         if watch is not None and report.when == "call":
@@ -160,6 +160,17 @@ def _outcome(record: TestRecord, report: pytest.TestReport) -> None:
         record.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
 
 
+def _test_line(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, int]:
+    """Where in the test's own file the error came from (the `dut.run` line that failed, the
+    fixture that raised), as pytest shows a location: relative path, 1-based line."""
+    path, lineno, _ = item.location
+    own = Path(str(item.path)) if hasattr(item, "path") else None
+    for entry in reversed(excinfo.traceback):
+        if own is not None and Path(str(entry.path)) == own:
+            return path, entry.lineno + 1
+    return path, (lineno or 0) + 1
+
+
 def _first_line(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
@@ -167,16 +178,22 @@ def _first_line(report: pytest.TestReport) -> str:
 
 
 class OneLineError:
-    """A report body of one line, for ThinkErrors: the message says it all, no traceback."""
+    """A report body of one line, for ThinkErrors: the message says it all, no traceback;
+    the line of the test it came from below it (which `dut.run` of the test failed)."""
 
     def __init__(self, path: str, lineno: int, message: str) -> None:
         self.reprcrash = _Crash(path, lineno, message)
 
+    @property
+    def where(self) -> str:
+        return f"{self.reprcrash.path}:{self.reprcrash.lineno}: where the test failed"
+
     def toterminal(self, tw: Any) -> None:
         tw.line(self.reprcrash.message, red=True, bold=True)
+        tw.line(self.where)
 
-    def __str__(self) -> str:
-        return self.reprcrash.message
+    def __str__(self) -> str:  # JUnit's and Allure's text of the failure
+        return f"{self.reprcrash.message}\n{self.where}"
 
 
 @dataclass

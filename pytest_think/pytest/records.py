@@ -16,6 +16,7 @@ from pytest_think.pytest.schema import (
     ConsoleLineJson,
     ConsoleTroubleJson,
     EnergyJson,
+    ExpectedJson,
     FlashJson,
     HangJson,
     Outcome,
@@ -40,6 +41,7 @@ class RunRecord:
     compare: CompareJson | None = None
     accuracy: dict[str, float] = field(default_factory=dict)
     label: str | None = None  # what the test calls this run (a variant, a design)
+    expected: ExpectedJson | None = None  # checked against outputs given with the model
 
     def as_json(self) -> RunJson:
         run = self.run
@@ -69,6 +71,8 @@ class RunRecord:
         }
         if isinstance(run, PoolRun):
             data["pool"] = cast(PoolJson, run.pool.as_json())
+        if self.expected is not None:
+            data["expected"] = self.expected
         # The label leads, when there is one.
         return cast(RunJson, {"label": self.label, **data}) if self.label else data
 

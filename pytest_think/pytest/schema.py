@@ -122,6 +122,18 @@ class CompareJson(TypedDict):
     outputs: dict[str, OutputCompareJson]
 
 
+class ExpectedJson(TypedDict):
+    """A run checked against outputs given with the model (a conformance case's expected
+    outputs) instead of onnxruntime on the host."""
+
+    against: Annotated[str, Field(description="what the expected outputs are")]
+    passed: bool
+    outputs: Annotated[int, Field(description="outputs the expected set has")]
+    rtol: float
+    atol: float
+    problems: list[str]
+
+
 class PoolMemberJson(TypedDict):
     """One member of a pool run (`dut_pool`): a board, or one device of a board."""
 
@@ -174,6 +186,9 @@ class RunJson(TypedDict):
     throughput_per_s: Number
     stream: StreamJson
     pool: NotRequired[Annotated[PoolJson, Field(description="a run over a pool (dut_pool)")]]
+    expected: NotRequired[
+        Annotated[ExpectedJson, Field(description="dut.expect: checked against given outputs")]
+    ]
 
 
 class RevisionJson(TypedDict):

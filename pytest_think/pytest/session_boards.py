@@ -18,7 +18,7 @@ from typing import Any
 from pytest_think.boards import BoardConfig, find_board
 from pytest_think.connection import Board
 from pytest_think.device import Device
-from pytest_think.errors import ThinkError
+from pytest_think.errors import HostKeyError, LinkError, LoginRefused, ThinkError
 from pytest_think.families import open_board
 from pytest_think.private_dirs import PrivateDir
 from pytest_think.pytest.endpoints import EndpointProvider, Reached
@@ -108,7 +108,17 @@ class SessionBoards:
             )
         provider = self.provider_for(config, emulate)
         if provider is None:
-            return SessionBoard(spec, open_board(config, emulated=False))
+            try:
+                return SessionBoard(spec, open_board(config, emulated=False))
+            except (HostKeyError, LoginRefused):
+                raise  # reached: what answered is not what the file says
+            except LinkError as exc:
+                if config.twin is None:
+                    raise
+                raise LinkError(
+                    f"{exc}; board '{config.name}' has a twin section: --emulate runs the "
+                    "tests on its digital twin"
+                ) from None
         reached = provider.reach(config, self._state() / config.name)
         try:
             return SessionBoard(spec, open_board(reached.config, reached.emulated), reached)

@@ -28,7 +28,11 @@ def _energy(energy: dict[str, Any] | None) -> str:
     return f"{energy['mj_per_inference']:.4g}"
 
 
-def _agreement(compare: dict[str, Any] | None) -> str:
+def _agreement(run: dict[str, Any]) -> str:
+    compare, expected = run["compare"], run.get("expected")
+    if compare is None and expected is not None:  # dut.expect: outputs given with the model
+        verdict = "ok" if expected["passed"] else f"{len(expected['problems'])} bad"
+        return f"{verdict} vs {expected['against']}"
     if compare is None:
         return "unchecked"
     if compare.get("top1_agreement") is not None:
@@ -55,7 +59,7 @@ def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
                     test["outcome"],
                     run["board"],
                     str(run["vectors"]),
-                    _agreement(run["compare"]),
+                    _agreement(run),
                     f"{device['p50'] / 1e3:.1f}",
                     f"{device['p99'] / 1e3:.1f}",
                     f"{run['throughput_per_s']:.0f}",

@@ -17,6 +17,7 @@ from pytest_think.emulator.board import BoardTwin, uname_for
 from pytest_think.emulator.config import TwinConfig
 from pytest_think.emulator.parts import TwinPart
 from pytest_think.emulator.sandbox import Sandbox
+from pytest_think.emulator.servers.sftp import TwinSFTPServer
 
 __all__ = ["TwinSSHServer", "serve_until_parent_exits", "start_server"]
 
@@ -61,7 +62,7 @@ async def start_server(
     twin = BoardTwin(board, twin_config, sandbox, parts)
 
     def sftp_factory(chan: Any) -> asyncssh.SFTPServer:
-        return asyncssh.SFTPServer(chan, chroot=str(sandbox.root).encode())
+        return TwinSFTPServer(chan, sandbox)
 
     server = await asyncssh.create_server(
         lambda: TwinSSHServer(twin),
@@ -81,12 +82,17 @@ async def start_server(
         server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")]
     )
     port = server.sockets[0].getsockname()[1]
+    # The host key as OpenSSH pins it, for `ssh -o UserKnownHostsFile=…` (nothing in ~/.ssh).
+    known_hosts = state / "known_hosts"
+    public = host_key.export_public_key("openssh").decode().split()[:2]
+    known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(public)}\n")
     ready = {
         "host": "127.0.0.1",
         "port": port,
         "user": board.ssh.user,
         "key_file": str(client_key_file),
         "host_key": host_key.get_fingerprint("sha256"),
+        "known_hosts": str(known_hosts),
         "root": str(sandbox.root),
     }
     ready.update(await twin.start())
