@@ -331,9 +331,10 @@ def print_table(lines: list[Line], info: dict[str, Any], mode: str) -> None:
     print("-" * len(head))
     for ln in lines:
         ratio = f"{ln.ratio:,.0f}" if ln.ratio >= 100 else f"{ln.ratio:.3f}"
+        bound = f"{'<=' if ln.at_most else '>='} {ln.target:g}"
         print(
             f"{ln.name:3} {ln.what:26} {fmt(ln.harness, ln.unit):>15} "
-            f"{fmt(ln.baseline, ln.unit):>15} {ratio:>9} {('<= ' if ln.at_most else '>= ') + f'{ln.target:g}':>9}  "
+            f"{fmt(ln.baseline, ln.unit):>15} {ratio:>9} {bound:>9}  "
             f"{'PASS' if ln.passed else 'MISS'}"
         )
     print()

@@ -58,9 +58,9 @@ def test_every_vector_comes_back_in_order(start: Start) -> None:
     assert sizes == [(PER_FRAME, 4)] * (FRAMES - 1) + [(COUNT % PER_FRAME, 4)]
 
 
-def test_default_frame_size_fills_the_reliable_link_s_frame_bytes_capped_in_vectors(start: Start) -> None:
+def test_default_frame_size_targets_64_kib(start: Start) -> None:
     client, _ = start(in_order)
-    vs, x = vectors(5000)  # 16 bytes a vector: 16 384 would fit 256 KiB, capped at 1024
+    vs, x = vectors(5000)  # 16 bytes a vector: 4096 would fit 64 KiB, capped at 1024
 
     result = client.stream(vs, window=2)
 

@@ -11,10 +11,10 @@ from typing import Protocol
 
 __all__ = ["RELIABLE_FRAME_BYTES", "Link"]
 
-# INFER frames on a link that loses nothing: large enough that the host's per-frame costs
-# (a few hundred Python calls on each end, thread hand-offs) vanish beside the bytes, small
-# enough that a window of them keeps both ends busy (docs/performance.md, P1c).
-RELIABLE_FRAME_BYTES = 256 * 1024
+# INFER frames on a link that loses nothing: large enough that per-frame costs vanish, small
+# enough that a window of them keeps both ends busy. Larger frames cost the host less CPU per
+# vector but made the agent's own inferences slower (docs/performance.md, P1c): 64 KiB.
+RELIABLE_FRAME_BYTES = 64 * 1024
 
 
 class Link(Protocol):
