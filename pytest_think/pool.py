@@ -82,7 +82,7 @@ class _MemberSink:
         return self.stream.collector.stored
 
     def store(
-        self, job: InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
+        self, job: InFlight, device_ns: np.ndarray, tensors: list[tf.Tensor], now: int
     ) -> None:
         pool = self.stream
 

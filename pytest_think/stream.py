@@ -21,7 +21,7 @@ from pytest_think.agent import think_frames as tf
 from pytest_think.errors import AgentError, AgentTimeout
 from pytest_think.output_store import WrittenFrontier, allocate
 from pytest_think.vectors import VectorSet
-from pytest_think.wire import from_wire, to_wire
+from pytest_think.wire import decode_result, encode_infer, from_wire
 
 if TYPE_CHECKING:
     from pytest_think.resume_record import Resume
@@ -111,7 +111,7 @@ class ResultSink(Protocol):
         ...
 
     def store(
-        self, job: InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
+        self, job: InFlight, device_ns: np.ndarray, tensors: list[tf.Tensor], now: int
     ) -> None: ...
 
 
@@ -129,7 +129,7 @@ class Collector:
         self.written = WrittenFrontier()
 
     def store(
-        self, job: InFlight, device_ns: list[int], tensors: list[tf.Tensor], now: int
+        self, job: InFlight, device_ns: np.ndarray, tensors: list[tf.Tensor], now: int
     ) -> None:
         n = job.stop - job.start
         if len(device_ns) != n:
@@ -179,10 +179,10 @@ class StageTimes:
         self.count = count
         self.ns: np.ndarray | None = None
 
-    def store(self, job: InFlight, stage_ns: list[list[int]] | None) -> None:
+    def store(self, job: InFlight, stage_ns: np.ndarray | None) -> None:
         if stage_ns is None:
             return
-        rows = np.asarray(stage_ns, np.int64)
+        rows = stage_ns
         if rows.shape[0] != job.stop - job.start:
             raise AgentError(f"result for {job} has stage timings of {rows.shape[0]} vectors")
         if self.ns is None:
@@ -322,8 +322,7 @@ class VectorStream:
 
     def _send(self, start: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
         seq = self.client.next_seq()
-        payload = tf.encode_tensors([to_wire(k, v) for k, v in arrays.items()])
-        blob = tf.encode_frame(tf.INFER, seq, payload)
+        blob = encode_infer(seq, arrays)
         with self.lock:  # before sending: the answer may come back at once
             self.in_flight[seq] = InFlight(start, stop, time.perf_counter_ns())
         self.client.channel.request(seq, blob)
@@ -362,7 +361,7 @@ class VectorStream:
             raise AgentError(
                 f"protocol error {DOING}: {frame.name} seq {frame.seq} answers no frame in flight"
             )
-        device_ns, tensors, stage_ns = tf.decode_result_and_stages(frame.payload)
+        device_ns, tensors, stage_ns = decode_result(frame.payload)
         self.stages.store(job, stage_ns)
         self.sink.store(job, device_ns, tensors, now)
         self.slots.release()

@@ -537,3 +537,30 @@ def test_resync_decoder_flush_gives_up_a_frame_cut_short() -> None:
     assert decoder.pending == 0
     frames, errors = decoder.feed(blobs[2])
     assert [f.seq for f in frames] == [3]
+
+
+def test_a_frame_built_from_parts_is_the_frame_of_the_joined_payload() -> None:
+    parts = [b"ab", memoryview(b"cdef"), bytearray(b""), b"g" * 70_000]
+    assert tf.encode_frame_parts(tf.INFER, 5, parts) == tf.encode_frame(
+        tf.INFER, 5, b"".join(parts)
+    )
+    tensors = [_tensor("x", _sample("int8", (3, 9))), _tensor("m", _sample("float32", (3,)))]
+    assert b"".join(tf.tensor_parts(tensors)) == tf.encode_tensors(tensors)
+
+
+def test_result_block_gives_the_offset_where_stage_timings_start() -> None:
+    t = _tensor("y", np.arange(6, dtype=np.int16))
+    plain = tf.encode_result([7, 8], [t])
+    n, tensors, end = tf.decode_result_block(tf.encode_result([7, 8], [t], [[1, 2], [3, 4]]))
+    assert (n, [x.name for x in tensors], end) == (2, ["y"], len(plain))
+    with pytest.raises(FrameError, match="truncated RESULT timings"):
+        tf.decode_result_block(plain[:12])
+
+
+def test_decoder_many_frames_in_one_chunk_then_a_tail() -> None:
+    frames, blob = _stream()
+    decoder = tf.FrameDecoder()
+    assert [tuple(f) for f in decoder.feed(blob + blob[:5])] == frames
+    assert decoder.pending == 5
+    assert [tuple(f) for f in decoder.feed(blob[5:])] == frames
+    assert decoder.pending == 0

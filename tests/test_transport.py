@@ -12,7 +12,7 @@ from pytest_think.boards import PACKAGED_BOARDS, find_board
 from pytest_think.emulator.launcher import TwinProcess
 from pytest_think.errors import LinkError
 from pytest_think.transport.hostkeys import fingerprint
-from pytest_think.transport.ssh import SshTransport
+from pytest_think.transport.ssh import RemoteProcess, SshTransport
 
 
 @pytest.fixture
@@ -107,3 +107,46 @@ def test_reconnect_to_nothing_gives_up_after_its_tries_in_one_line(
     assert "2 reconnection tries failed" in message and f":{port}" in message
     assert "\n" not in message
     assert transport.reconnects == 0
+
+
+def test_a_frame_larger_than_the_channel_window_arrives_whole_and_in_order(
+    ssh: SshTransport,
+) -> None:
+    # Several SSH packets and window adjustments per send, an odd length at the end.
+    blob = os.urandom(3 * 1024 * 1024 + 4321)
+    process = ssh.start(["sha256sum"])
+    process.send(blob)
+    process.send(blob[:77])
+    process.close_input()
+    out = b""
+    while chunk := process.recv(4096, timeout=30):
+        out += chunk
+    process.close()
+    assert out.split()[0].decode() == hashlib.sha256(blob + blob[:77]).hexdigest()
+
+
+class _PartialChannel:
+    """A channel taking at most `step` bytes per send, then nothing once `closes_after`."""
+
+    def __init__(self, step: int, closes_after: int) -> None:
+        self.step, self.closes_after = step, closes_after
+        self.got = bytearray()
+
+    def send(self, data: memoryview) -> int:
+        if len(self.got) >= self.closes_after:
+            return 0
+        taken = bytes(data[: self.step])
+        self.got += taken
+        return len(taken)
+
+
+def test_send_goes_on_after_partial_sends_and_fails_in_one_line_when_the_channel_closes() -> None:
+    blob = bytes(range(256)) * 40
+    channel = _PartialChannel(step=1000, closes_after=len(blob))
+    RemoteProcess(channel, "agent", "board 'b'").send(blob)  # type: ignore[arg-type]
+    assert bytes(channel.got) == blob
+
+    closing = _PartialChannel(step=1000, closes_after=3000)
+    with pytest.raises(OSError, match="closed while sending"):
+        RemoteProcess(closing, "agent", "board 'b'").send(blob)  # type: ignore[arg-type]
+    assert bytes(closing.got) == blob[:3000]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pytest
 import yaml
 from fake_agent import Start, assert_correct, fake_agents, in_order, never_answers, vectors
@@ -20,7 +21,7 @@ from pytest_think.errors import BoardConfigError, BoardHung
 from pytest_think.pool import PoolMember, PoolStream
 from pytest_think.power.switches import CommandSwitch, PowerSwitchError, SupplySwitch
 from pytest_think.stream import InFlight
-from pytest_think.watchdog import Watchdog
+from pytest_think.watchdog import Watchdog, p99
 
 
 class Clock:
@@ -167,3 +168,9 @@ def test_bad_recovery_sections_are_one_line(
         _board(tmp_path, recovery=recovery)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 31, 32, 100, 1024])
+def test_p99_interpolates_as_numpy_does(count: int) -> None:
+    waits = np.random.default_rng(count).exponential(0.01, count)
+    assert p99(waits.tolist()) == pytest.approx(float(np.percentile(waits, 99)), rel=1e-12)

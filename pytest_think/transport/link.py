@@ -12,7 +12,8 @@ from typing import Protocol
 __all__ = ["RELIABLE_FRAME_BYTES", "Link"]
 
 # INFER frames on a link that loses nothing: large enough that per-frame costs vanish, small
-# enough that a window of them keeps both ends busy.
+# enough that a window of them keeps both ends busy. Larger frames cost the host less CPU per
+# vector but made the agent's own inferences slower (docs/performance.md, P1c): 64 KiB.
 RELIABLE_FRAME_BYTES = 64 * 1024
 
 
