@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_think.errors import InputFileError
+from pytest_think.model_signature import class_scores, show_shape
 from pytest_think.reference import ReferenceModel
 from pytest_think.vectors import VectorSet, release_rows
 
@@ -75,6 +76,9 @@ class CompareReport:
     problems: list[str]
     # The output whose class scores give the accuracy; None: the first classifier output.
     scores: str | None = None
+    # False: the outputs' names, dtypes or shapes differ from the reference's, so no value
+    # was compared (and no mismatch count means anything).
+    compared: bool = True
 
     @property
     def passed(self) -> bool:
@@ -164,6 +168,14 @@ class CompareReport:
 
     def summary(self) -> str:
         t = self.tolerance
+        if not self.compared:
+            return "\n".join(
+                [
+                    f"{self.model}: the board's outputs are not shaped as the reference's "
+                    f"over {self.vectors} vectors; no value was compared",
+                    *[f"- {p}" for p in self.problems],
+                ]
+            )
         head = (
             f"{self.model}: {self.mismatches} mismatching elements over {self.vectors} vectors "
             f"(rtol={t.rtol:g}, atol={t.atol:g}); max abs err {self.max_abs_err:.3g}, "
@@ -202,7 +214,9 @@ def compare(
         problems.append(
             f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}"
         )
-        return CompareReport(model.path.name, vectors.count, tolerance, {}, [], problems, scores)
+        return CompareReport(
+            model.path.name, vectors.count, tolerance, {}, [], problems, scores, compared=False
+        )
     stats = {n: OutputStats(n, outputs[n].dtype.name) for n in ref_names}
     heap: list[Mismatch] = []
     checked_structure = False
@@ -215,8 +229,8 @@ def compare(
                     problems.append(f"output '{name}' is {got.dtype}, reference is {exp.dtype}")
                 if got.shape[1:] != exp.shape[1:]:
                     problems.append(
-                        f"output '{name}' has per-vector shape {got.shape[1:]}, "
-                        f"reference {exp.shape[1:]}"
+                        f"output '{name}': the board's vectors have shape "
+                        f"{show_shape(got.shape[1:])}, the reference's {show_shape(exp.shape[1:])}"
                     )
                 if (len(got) if got.ndim else 0) != vectors.count:  # would broadcast silently
                     problems.append(
@@ -225,7 +239,14 @@ def compare(
                     )
             if problems:
                 return CompareReport(
-                    model.path.name, vectors.count, tolerance, stats, [], problems, scores
+                    model.path.name,
+                    vectors.count,
+                    tolerance,
+                    stats,
+                    [],
+                    problems,
+                    scores,
+                    compared=False,
                 )
         for name in ref_names:
             labels = None if vectors.labels is None else vectors.labels[start:stop]
@@ -345,7 +366,9 @@ def _accumulate(
         cos = np.where((gn == 0) & (en == 0), 1.0, np.where((gn == 0) | (en == 0), 0.0, cos))
         cmin = float(np.min(cos))  # NaN (a NaN output) propagates and fails min_cosine
         s.cosine_min = cmin if s.cosine_min is None else _min_nan(s.cosine_min, cmin)
-        if g.ndim == 2 and g.shape[1] > 1:
+        rows = class_scores(g)
+        if rows is not None:
+            g, e = rows, e.reshape(rows.shape)
             k = min(tol.topk, g.shape[1])
             s.k = k
             ref_top1 = e.argmax(axis=1)
@@ -371,8 +394,9 @@ def _min_nan(a: float, b: float) -> float:
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of per-vector class scores against integer labels."""
-    if scores.ndim != 2:
+    rows = class_scores(np.asarray(scores))
+    if rows is None:
         raise ValueError(
             f"accuracy needs one row of class scores per vector, got shape {scores.shape}"
         )
-    return float((np.asarray(scores).argmax(axis=1) == np.asarray(labels)).mean())
+    return float((rows.argmax(axis=1) == np.asarray(labels)).mean())
