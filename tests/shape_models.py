@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -30,9 +31,15 @@ class Case:
     feed: Callable[[dict[str, np.ndarray], int], dict[str, np.ndarray]]
     outputs: dict[str, tuple[int, ...]]
     labels: bool = False
+    free: bool = False  # a device call may hold several vectors (a symbolic batch throughout)
 
 
-def _model(nodes: list[onnx.NodeProto], ins: list, outs: list, inits: list) -> onnx.ModelProto:
+def _model(
+    nodes: list[onnx.NodeProto],
+    ins: list[onnx.ValueInfoProto],
+    outs: list[onnx.ValueInfoProto],
+    inits: list[onnx.TensorProto],
+) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "shapes", ins, outs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -57,7 +64,10 @@ X16 = RNG.standard_normal((VECTORS, 16)).astype(np.float32)
 def _mlp(batch: int | str | None) -> onnx.ModelProto:
     lead = [] if batch is None else [batch]
     return _model(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["logits"])],
+        [
+            helper.make_node("MatMul", ["x", "W"], ["h"]),
+            helper.make_node("Add", ["h", "B"], ["logits"]),
+        ],
         [_vi("x", TensorProto.FLOAT, [*lead, 16])],
         [_vi("logits", TensorProto.FLOAT, [*lead, 4])],
         [_const("W", W), _const("B", B)],
@@ -190,7 +200,7 @@ def cases() -> dict[str, Case]:
         "fixed_batch_1_stored_with_it": Case(
             _mlp(1), {"x": X16[:, None, :]}, _stored, {"logits": (4,)}, labels=True
         ),
-        "symbolic_batch": Case(_mlp("N"), {"x": X16}, _with_batch, {"logits": (4,)}, labels=True),
+        "symbolic_batch": Case(_mlp("N"), {"x": X16}, _with_batch, {"logits": (4,)}, True, True),
         "no_batch_axis": Case(_mlp(None), {"x": X16}, _alone, {"logits": (4,)}, labels=True),
         "tokens_int64_and_float_mask": _tokens(),
         "nhwc_uint8": _nhwc_uint8(),
@@ -215,16 +225,17 @@ def write(directory: Path, name: str, case: Case) -> tuple[Path, Path, Path]:
     names = [o.name for o in session.get_outputs()]
     count = len(next(iter(case.vectors.values())))
     rows = [session.run(names, case.feed(case.vectors, i)) for i in range(count)]
-    expected = {}
+    expected: dict[str, np.ndarray] = {}
     for k, out in enumerate(names):
         per_vector = case.outputs[out]
         # Each call's output is one vector's, with the model's batch axis of 1 where it has one.
         expected[out] = np.stack([np.asarray(r[k]).reshape(per_vector) for r in rows])
-    arrays = dict(case.vectors)
+    arrays: dict[str, Any] = dict(case.vectors)
     if case.labels:
         arrays["labels"] = np.arange(count) % 3
     vectors = directory / f"{name}.npz"
     np.savez(vectors, **arrays)
     outputs = directory / f"{name}.expected.npz"
-    np.savez(outputs, **{n.replace("/", "|"): a for n, a in expected.items()})
+    stored: dict[str, Any] = {n.replace("/", "|"): a for n, a in expected.items()}
+    np.savez(outputs, **stored)
     return model, vectors, outputs

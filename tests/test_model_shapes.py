@@ -108,6 +108,7 @@ def test_the_reference_gives_each_models_per_vector_outputs(tmp_path: Path, name
     vset = load_vectors(vectors, ref.signature)
     spec = VectorSignature.of(ref.signature)
     assert {o.name: o.vector for o in spec.outputs} == case.outputs
+    assert spec.free == case.free
     want = np.load(expected)
     for start, stop, chunk in ref.run_chunks(vset, chunk=3):
         for out, arr in chunk.items():
@@ -130,6 +131,7 @@ CASES = json.loads(open({cases!r}).read())
 def test_shapes(dut, reference, name, device_batch):
     case = CASES[name]
     run = dut.run(case["model"], case["vectors"], device_batch=device_batch)
+    assert run.signature["device_batch"] == (device_batch if case["free"] else 1)
     want = np.load(case["expected"])
     shapes = {{n: list(a.shape[1:]) for n, a in run.outputs.items()}}
     assert shapes == case["outputs"]
@@ -161,6 +163,7 @@ def test_every_layout_runs_on_the_board_as_on_the_reference(
             "expected": str(expected),
             "outputs": {n: list(s) for n, s in case.outputs.items()},
             "labels": case.labels,
+            "free": case.free,
         }
     (pytester.path / "cases.json").write_text(json.dumps(cases))
     pytester.makepyfile(INNER.format(cases=str(pytester.path / "cases.json")))

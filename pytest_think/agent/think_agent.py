@@ -330,12 +330,19 @@ class Agent:
         backend = BACKENDS[backend_name]()
         self.signature = backend.load(path, options)
         self.layout = layout(self.signature)
+        if self.device_batch > 1 and not self.layout.free:
+            log(
+                f"{os.path.basename(path)} takes one vector a call (a fixed batch of 1, no "
+                f"batch axis, or an output without one): device_batch {self.device_batch} is 1"
+            )
+            self.device_batch = 1
         stages = backend.stages() if hasattr(backend, "stages") else [backend]
         self.pipeline = Pipeline(stages, self._done)
         self.backend = backend
         load_ns = perf_ns() - t0
         log(f"loaded {os.path.basename(path)} with {backend_name} in {load_ns / 1e6:.1f} ms")
-        self.send(tf.encode_json(tf.READY, frame.seq, {**self.signature, "load_ns": load_ns}))
+        ready = {**self.signature, "load_ns": load_ns, "device_batch": self.device_batch}
+        self.send(tf.encode_json(tf.READY, frame.seq, ready))
 
     def _feeds(self, tensors: List[tf.Tensor]) -> Tuple[Dict[str, np.ndarray], int]:
         """Arrays of vectors keyed by input name, and the number of vectors."""
