@@ -3,7 +3,10 @@
 Comparison follows the ONNX backend tests: output count, names, shapes and dtypes first, then
 ``|got - expected| <= atol + rtol * |expected|`` element-wise (rtol 1e-3, atol 1e-7 by
 default). Integer outputs compare exactly or within `lsb` units of least precision. Float
-classifier outputs (2-D, one row of scores per vector) also get top-1 / top-k agreement.
+classifier outputs (one row of class scores per vector, model_signature.class_scores) also get
+top-1 / top-k agreement. Board and reference outputs both hold vectors along their first axis,
+each of the per-vector shape the model's batch axes give (agent/think_layout.py); a board whose
+shapes differ is a structural disagreement, reported without comparing values.
 Work is done in chunks of vectors so memory stays bounded on large sets.
 """
 
