@@ -61,16 +61,19 @@ B = RNG.standard_normal(4).astype(np.float32)
 X16 = RNG.standard_normal((VECTORS, 16)).astype(np.float32)
 
 
-def _mlp(batch: int | str | None) -> onnx.ModelProto:
+def mlp(batch: int | str | None, classes: int = 4) -> onnx.ModelProto:
+    """logits = x @ W + B, 16 features, with a batch axis `batch` (None: no batch axis)."""
     lead = [] if batch is None else [batch]
+    w = W if classes == 4 else RNG.standard_normal((16, classes)).astype(np.float32)
+    b = B if classes == 4 else RNG.standard_normal(classes).astype(np.float32)
     return _model(
         [
             helper.make_node("MatMul", ["x", "W"], ["h"]),
             helper.make_node("Add", ["h", "B"], ["logits"]),
         ],
         [_vi("x", TensorProto.FLOAT, [*lead, 16])],
-        [_vi("logits", TensorProto.FLOAT, [*lead, 4])],
-        [_const("W", W), _const("B", B)],
+        [_vi("logits", TensorProto.FLOAT, [*lead, classes])],
+        [_const("W", w), _const("B", b)],
     )
 
 
@@ -196,12 +199,12 @@ def _light(name: str, outputs: dict[str, tuple[int, ...]]) -> Case:
 
 def cases() -> dict[str, Case]:
     return {
-        "fixed_batch_1": Case(_mlp(1), {"x": X16}, _with_batch, {"logits": (4,)}, labels=True),
+        "fixed_batch_1": Case(mlp(1), {"x": X16}, _with_batch, {"logits": (4,)}, labels=True),
         "fixed_batch_1_stored_with_it": Case(
-            _mlp(1), {"x": X16[:, None, :]}, _stored, {"logits": (4,)}, labels=True
+            mlp(1), {"x": X16[:, None, :]}, _stored, {"logits": (4,)}, labels=True
         ),
-        "symbolic_batch": Case(_mlp("N"), {"x": X16}, _with_batch, {"logits": (4,)}, True, True),
-        "no_batch_axis": Case(_mlp(None), {"x": X16}, _alone, {"logits": (4,)}, labels=True),
+        "symbolic_batch": Case(mlp("N"), {"x": X16}, _with_batch, {"logits": (4,)}, True, True),
+        "no_batch_axis": Case(mlp(None), {"x": X16}, _alone, {"logits": (4,)}, labels=True),
         "tokens_int64_and_float_mask": _tokens(),
         "nhwc_uint8": _nhwc_uint8(),
         "nchw_int8": _nchw_int8(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import shape_models
 import yaml
@@ -121,6 +122,7 @@ def test_the_reference_gives_each_models_per_vector_outputs(tmp_path: Path, name
 INNER = """
 import json
 import numpy as np
+import onnx
 import pytest
 
 CASES = json.loads(open({cases!r}).read())
@@ -187,3 +189,33 @@ def test_every_layout_runs_on_the_board_as_on_the_reference(
         args = [f"--board={board}", "--emulate"]
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=2 * len(cases))
+
+
+DISAGREE = """
+def test_checked_against_a_model_of_other_shapes(dut, reference):
+    run = dut.run({model!r}, {vectors!r})
+    reference.check(run, against={other!r})
+"""
+
+
+def test_a_board_whose_shapes_differ_fails_as_a_shape_disagreement(
+    pytester: pytest.Pytester,
+) -> None:
+    case = shape_models.cases()["fixed_batch_1"]
+    model, vectors, _ = shape_models.write(pytester.path / "data", "mlp", case)
+    other = pytester.path / "data" / "wider.onnx"
+    onnx.save(shape_models.mlp(1, classes=5), str(other))
+    pytester.makepyfile(DISAGREE.format(model=str(model), vectors=str(vectors), other=str(other)))
+    result = pytester.runpytest("--board=sim")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*board sim disagrees with the reference",
+            "*wider.onnx: the board's outputs are not shaped as the reference's over 7 vectors;"
+            " no value was compared",
+            "*- output 'logits': the board's vectors have shape (4,), the reference's (5,)",
+        ]
+    )
+    # The summary row says what failed: no values were compared, so no count of bad ones.
+    result.stdout.fnmatch_lines(["*test_checked_against_a_model_of_other_shapes*sim*7*structure*"])
+    assert "mismatching" not in result.stdout.str() and " 0 bad" not in result.stdout.str()
