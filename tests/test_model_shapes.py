@@ -12,8 +12,9 @@ import numpy as np
 import onnx
 import pytest
 import shape_models
+import support
 import yaml
-from support import REPO
+from support import REPO, SESSION_TEST
 
 from pytest_think.agent.think_layout import layout
 from pytest_think.checking import Tolerance, compare
@@ -160,6 +161,7 @@ BOARDS = [
 ]
 
 
+@SESSION_TEST  # a session of its own, each of its tests within the ini's limit
 @pytest.mark.parametrize("board", BOARDS)
 def test_every_layout_runs_on_the_board_as_on_the_reference(
     pytester: pytest.Pytester, board: str
@@ -187,7 +189,15 @@ def test_every_layout_runs_on_the_board_as_on_the_reference(
             data["twin"]["uart"]["models"] = [c["model"] for c in cases.values()]
         (pytester.path / "boards" / f"{board}.yaml").write_text(yaml.safe_dump(data))
         args = [f"--board={board}", "--emulate"]
-    result = pytester.runpytest(*args)
+    limits = [
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:labgrid",
+        "-o",
+        f"timeout={support.TEST_LIMIT_S:g}",
+    ]
+    result = pytester.runpytest_subprocess(*args, *limits)
     result.assert_outcomes(passed=2 * len(cases))
 
 
