@@ -82,7 +82,7 @@ def _with_batch(vectors: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]
 
 
 def _alone(vectors: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    return {k: v[i] for k, v in vectors.items()}
+    return {k: v[i, ...] for k, v in vectors.items()}
 
 
 def _stored(vectors: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
@@ -190,6 +190,24 @@ def _symbolic_with_reduction() -> Case:
     return Case(model, {"x": x}, _with_batch, {"y": (4,), "total": ()})
 
 
+def _batch_and_scalar() -> Case:
+    """An input with a batch axis of 1 beside a scalar one (a temperature): each vector is a
+    row and a scalar, fed as a batch of one and a bare scalar."""
+    model = _model(
+        [helper.make_node("Mul", ["x", "scale"], ["y"])],
+        [_vi("x", TensorProto.FLOAT, [1, 4]), _vi("scale", TensorProto.FLOAT, [])],
+        [_vi("y", TensorProto.FLOAT, [1, 4])],
+        [],
+    )
+    x = RNG.standard_normal((VECTORS, 4)).astype(np.float32)
+    scale = RNG.standard_normal(VECTORS).astype(np.float32)
+
+    def feed(vectors: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+        return {"x": vectors["x"][i][None, ...], "scale": vectors["scale"][i, ...]}
+
+    return Case(model, {"x": x, "scale": scale}, feed, {"y": (4,)})
+
+
 def _light(name: str, outputs: dict[str, tuple[int, ...]]) -> Case:
     path = LIGHT / f"{name}.onnx"
     (inp,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
@@ -210,6 +228,7 @@ def cases() -> dict[str, Case]:
         "nchw_int8": _nchw_int8(),
         "outputs_of_rank_0_to_4": _ranks(),
         "symbolic_batch_with_a_reduction": _symbolic_with_reduction(),
+        "batch_axis_beside_a_scalar_input": _batch_and_scalar(),
         "light_shufflenet": _light("light_shufflenet", {"gpu_0/softmax_1": (1000,)}),
         "light_squeezenet": _light("light_squeezenet", {"softmaxout_1": (1000, 1, 1)}),
     }

@@ -70,12 +70,14 @@ def device_calls(
 ) -> List[Tuple[Dict[str, Any], int]]:
     """A request's n vectors cut into device calls, with the number of vectors in each: `step`
     a call when the model takes several (`free`), else one; an input with a batch axis gets
-    its vectors as a batch, one without gets the vector alone (think_layout.py)."""
+    its vectors as a batch, one without gets the vector alone (an array, a 0-d one for a
+    scalar input: `[i, ...]`, not `[i]`, which gives a numpy scalar)."""
     if free:
         return [
             ({k: v[start : start + step] for k, v in feeds.items()}, min(step, n - start))
             for start in range(0, n, max(1, step))
         ]
     return [
-        ({k: v[i : i + 1] if batched[k] else v[i] for k, v in feeds.items()}, 1) for i in range(n)
+        ({k: v[i : i + 1] if batched[k] else v[i, ...] for k, v in feeds.items()}, 1)
+        for i in range(n)
     ]
