@@ -109,6 +109,12 @@ def _advice(arr: np.ndarray, spec: TensorSpec) -> str:
             + (f", {len(arr) % k} left over" if k and len(arr) % k else "")
             + ")"
         )
+    if spec.batched and arr.ndim >= 2 and _fits(arr.shape[2:], spec.vector):
+        dims = ", ".join(str(d) for d in arr.shape[2:])
+        return (
+            f"{head}: a vector is one sample; if each holds a batch of {arr.shape[1]}, "
+            f"save the samples as vectors, a.reshape(-1{', ' if dims else ''}{dims})"
+        )
     if fixed and arr.ndim >= 1 and math.prod(arr.shape[1:]) == size:
         dims = ", ".join(str(d) for d in spec.vector)
         return f"{head}: reshape it, a.reshape(len(a){', ' if dims else ''}{dims})"

@@ -76,6 +76,8 @@ def test_vectors_stored_with_the_batch_axis_of_1_are_the_same_vectors(tmp_path: 
         ([8, 16], (20, 16), "if the model's first axis is a batch of 8, group the samples"),
         ([1, 1, 28, 28], (5, 28, 28), "reshape it, a.reshape(len(a), 1, 28, 28)"),
         ([None, 16], (5, 15), "one vector of the model (input (?, 16)) is (16,)"),
+        # Batches of 4 samples for a model with a symbolic batch: a vector is one sample.
+        ([None, 16], (5, 4, 16), "if each holds a batch of 4, save the samples as vectors"),
     ],
 )
 def test_a_vector_file_that_does_not_fit_says_how_to_shape_it(
