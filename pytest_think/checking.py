@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pytest_think.errors import InputFileError
-from pytest_think.model_signature import class_scores, show_shape
+from pytest_think.model_signature import VectorSignature, class_scores, show_shape
 from pytest_think.reference import ReferenceModel
 from pytest_think.vectors import VectorSet, release_rows
 
@@ -212,6 +212,7 @@ def compare(
             f"model {model.path}: no output '{scores}' to take the accuracy from "
             f"(scores=); its outputs are {', '.join(ref_names)}"
         )
+    VectorSignature.of(model.signature).take(model.path, vectors.path, vectors.inputs)
     problems: list[str] = []
     if sorted(outputs) != sorted(ref_names):
         problems.append(

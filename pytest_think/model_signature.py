@@ -74,6 +74,23 @@ class VectorSignature:
             return arr.reshape(arr.shape[:1] + vector[1:])
         raise InputFileError(f"vector file {path}: input '{name}' {_advice(arr, spec)}")
 
+    def take(self, model: Path, vectors: Path, inputs: Mapping[str, np.ndarray]) -> None:
+        """Check that vectors already fitted to another signature (the board's) suit this
+        model too (a reference given with `against=`), before it runs any."""
+        for spec in self.inputs:
+            arr = inputs.get(spec.name)
+            if arr is None:
+                raise InputFileError(
+                    f"model {model}: input '{spec.name}' is not among the vectors of {vectors} "
+                    f"({', '.join(sorted(inputs))})"
+                )
+            if arr.dtype.name != spec.dtype or not _fits(arr.shape[1:], spec.vector):
+                raise InputFileError(
+                    f"model {model}: input '{spec.name}' takes vectors of "
+                    f"{show_shape(spec.vector)} {spec.dtype}; those of {vectors} are "
+                    f"{show_shape(arr.shape[1:])} {arr.dtype.name}"
+                )
+
 
 def _fits(shape: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
     return len(shape) == len(want) and all(w is None or w == s for s, w in zip(shape, want))

@@ -104,6 +104,19 @@ def test_a_real_shape_disagreement_is_reported_without_a_mismatch_count(tmp_path
     assert "mismatching" not in summary and "no value was compared" in summary
 
 
+def test_a_reference_that_takes_other_vectors_is_one_line_before_it_runs(tmp_path: Path) -> None:
+    cases = shape_models.cases()
+    model, vectors, _ = shape_models.write(tmp_path, "nhwc", cases["nhwc_uint8"])
+    other, _, _ = shape_models.write(tmp_path, "nchw", cases["nchw_int8"])
+    vset = load_vectors(vectors, ReferenceModel(model).signature)
+    with pytest.raises(InputFileError) as info:
+        compare(ReferenceModel(other), vset, {}, Tolerance())
+    assert str(info.value) == (
+        f"model {other}: input 'image' takes vectors of (3, 8, 8) int8; those of {vectors} "
+        "are (8, 8, 3) uint8"
+    )
+
+
 @pytest.mark.parametrize("name", sorted(shape_models.cases()))
 def test_the_reference_gives_each_models_per_vector_outputs(tmp_path: Path, name: str) -> None:
     case = shape_models.cases()[name]
