@@ -214,13 +214,16 @@ def compare(
         )
     VectorSignature.of(model.signature).take(model.path, vectors.path, vectors.inputs)
     problems: list[str] = []
+
+    def unshaped(stats: dict[str, OutputStats]) -> CompareReport:  # no value compared
+        name = model.path.name
+        return CompareReport(name, vectors.count, tolerance, stats, [], problems, scores, False)
+
     if sorted(outputs) != sorted(ref_names):
         problems.append(
             f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}"
         )
-        return CompareReport(
-            model.path.name, vectors.count, tolerance, {}, [], problems, scores, compared=False
-        )
+        return unshaped({})
     stats = {n: OutputStats(n, outputs[n].dtype.name) for n in ref_names}
     heap: list[Mismatch] = []
     checked_structure = False
@@ -242,16 +245,7 @@ def compare(
                         f"expected {vectors.count}"
                     )
             if problems:
-                return CompareReport(
-                    model.path.name,
-                    vectors.count,
-                    tolerance,
-                    stats,
-                    [],
-                    problems,
-                    scores,
-                    compared=False,
-                )
+                return unshaped(stats)
         for name in ref_names:
             labels = None if vectors.labels is None else vectors.labels[start:stop]
             _accumulate(
