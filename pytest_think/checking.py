@@ -3,7 +3,10 @@
 Comparison follows the ONNX backend tests: output count, names, shapes and dtypes first, then
 ``|got - expected| <= atol + rtol * |expected|`` element-wise (rtol 1e-3, atol 1e-7 by
 default). Integer outputs compare exactly or within `lsb` units of least precision. Float
-classifier outputs (2-D, one row of scores per vector) also get top-1 / top-k agreement.
+classifier outputs (one row of class scores per vector, model_signature.class_scores) also get
+top-1 / top-k agreement. Board and reference outputs both hold vectors along their first axis,
+each of the per-vector shape the model's batch axes give (agent/think_layout.py); a board whose
+shapes differ is a structural disagreement, reported without comparing values.
 Work is done in chunks of vectors so memory stays bounded on large sets.
 """
 
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pytest_think.errors import InputFileError
+from pytest_think.model_signature import VectorSignature, class_scores, show_shape
 from pytest_think.reference import ReferenceModel
 from pytest_think.vectors import VectorSet, release_rows
 
@@ -75,6 +79,9 @@ class CompareReport:
     problems: list[str]
     # The output whose class scores give the accuracy; None: the first classifier output.
     scores: str | None = None
+    # False: the outputs' names, dtypes or shapes differ from the reference's, so no value
+    # was compared (and no mismatch count means anything).
+    compared: bool = True
 
     @property
     def passed(self) -> bool:
@@ -164,6 +171,14 @@ class CompareReport:
 
     def summary(self) -> str:
         t = self.tolerance
+        if not self.compared:
+            return "\n".join(
+                [
+                    f"{self.model}: the board's outputs are not shaped as the reference's "
+                    f"over {self.vectors} vectors; no value was compared",
+                    *[f"- {p}" for p in self.problems],
+                ]
+            )
         head = (
             f"{self.model}: {self.mismatches} mismatching elements over {self.vectors} vectors "
             f"(rtol={t.rtol:g}, atol={t.atol:g}); max abs err {self.max_abs_err:.3g}, "
@@ -197,12 +212,18 @@ def compare(
             f"model {model.path}: no output '{scores}' to take the accuracy from "
             f"(scores=); its outputs are {', '.join(ref_names)}"
         )
+    VectorSignature.of(model.signature).take(model.path, vectors.path, vectors.inputs)
     problems: list[str] = []
+
+    def unshaped(stats: dict[str, OutputStats]) -> CompareReport:  # no value compared
+        name = model.path.name
+        return CompareReport(name, vectors.count, tolerance, stats, [], problems, scores, False)
+
     if sorted(outputs) != sorted(ref_names):
         problems.append(
             f"board returned outputs {sorted(outputs)}, reference has {sorted(ref_names)}"
         )
-        return CompareReport(model.path.name, vectors.count, tolerance, {}, [], problems, scores)
+        return unshaped({})
     stats = {n: OutputStats(n, outputs[n].dtype.name) for n in ref_names}
     heap: list[Mismatch] = []
     checked_structure = False
@@ -215,8 +236,8 @@ def compare(
                     problems.append(f"output '{name}' is {got.dtype}, reference is {exp.dtype}")
                 if got.shape[1:] != exp.shape[1:]:
                     problems.append(
-                        f"output '{name}' has per-vector shape {got.shape[1:]}, "
-                        f"reference {exp.shape[1:]}"
+                        f"output '{name}': the board's vectors have shape "
+                        f"{show_shape(got.shape[1:])}, the reference's {show_shape(exp.shape[1:])}"
                     )
                 if (len(got) if got.ndim else 0) != vectors.count:  # would broadcast silently
                     problems.append(
@@ -224,9 +245,7 @@ def compare(
                         f"expected {vectors.count}"
                     )
             if problems:
-                return CompareReport(
-                    model.path.name, vectors.count, tolerance, stats, [], problems, scores
-                )
+                return unshaped(stats)
         for name in ref_names:
             labels = None if vectors.labels is None else vectors.labels[start:stop]
             _accumulate(
@@ -345,7 +364,9 @@ def _accumulate(
         cos = np.where((gn == 0) & (en == 0), 1.0, np.where((gn == 0) | (en == 0), 0.0, cos))
         cmin = float(np.min(cos))  # NaN (a NaN output) propagates and fails min_cosine
         s.cosine_min = cmin if s.cosine_min is None else _min_nan(s.cosine_min, cmin)
-        if g.ndim == 2 and g.shape[1] > 1:
+        rows = class_scores(g)
+        if rows is not None:
+            g, e = rows, e.reshape(rows.shape)
             k = min(tol.topk, g.shape[1])
             s.k = k
             ref_top1 = e.argmax(axis=1)
@@ -371,8 +392,9 @@ def _min_nan(a: float, b: float) -> float:
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of per-vector class scores against integer labels."""
-    if scores.ndim != 2:
+    rows = class_scores(np.asarray(scores))
+    if rows is None:
         raise ValueError(
             f"accuracy needs one row of class scores per vector, got shape {scores.shape}"
         )
-    return float((np.asarray(scores).argmax(axis=1) == np.asarray(labels)).mean())
+    return float((rows.argmax(axis=1) == np.asarray(labels)).mean())

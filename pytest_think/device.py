@@ -22,6 +22,7 @@ from pytest_think.designs import Design, load_design
 from pytest_think.errors import AgentTimeout, InputFileError, LinkError
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
+from pytest_think.model_signature import class_scores, show_shape
 from pytest_think.power.meters import PowerMeter, open_meter
 from pytest_think.reference import reference_model
 from pytest_think.resume import ResumingStream
@@ -56,13 +57,21 @@ class Run:
         return self.count / self.result.wall_s if self.result.wall_s > 0 else 0.0
 
     def scores(self, output: str | None = None) -> np.ndarray:
-        """The class-score output: `output`, or the first 2-D output."""
+        """The class-score output: `output`, or the first output whose vectors are class
+        scores (model_signature.class_scores)."""
         if output is not None:
             return self.outputs[output]
         for name in self.result.output_names:
-            if self.outputs[name].ndim == 2:
-                return self.outputs[name]
-        raise ValueError(f"{self.model.name} has no 2-D class-score output")
+            rows = class_scores(self.outputs[name])
+            if rows is not None:
+                return rows
+        shapes = ", ".join(
+            f"'{n}' {show_shape(self.outputs[n].shape[1:])}" for n in self.result.output_names
+        )
+        raise ValueError(
+            f"{self.model.name} has no class-score output (one row of scores per vector); "
+            f"its outputs' vectors: {shapes}"
+        )
 
     def accuracy(self, output: str | None = None) -> float:
         if self.vectors.labels is None:

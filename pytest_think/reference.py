@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from pytest_think.agent.think_frames import ort_signature
+from pytest_think.agent.think_layout import device_calls, layout, with_vector_axis
 from pytest_think.errors import InputFileError
 from pytest_think.vectors import VectorSet
 
@@ -36,34 +37,27 @@ class ReferenceModel:
     def signature(self) -> dict[str, Any]:
         return ort_signature(self.session)
 
-    def _batched(self) -> bool:
-        first = self.session.get_inputs()[0].shape
-        return bool(first) and not isinstance(first[0], int)
-
     def run_chunks(
         self, vectors: VectorSet, chunk: int | None = None
     ) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-        """(start, stop, {output name: array}) over all vectors, in order (`chunk` vectors
-        at a time; by default CHUNK, fewer when vectors are large)."""
+        """(start, stop, {output name: array of vectors}) over all vectors, in order (`chunk`
+        vectors at a time; by default CHUNK, fewer when vectors are large). The model is called
+        as the agent calls it (think_layout.py): a chunk at once when its batch axes allow,
+        one vector a call otherwise, so its outputs have the board's per-vector shapes."""
         names = [o.name for o in self.session.get_outputs()]
-        batched = self._batched()
+        sig = self.signature
+        lay = layout(sig)
+        batched = lay.input_batched(sig)
         if chunk is None:
             chunk = max(1, min(CHUNK, CHUNK_BYTES // max(1, vectors.bytes_per_vector)))
         for start, stop, arrays in vectors.batches(chunk):
-            if batched:
-                outs = self.session.run(names, arrays)
-            else:
-                rows = [self.session.run(names, self._one(arrays, i)) for i in range(stop - start)]
-                outs = [np.stack([r[k] for r in rows]) for k in range(len(names))]
-            yield start, stop, dict(zip(names, outs))
-
-    def _one(self, arrays: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-        shapes = {a.name: a.shape for a in self.session.get_inputs()}
-        one = {}
-        for name, arr in arrays.items():
-            row = arr[i]
-            one[name] = row if len(shapes[name]) == row.ndim else row[None, ...]
-        return one
+            n = stop - start
+            outs = [
+                with_vector_axis(self.session.run(names, feeds), lay.outputs)
+                for feeds, _ in device_calls(arrays, n, n, batched, lay.free)
+            ]
+            joined = [np.concatenate([o[k] for o in outs]) for k in range(len(names))]
+            yield start, stop, dict(zip(names, joined))
 
 
 _MODELS: dict[tuple[str, int, int], ReferenceModel] = {}

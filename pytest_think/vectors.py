@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pytest_think.errors import InputFileError
+from pytest_think.model_signature import VectorSignature
 
 LABELS = "labels"
 RELEASE_BEHIND_BYTES = 1 << 20
@@ -137,7 +138,8 @@ def release_rows(arr: np.ndarray, start: int, stop: int) -> None:
 
 
 def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
-    """Load vectors for a model and check they fit it, before anything is streamed.
+    """Load vectors for a model and fit them to its vector signature (model_signature.py),
+    before anything is streamed.
 
     `signature` is the model's {"inputs": [{"name", "dtype", "shape"}], ...} (None for
     symbolic dimensions), as the agent's READY frame and the reference model both report it.
@@ -170,6 +172,7 @@ def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
         counts[LABELS] = len(labels) if labels.ndim else 0
     if len(set(counts.values())) != 1 or 0 in counts.values():
         raise InputFileError(f"vector file {path}: arrays disagree on the vector count: {counts}")
+    vectors_of = VectorSignature.of(signature)
     for name, spec in inputs_spec.items():
         arr = arrays[name]
         if arr.dtype.name != spec["dtype"]:
@@ -177,21 +180,5 @@ def load_vectors(path: Path, signature: Mapping[str, Any]) -> VectorSet:
                 f"vector file {path}: input '{name}' is {arr.dtype.name}, the model wants "
                 f"{spec['dtype']}"
             )
-        want = spec["shape"]
-        sample = list(arr.shape[1:])
-        # The model may take one vector with or without a leading batch axis.
-        candidates = [want[1:], want] if want else [want]
-        if not any(_shape_fits(sample, c) for c in candidates):
-            raise InputFileError(
-                f"vector file {path}: input '{name}' vectors have shape {tuple(sample)}, the "
-                f"model wants {_show_shape(want)}"
-            )
+        arrays[name] = vectors_of.fit(path, name, arr)
     return VectorSet(path, arrays, labels)
-
-
-def _shape_fits(sample: list[int], want: list[int | None]) -> bool:
-    return len(sample) == len(want) and all(w is None or w == s for s, w in zip(sample, want))
-
-
-def _show_shape(shape: list[int | None]) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_think.agent.think_pipeline import Gather, Job, Pipeline, Tally, device_calls
+from pytest_think.agent.think_layout import device_calls
+from pytest_think.agent.think_pipeline import Gather, Job, Pipeline, Tally
 
 
 class Add:
@@ -165,10 +166,10 @@ def test_a_pipeline_needs_a_stage() -> None:
 
 def test_device_calls_cut_a_request_by_device_batch_or_per_vector() -> None:
     feeds = {"x": np.arange(10).reshape(5, 2)}
-    calls = device_calls(feeds, 5, 2, batched=True)
+    calls = device_calls(feeds, 5, 2, {"x": True}, free=True)
     assert [count for _, count in calls] == [2, 2, 1]
     assert [sub["x"].shape for sub, _ in calls] == [(2, 2), (2, 2), (1, 2)]
-    per_vector = device_calls(feeds, 5, 4, batched=False)  # no batch axis: one vector a call
+    per_vector = device_calls(feeds, 5, 4, {"x": False}, free=False)  # no batch axis: one a call
     assert [sub["x"].shape for sub, _ in per_vector] == [(2,)] * 5
     assert np.concatenate([sub["x"] for sub, _ in per_vector]).tolist() == list(range(10))
 

@@ -256,7 +256,10 @@ def test_vectors_that_do_not_fit_the_model_fail_before_streaming(pytester: pytes
     result = pytester.runpytest("--think-json=out.json")
     result.assert_outcomes(failed=3)
     out = result.stdout.str()
-    assert "short.npz: input 'input' vectors have shape (60,), the model wants (?, 64)" in out
+    assert (
+        "short.npz: input 'input' has vectors of shape (60,) (450 along the first axis); "
+        "one vector of the model (input (?, 64)) is (64,)"
+    ) in out
     assert "float64.npz: input 'input' is float64, the model wants float32" in out
     assert "misnamed.npz: arrays ['image'] do not match model inputs ['input'] (missing" in out
     doc = json.loads((pytester.path / "out.json").read_text())

@@ -11,6 +11,7 @@ AGENT_FILES = (
     "think_frames.py",
     "think_backends.py",
     "think_exec.py",
+    "think_layout.py",
     "think_pipeline.py",
     "think_sensors.py",
 )

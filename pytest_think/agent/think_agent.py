@@ -33,13 +33,15 @@ if TYPE_CHECKING:  # on the board the codec sits beside this file, not in a pack
     from pytest_think.agent import think_frames as tf
     from pytest_think.agent.think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from pytest_think.agent.think_exec import ExecBackend
-    from pytest_think.agent.think_pipeline import Gather, Job, Pipeline, Tally, device_calls
+    from pytest_think.agent.think_layout import Layout, device_calls, layout, vector_shape
+    from pytest_think.agent.think_pipeline import Gather, Job, Pipeline, Tally
     from pytest_think.agent.think_sensors import CommandSampler, SensorError, SensorSampler
 else:
     import think_frames as tf
     from think_backends import AgentError, OnnxRuntimeBackend, TfliteBackend
     from think_exec import ExecBackend
-    from think_pipeline import Gather, Job, Pipeline, Tally, device_calls
+    from think_layout import Layout, device_calls, layout, vector_shape
+    from think_pipeline import Gather, Job, Pipeline, Tally
     from think_sensors import CommandSampler, SensorError, SensorSampler
 
 BACKENDS: Dict[str, Any] = {
@@ -142,6 +144,7 @@ class Agent:
         self.pipeline: Optional[Pipeline] = None
         self.sampler: Optional[Union[SensorSampler, CommandSampler]] = None
         self.signature: Dict[str, Any] = {}
+        self.layout = Layout([], [], True)
         self.device_batch = 1
         self.inbox: queue.Queue[Union[tf.Frame, Exception, None]] = queue.Queue(maxsize=64)
         self.outbox: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=64)
@@ -340,15 +343,23 @@ class Agent:
         self.backend = None
         backend = BACKENDS[backend_name]()
         self.signature = backend.load(path, options)
+        self.layout = layout(self.signature)
+        if self.device_batch > 1 and not self.layout.free:
+            log(
+                f"{os.path.basename(path)} takes one vector a call (a fixed batch of 1, no "
+                f"batch axis, or an output without one): device_batch {self.device_batch} is 1"
+            )
+            self.device_batch = 1
         stages = backend.stages() if hasattr(backend, "stages") else [backend]
         self.pipeline = Pipeline(stages, self._done)
         self.backend = backend
         load_ns = perf_ns() - t0
         log(f"loaded {os.path.basename(path)} with {backend_name} in {load_ns / 1e6:.1f} ms")
-        self.send(tf.encode_json(tf.READY, frame.seq, {**self.signature, "load_ns": load_ns}))
+        ready = {**self.signature, "load_ns": load_ns, "device_batch": self.device_batch}
+        self.send(tf.encode_json(tf.READY, frame.seq, ready))
 
-    def _feeds(self, tensors: List[tf.Tensor]) -> Tuple[Dict[str, np.ndarray], int, bool]:
-        """Arrays keyed by input name, the batch size, and whether the model has a batch axis."""
+    def _feeds(self, tensors: List[tf.Tensor]) -> Tuple[Dict[str, np.ndarray], int]:
+        """Arrays of vectors keyed by input name, and the number of vectors."""
         if self.backend is None:
             raise AgentError("no_model", "INFER before a model was loaded")
         inputs = {i["name"]: i for i in self.signature["inputs"]}
@@ -357,22 +368,29 @@ class Agent:
             raise AgentError(
                 "bad_inputs", f"got inputs {sorted(feeds)}, model wants {sorted(inputs)}"
             )
+        batched = self.layout.input_batched(self.signature)
+        for name, arr in feeds.items():
+            want = vector_shape(inputs[name]["shape"], batched[name])
+            if arr.ndim != len(want) + 1:
+                raise AgentError(
+                    "bad_inputs",
+                    f"input {name!r}: vectors of shape {list(arr.shape[1:])}, the model's "
+                    f"vectors are {want}",
+                )
         batch = {a.shape[0] for a in feeds.values()}
         if len(batch) != 1:
             raise AgentError("bad_inputs", f"inputs disagree on batch size: {sorted(batch)}")
-        first = next(iter(feeds))
-        batched_model = feeds[first].ndim == len(inputs[first]["shape"])
-        return feeds, batch.pop(), batched_model
+        return feeds, batch.pop()
 
-    def _submit(
-        self, feeds: Dict[str, np.ndarray], n: int, batched: bool, finish: Any, tag: Any = None
-    ) -> None:
-        """The request's vectors into the pipeline, `device_batch` (or one) per device call."""
+    def _submit(self, feeds: Dict[str, np.ndarray], n: int, finish: Any, tag: Any = None) -> None:
+        """The request's vectors into the pipeline: `device_batch` per device call when the
+        model's batch axes allow several, one otherwise (think_layout.py)."""
         assert self.pipeline is not None
-        calls = device_calls(feeds, n, self.device_batch, batched)
+        batched = self.layout.input_batched(self.signature)
+        calls = device_calls(feeds, n, self.device_batch, batched, self.layout.free)
         if not calls:
             raise AgentError("bad_inputs", "the frame holds no vectors")
-        gather = Gather(len(calls), finish, tag, batched)
+        gather = Gather(len(calls), finish, tag, self.layout.outputs)
         for sub, count in calls:
             self.pipeline.submit(Job(sub, (gather, count)))
 
@@ -385,8 +403,8 @@ class Agent:
             self.fail(gather.tag or 0, exc)
 
     def infer(self, frame: tf.Frame) -> None:
-        feeds, n, batched_model = self._feeds(tf.decode_tensors(frame.payload))
-        self._submit(feeds, n, batched_model, self._answer, frame.seq)
+        feeds, n = self._feeds(tf.decode_tensors(frame.payload))
+        self._submit(feeds, n, self._answer, frame.seq)
 
     def _answer(self, gather: Gather) -> None:
         seq = gather.tag
@@ -407,13 +425,13 @@ class Agent:
         """
         received = wall_ns()  # with `done` below: NTP-style bounds on the clock offset
         options, tensors = tf.decode_loop(frame.payload)
-        feeds, n, batched_model = self._feeds(tensors)
+        feeds, n = self._feeds(tensors)
         warmup = int(options.get("warmup", 10))
         min_seconds = float(options.get("min_seconds", 1.0))
         min_iterations = int(options.get("min_iterations", 1))
         tally = Tally()
         for _ in range(max(0, warmup)):
-            self._submit(feeds, n, batched_model, tally)
+            self._submit(feeds, n, tally)
         self.drain()
         tally.reset()
         clock = perf_ns
@@ -425,7 +443,7 @@ class Agent:
         while iterations < min_iterations or clock() < deadline:
             if tally.error is not None:
                 break
-            self._submit(feeds, n, batched_model, tally)
+            self._submit(feeds, n, tally)
             iterations += n
         self.drain()
         end = clock()

@@ -71,7 +71,9 @@ class ExecBackend:
             self.clock_khz = float(timing.get("clock_khz") or 0) or None
             if self.clock_khz is None:
                 raise AgentError("load_failed", "device time in cycles needs the clock in kHz")
-        return {"inputs": options["inputs"], "outputs": options["outputs"]}
+        # A runner takes its batch along the first axis ({batch}): a leading 1 in the model's
+        # signature is that axis, of any size here.
+        return {key: [_any_batch(t) for t in options[key]] for key in ("inputs", "outputs")}
 
     def _device_ns(self, text: str) -> Optional[int]:
         if self.pattern is None:
@@ -184,3 +186,8 @@ class ExecBackend:
                 ),
             )
         return np.fromfile(path, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _any_batch(tensor: Dict[str, Any]) -> Dict[str, Any]:
+    shape = list(tensor["shape"])
+    return dict(tensor, shape=[None, *shape[1:]]) if shape[:1] == [1] else tensor

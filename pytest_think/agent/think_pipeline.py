@@ -21,7 +21,15 @@ Runs on Python >= 3.6 with the standard library only.
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
+
+if TYPE_CHECKING:  # on the board the layout sits beside this file, not in a package
+    from pytest_think.agent.think_layout import with_vector_axis
+else:
+    try:
+        from think_layout import with_vector_axis
+    except ImportError:  # imported on the host, as a module of the package
+        from pytest_think.agent.think_layout import with_vector_axis
 
 perf_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
 
@@ -167,12 +175,18 @@ class Gather:
     the last job."""
 
     def __init__(
-        self, jobs: int, finish: Callable[["Gather"], None], tag: Any = None, batched: bool = True
+        self,
+        jobs: int,
+        finish: Callable[["Gather"], None],
+        tag: Any = None,
+        batched: Optional[List[bool]] = None,
     ) -> None:
         self.left = jobs
         self.finish = finish
         self.tag = tag  # the request's: an INFER frame's sequence number
-        self.batched = batched  # False: a model without a batch axis, called per vector
+        # Per output, whether it has a batch axis (None: all have); one without is a vector's
+        # output whole and gains the vector axis here (think_layout.py).
+        self.batched = batched
         self.outputs: List[List[Any]] = []  # per job, the stage-last state (output arrays)
         self.device_ns: List[int] = []  # per vector
         self.stage_ns: List[List[int]] = []  # per vector, per stage
@@ -184,25 +198,11 @@ class Gather:
         elif self.error is None:
             self.device_ns.extend([job.device_ns // n] * n)
             self.stage_ns.extend([[ns // n for ns in job.stage_ns]] * n)
-            self.outputs.append(job.state if self.batched else [o[None, ...] for o in job.state])
+            flags = self.batched or [True] * len(job.state)
+            self.outputs.append(with_vector_axis(job.state, flags))
         self.left -= 1
         if self.left == 0:
             self.finish(self)
-
-
-def device_calls(
-    feeds: Dict[str, Any], n: int, step: int, batched: bool
-) -> List[Tuple[Dict[str, Any], int]]:
-    """A request's n vectors cut into device calls of `step` (one vector each for a model
-    without a batch axis), with the number of vectors in each."""
-    calls = []
-    for start in range(0, n, step if batched else 1):
-        stop = min(start + step, n) if batched else start + 1
-        if batched:
-            calls.append(({k: v[start:stop] for k, v in feeds.items()}, stop - start))
-        else:
-            calls.append(({k: v[start] for k, v in feeds.items()}, 1))
-    return calls
 
 
 class Tally:

@@ -37,7 +37,11 @@ def _agreement(run: dict[str, Any]) -> str:
         return "unchecked"
     if compare.get("top1_agreement") is not None:
         return f"top1 {compare['top1_agreement']:.4f}"
-    return "ok" if compare["passed"] else f"{compare['mismatches']} bad"
+    if compare["passed"]:
+        return "ok"
+    if not any(o["elements"] for o in compare["outputs"].values()):
+        return "structure"  # names, dtypes, shapes or counts differ: no value was compared
+    return f"{compare['mismatches']} bad"
 
 
 def summary_lines(tests: list[dict[str, Any]]) -> list[str]:
