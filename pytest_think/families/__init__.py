@@ -25,6 +25,7 @@ from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
+from pytest_think.user_files import did_you_mean
 
 GROUP = "pytest_think.families"
 Options = TypeVar("Options", bound=BaseModel)
@@ -78,7 +79,8 @@ def load_family(config: BoardConfig) -> Family:
         names = ", ".join(sorted(families)) or "none (is pytest-think installed?)"
         raise BoardConfigError(
             f"board file {config.source or config.name}: field 'family': unknown family "
-            f"'{config.family}'; installed families: {names}"
+            f"'{config.family}'{did_you_mean(config.family, families)}; installed families: "
+            f"{names}"
         )
     factory = families[config.family].load()
     family: Family = factory()

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pytest_think.boards import BoardConfig, field_problems
 from pytest_think.errors import BoardConfigError, ThinkError
+from pytest_think.user_files import did_you_mean
 
 __all__ = [
     "GROUP",
@@ -124,7 +125,8 @@ def meter_driver(board: BoardConfig) -> MeterDriver:
     if board.meter.driver not in drivers:
         raise BoardConfigError(
             f"board file {board.source or board.name}: field 'meter.driver': unknown driver "
-            f"'{board.meter.driver}'; installed: {', '.join(sorted(drivers)) or 'none'}"
+            f"'{board.meter.driver}'{did_you_mean(board.meter.driver, drivers)}; installed: "
+            f"{', '.join(sorted(drivers)) or 'none'}"
         )
     driver: MeterDriver = drivers[board.meter.driver].load()
     return driver
