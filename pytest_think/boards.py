@@ -22,11 +22,10 @@ from pydantic import (
 )
 
 from pytest_think.errors import BoardConfigError
-from pytest_think.user_files import did_you_mean, read_yaml_mapping
+from pytest_think.user_files import did_you_mean, field_problems, read_yaml_mapping
 
 PACKAGED_BOARDS = Path(__file__).resolve().parent / "board_files"
 SECRET_KEYS = {"password", "passphrase", "secret", "token"}
-UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
 # The frame sizes a serial link adapts between unless its board file says otherwise.
 FRAME_BYTES_MIN = 128
 FRAME_BYTES_MAX = 4096
@@ -398,29 +397,10 @@ def load_board(path: Path) -> BoardConfig:
     try:
         board = BoardConfig.model_validate({**data, "source": path})
     except ValidationError as exc:
-        raise BoardConfigError(f"board file {path}: {field_problems(exc)}") from None
+        raise BoardConfigError(
+            f"board file {path}: {field_problems(exc, model=BoardConfig)}"
+        ) from None
     return board
-
-
-def field_problems(
-    exc: ValidationError,
-    section: tuple[str, ...] = (),
-    unknown: str = UNKNOWN_FIELD,
-    limit: int | None = None,
-) -> str:
-    """A pydantic error as one line: "field 'a.b': what is wrong; field …", with the fields
-    named from the top of the board file (`section`: where the validated part sits); the first
-    `limit` problems only, when given, and how many more."""
-    problems = []
-    errors = exc.errors()
-    for err in errors[:limit]:
-        field = ".".join(str(p) for p in (*section, *err["loc"]))
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = unknown
-        problems.append(f"field '{field or '(top level)'}': {message}")
-    more = len(errors) - len(problems)
-    return "; ".join(problems) + (f" (and {more} more)" if more else "")
 
 
 def board_dirs(rootdir: Path, board_dir: str | None) -> list[Path]:

@@ -6,15 +6,19 @@ one line naming the file (in the caller's error class), never a traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import typing
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from pytest_think.errors import ThinkError
 
-__all__ = ["did_you_mean", "read_text", "read_yaml_mapping"]
+__all__ = ["UNKNOWN_FIELD", "did_you_mean", "field_problems", "read_text", "read_yaml_mapping"]
+
+UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
 
 
 def read_text(path: Path, what: str, error: type[ThinkError]) -> str:
@@ -60,6 +64,49 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """ " (did you mean 'x'?)" for the closest of `choices` to a mistyped `name`, or ""."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def field_problems(
+    exc: ValidationError,
+    section: tuple[str, ...] = (),
+    unknown: str = UNKNOWN_FIELD,
+    limit: int | None = None,
+    model: type[BaseModel] | None = None,
+) -> str:
+    """A pydantic error as one line: "field 'a.b': what is wrong; field …", with the fields
+    named from the top of the file (`section`: where the validated part sits); the first
+    `limit` problems only, when given, and how many more. An unknown field is said to be
+    `unknown`, with the closest field `model` (the validated model) has there."""
+    problems = []
+    errors = exc.errors()
+    for err in errors[:limit]:
+        field = ".".join(str(p) for p in (*section, *err["loc"]))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            names = _fields_at(model, err["loc"][:-1]) if model is not None else []
+            message = unknown + did_you_mean(str(err["loc"][-1]), names)
+        problems.append(f"field '{field or '(top level)'}': {message}")
+    more = len(errors) - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more else "")
+
+
+def _fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The field names of the model found at `loc` inside `model` ([] when not a model)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        fields = current.model_fields if current is not None else {}
+        if not isinstance(part, str) or part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation is, or holds (`X | None`)."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _kind(data: object) -> str:

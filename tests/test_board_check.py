@@ -14,7 +14,7 @@ import paramiko
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from support import DIGITS_MODEL, DIGITS_VECTORS, sim_board_data
+from support import DIGITS_MODEL, DIGITS_VECTORS, REPO, sim_board_data
 
 from pytest_think.board_check import access_problems, check_spec
 from pytest_think.boards import PACKAGED_BOARDS, load_board
@@ -175,6 +175,33 @@ def test_misspelt_family_and_meter_say_what_was_meant(
     path = tmp_path / "b.yaml"
     path.write_text(yaml.safe_dump(sim_board_data(name="b", **section)))
     _one_line(_check(str(path)), f"board file {path}", says)
+
+
+UNKNOWN = "unknown field (check its spelling and docs/boards.md)"
+
+
+@pytest.mark.parametrize(
+    ("section", "meant", "given", "says"),
+    [
+        ("ssh", "key_file", "key_fil", UNKNOWN),
+        ("options", "power_rails", "power_rail", "not an option of family 'xilinx-fpga'"),
+        ("meter", "channel", "chanel", "not an option of driver 'keysight-n6705'"),
+        ("twin", "hostname", "hostnme", UNKNOWN),
+        ("twin.latency", "fixed_us", "fixd_us", UNKNOWN),
+    ],
+)
+def test_misspelt_fields_say_what_was_meant(
+    tmp_path: Path, section: str, meant: str, given: str, says: str
+) -> None:
+    data = yaml.safe_load((REPO / "boards" / "fpga-zcu102.yaml").read_text())
+    where = data
+    for part in section.split("."):
+        where = where[part]
+    where[given] = where.pop(meant)
+    path = tmp_path / "zcu102.yaml"
+    path.write_text(yaml.safe_dump(data))
+    line = f"board file {path}: field '{section}.{given}': {says} (did you mean '{meant}'?)"
+    _one_line(_check("--emulate", str(path)), line)
 
 
 def test_board_names_are_looked_up_as_pytest_does(tmp_path: Path) -> None:

@@ -119,7 +119,7 @@ def test_load_arrays_corrupt_file(tmp_path: Path, suffix: str) -> None:
 def test_load_arrays_refuses_pickled_objects(tmp_path: Path) -> None:
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(InputFileError, match="holds Python objects .*, which are never unpickled"):
+    with pytest.raises(InputFileError, match=r"holds Python objects .*, which are never unpickled"):
         load_arrays(path)
 
 

@@ -19,13 +19,13 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pytest_think.boards import BoardConfig, field_problems
+from pytest_think.boards import BoardConfig
 from pytest_think.capabilities import Capabilities, PowerSwitch
 from pytest_think.connection import Board
 from pytest_think.errors import BoardConfigError
 from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
-from pytest_think.user_files import did_you_mean
+from pytest_think.user_files import did_you_mean, field_problems
 
 GROUP = "pytest_think.families"
 Options = TypeVar("Options", bound=BaseModel)
@@ -64,7 +64,8 @@ def family_options(model: type[Options], config: BoardConfig, family: str) -> Op
     try:
         return model.model_validate(config.options)
     except ValidationError as exc:
-        problems = field_problems(exc, ("options",), f"not an option of family '{family}'")
+        unknown = f"not an option of family '{family}'"
+        problems = field_problems(exc, ("options",), unknown, model=model)
         raise BoardConfigError(f"board file {config.source or config.name}: {problems}") from None
 
 

@@ -19,11 +19,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
-from pytest_think.boards import field_problems
 from pytest_think.errors import InputFileError
 from pytest_think.pytest.campaign import without_board
 from pytest_think.pytest.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
 from pytest_think.report.deltas import DEFAULT_FAIL_ON, Measure, measures, parse_fail_on
+from pytest_think.user_files import field_problems
 
 __all__ = ["CASES_AT", "Cell", "Column", "Comparison", "Row", "build", "load_results"]
 

@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pytest_think.boards import BoardConfig, field_problems
+from pytest_think.boards import BoardConfig
 from pytest_think.errors import BoardConfigError, ThinkError
-from pytest_think.user_files import did_you_mean
+from pytest_think.user_files import did_you_mean, field_problems
 
 __all__ = [
     "GROUP",
@@ -141,7 +141,7 @@ def meter_options(board: BoardConfig, driver: MeterDriver | None = None) -> Any:
         return driver.Options.model_validate(board.meter.options)
     except ValidationError as exc:
         unknown = f"not an option of driver '{board.meter.driver}'"
-        problems = field_problems(exc, ("meter",), unknown)
+        problems = field_problems(exc, ("meter",), unknown, model=driver.Options)
         raise BoardConfigError(f"board file {board.source or board.name}: {problems}") from None
 
 
