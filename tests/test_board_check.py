@@ -3,9 +3,11 @@ one line naming the file, never a traceback."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import zipfile
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +406,31 @@ def test_results_files_with_bad_contents_are_one_line_for_think_compare(
             result.output,
         )
         assert result.output.count("\n") == 1, (name, result.output)
+
+
+@pytest.mark.parametrize(
+    ("module", "section", "field"),
+    [
+        ("pytest_think.families", {"family": "broken-npu"}, "family"),
+        ("pytest_think.power.meters", {"meter": {"driver": "broken-npu"}}, "meter.driver"),
+    ],
+)
+def test_a_plug_in_that_does_not_load_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    section: dict[str, Any],
+    field: str,
+) -> None:
+    broken = EntryPoint("broken-npu", "think_no_such_lab_module:Plugin", "pytest_think.x")
+    plugins = importlib.import_module(module)
+    real = plugins.entry_points
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [*real(group=group), broken])
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(sim_board_data(name="b", **section)))
+    _one_line(
+        _check(str(path)),
+        f"board file {path}: field '{field}': 'broken-npu' is installed but does not load: "
+        "ModuleNotFoundError: No module named 'think_no_such_lab_module'; reinstall it or fix "
+        "its entry point think_no_such_lab_module:Plugin",
+    )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pytest_think.boards import BoardConfig
 from pytest_think.capabilities import Capabilities, PowerSwitch
 from pytest_think.connection import Board
+from pytest_think.entry_points import load_entry_point
 from pytest_think.errors import BoardConfigError
 from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
@@ -83,7 +84,8 @@ def load_family(config: BoardConfig) -> Family:
             f"'{config.family}'{did_you_mean(config.family, families)}; installed families: "
             f"{names}"
         )
-    factory = families[config.family].load()
+    where = f"board file {config.source or config.name}: field 'family'"
+    factory = load_entry_point(families[config.family], where)
     family: Family = factory()
     family.check_options(config)
     return family

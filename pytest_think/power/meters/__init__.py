@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pytest_think.boards import BoardConfig
+from pytest_think.entry_points import load_entry_point
 from pytest_think.errors import BoardConfigError, ThinkError
 from pytest_think.user_files import did_you_mean, field_problems
 
@@ -128,7 +129,8 @@ def meter_driver(board: BoardConfig) -> MeterDriver:
             f"'{board.meter.driver}'{did_you_mean(board.meter.driver, drivers)}; installed: "
             f"{', '.join(sorted(drivers)) or 'none'}"
         )
-    driver: MeterDriver = drivers[board.meter.driver].load()
+    where = f"board file {board.source or board.name}: field 'meter.driver'"
+    driver: MeterDriver = load_entry_point(drivers[board.meter.driver], where)
     return driver
 
 
