@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_think.errors import InputFileError
 from pytest_think.hashing import sha256_file
-from pytest_think.user_files import read_yaml_mapping
+from pytest_think.user_files import field_problems, read_yaml_mapping
 
 SEGMENT_ROLE = re.compile(r"^segment_(\d+)$")
 
@@ -95,9 +95,8 @@ def load_design(path: Path) -> Design:
     try:
         design = Design.model_validate({**data, "source": path})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InputFileError(f"design file {path}: field '{field}': {err['msg']}") from None
+        problems = field_problems(exc, unknown="unknown field (check its spelling)", model=Design)
+        raise InputFileError(f"design file {path}: {problems}") from None
     for role, file in design.files.items():
         if not file.is_file():
             raise InputFileError(f"design file {path}: files.{role}: {file} not found")

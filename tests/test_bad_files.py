@@ -74,6 +74,10 @@ def test_pytest_refuses_what_think_check_refuses_in_one_line(
         (b"[1, 2]", ": expected a mapping of fields, got a list [1, 2]"),
         (b"name: d\nfamily: generic\nfiles: {model: 5}\n", ": field 'files.model': "),
         (b"name: d\nfamily: generic\nfiles: [m.onnx]\n", ": field 'files': "),
+        (
+            b"name: d\nfamily: generic\nrefrence: m.onnx\n",
+            ": field 'refrence': unknown field (check its spelling) (did you mean 'reference'?)",
+        ),
     ],
 )
 def test_design_file_with_bad_contents_is_one_line(
