@@ -4,6 +4,7 @@ connecting to the hardware needs, what a misspelt name meant, plug-ins that do n
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,24 @@ def test_a_plug_in_that_does_not_load_is_one_line(
         "ModuleNotFoundError: No module named 'think_no_such_lab_module'; reinstall it or fix "
         "its entry point think_no_such_lab_module:Plugin",
     )
+
+
+@pytest.mark.parametrize(
+    "section",
+    [{}, {"family": "generik"}, {"meter": {"driver": "onbord"}}, {"options": {"clock": 1}}],
+    ids=["good", "family", "meter", "option"],
+)
+def test_think_check_says_ok_only_when_pytest_starts(
+    pytester: pytest.Pytester, write_board: Callable[..., Path], section: dict[str, Any]
+) -> None:
+    path = write_board("b", **section)
+    checked = think_check("b", "--board-dir", str(path.parent))
+    pytester.makepyfile("def test_x(board): pass")
+    result = pytester.runpytest("--board=b")
+    if checked.exit_code == 0:
+        result.assert_outcomes(passed=1)
+    else:
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        # the same line, as pytest's usage error
+        result.stderr.fnmatch_lines([f"*{checked.output.strip().removeprefix('invalid: ')}"])
+    assert (checked.exit_code == 0) == (section == {})
