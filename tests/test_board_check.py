@@ -15,8 +15,9 @@ import yaml
 from support import REPO, one_invalid_line, sim_board_data, think_check
 
 from pytest_think.board_check import access_problems, check_spec
-from pytest_think.boards import PACKAGED_BOARDS, load_board
-from pytest_think.errors import BoardConfigError
+from pytest_think.boards import PACKAGED_BOARDS, SshConfig, load_board
+from pytest_think.errors import BoardConfigError, LinkError
+from pytest_think.transport.ssh import SshTransport
 
 PORT = 2222  # never dialled: nothing here connects
 BINARY = bytes(range(256)) * 4
@@ -254,3 +255,14 @@ def test_think_check_says_ok_only_when_pytest_starts(
         # the same line, as pytest's usage error
         result.stderr.fnmatch_lines([f"*{checked.output.strip().removeprefix('invalid: ')}"])
     assert (checked.exit_code == 0) == (section == {})
+
+
+def test_a_session_names_a_missing_key_file_before_dialling(tmp_path: Path) -> None:
+    # 192.0.2.1 (TEST-NET-1) is never dialled: the key is looked for first.
+    ssh = SshConfig(host="192.0.2.1", user="root", key_file=tmp_path / "id_absent")
+    with pytest.raises(LinkError) as info:
+        SshTransport(ssh, "bench").connect()
+    assert str(info.value) == (
+        f"board 'bench' (192.0.2.1:22): ssh.key_file {tmp_path}/id_absent not found (the private "
+        "key to log in with); think check names what a board file lacks"
+    )
