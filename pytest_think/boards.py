@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,10 +22,10 @@ from pydantic import (
 )
 
 from pytest_think.errors import BoardConfigError
+from pytest_think.user_files import did_you_mean, field_problems, read_yaml_mapping
 
 PACKAGED_BOARDS = Path(__file__).resolve().parent / "board_files"
 SECRET_KEYS = {"password", "passphrase", "secret", "token"}
-UNKNOWN_FIELD = "unknown field (check its spelling and docs/boards.md)"
 # The frame sizes a serial link adapts between unless its board file says otherwise.
 FRAME_BYTES_MIN = 128
 FRAME_BYTES_MAX = 4096
@@ -387,19 +386,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 
 def load_board(path: Path) -> BoardConfig:
     """Load and validate one board file; any problem is a BoardConfigError naming file and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BoardConfigError(f"board file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BoardConfigError(f"board file {path}{where}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise BoardConfigError(f"board file {path}: expected a mapping of fields, got {data!r}")
+    data = read_yaml_mapping(path, f"board file {path}", BoardConfigError)
     secret = _find_secrets(data)
     if secret:
         raise BoardConfigError(
@@ -410,23 +397,10 @@ def load_board(path: Path) -> BoardConfig:
     try:
         board = BoardConfig.model_validate({**data, "source": path})
     except ValidationError as exc:
-        raise BoardConfigError(f"board file {path}: {field_problems(exc)}") from None
+        raise BoardConfigError(
+            f"board file {path}: {field_problems(exc, model=BoardConfig)}"
+        ) from None
     return board
-
-
-def field_problems(
-    exc: ValidationError, section: tuple[str, ...] = (), unknown: str = UNKNOWN_FIELD
-) -> str:
-    """A pydantic error as one line: "field 'a.b': what is wrong; field …", with the fields
-    named from the top of the board file (`section`: where the validated part sits)."""
-    problems = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in (*section, *err["loc"]))
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = unknown
-        problems.append(f"field '{field or '(top level)'}': {message}")
-    return "; ".join(problems)
 
 
 def board_dirs(rootdir: Path, board_dir: str | None) -> list[Path]:
@@ -458,5 +432,8 @@ def find_board(spec: str, dirs: list[Path]) -> BoardConfig:
     if spec not in boards:
         names = ", ".join(sorted(boards)) or "none"
         where = ", ".join(str(d) for d in dirs)
-        raise BoardConfigError(f"unknown board '{spec}'; known boards: {names} (looked in {where})")
+        raise BoardConfigError(
+            f"unknown board '{spec}'{did_you_mean(spec, boards)}; known boards: {names} "
+            f"(looked in {where})"
+        )
     return load_board(boards[spec])

@@ -16,8 +16,8 @@ from typing import NoReturn
 import click
 
 from pytest_think import __version__, emulation
+from pytest_think.board_check import check_spec
 from pytest_think.boards import board_dirs, find_board, known_boards, load_board
-from pytest_think.checks import check_board
 from pytest_think.emulation import start_twin
 from pytest_think.errors import ThinkError
 from pytest_think.private_dirs import PrivateDir
@@ -61,20 +61,32 @@ def boards_command(board_dir: str | None) -> None:
 
 
 @main.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def check_command(files: tuple[Path, ...]) -> None:
-    """Validate board files (against their family, meter driver and twins); one line per file."""
+@click.argument("boards", nargs=-1, required=True)
+@BOARD_DIR
+@click.option(
+    "--emulate",
+    is_flag=True,
+    help="check the boards as pytest --emulate takes them (reached through their twins)",
+)
+def check_command(boards: tuple[str, ...], board_dir: str | None, emulate: bool) -> None:
+    """Check BOARDS (names, as pytest --board takes them, or board files) as a pytest session
+    would, short of connecting: one line per board; exit status 0 only when all would do.
+
+    \b
+    Beyond the file's fields, its family's options, the meter driver's and the twin section:
+    what connecting to the hardware needs — the key file, the host key pinned or in
+    known_hosts, the password variables, the serial devices (not for --emulate).
+    """
+    dirs = board_dirs(Path.cwd(), board_dir)
     failed = False
-    for path in files:
+    for spec in boards:
         try:
-            board = load_board(path)
-            check_board(board)
-            emulation.check_twin(board)
+            board = check_spec(spec, dirs, emulate)
         except ThinkError as exc:
             click.echo(f"invalid: {exc}", err=True)
             failed = True
         else:
-            click.echo(f"ok: {path} (board '{board.name}', family {board.family})")
+            click.echo(f"ok: {board.source} (board '{board.name}', family {board.family})")
     if failed:
         sys.exit(1)
 

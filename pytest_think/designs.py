@@ -25,11 +25,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_think.errors import InputFileError
 from pytest_think.hashing import sha256_file
+from pytest_think.user_files import field_problems, read_yaml_mapping
 
 SEGMENT_ROLE = re.compile(r"^segment_(\d+)$")
 
@@ -86,25 +86,17 @@ class Design(BaseModel):
 
 def load_design(path: Path) -> Design:
     """Load a design file; missing files and bad fields are one line naming file and field."""
-    if not path.is_file():
-        raise InputFileError(f"design file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"design file {path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputFileError(f"design file {path}: expected a mapping of fields")
+    data = read_yaml_mapping(path, f"design file {path}", InputFileError)
     base = path.parent
     if isinstance(data.get("reference"), str):
         data["reference"] = base / data["reference"]
     if isinstance(data.get("files"), dict):
-        data["files"] = {k: base / v for k, v in data["files"].items() if isinstance(v, str)}
+        data["files"] = {k: base / v if isinstance(v, str) else v for k, v in data["files"].items()}
     try:
         design = Design.model_validate({**data, "source": path})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InputFileError(f"design file {path}: field '{field}': {err['msg']}") from None
+        problems = field_problems(exc, unknown="unknown field (check its spelling)", model=Design)
+        raise InputFileError(f"design file {path}: {problems}") from None
     for role, file in design.files.items():
         if not file.is_file():
             raise InputFileError(f"design file {path}: files.{role}: {file} not found")

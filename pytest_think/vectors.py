@@ -22,6 +22,8 @@ from pytest_think.model_signature import VectorSignature
 
 LABELS = "labels"
 RELEASE_BEHIND_BYTES = 1 << 20
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK"
 
 
 def _npz_member_memmap(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
@@ -54,25 +56,49 @@ def _npz_member_memmap(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays in an .npy or .npz file, memory-mapped when stored uncompressed."""
+    """All arrays in an .npy or .npz file, memory-mapped when stored uncompressed; a file
+    that is empty, truncated, of another format or holds Python objects is one line (objects
+    are never unpickled)."""
+    what = f"vector file {path}"
     if not path.is_file():
-        raise InputFileError(f"vector file {path} not found")
+        raise InputFileError(f"{what} not found")
+    if path.suffix not in (".npy", ".npz"):
+        raise InputFileError(f"{what}: expected a .npy or .npz file")
+    with path.open("rb") as fh:
+        head = fh.read(len(NPY_MAGIC))
+    if not head:
+        raise InputFileError(f"{what}: empty (0 bytes)")
     try:
         if path.suffix == ".npy":
+            if head != NPY_MAGIC:
+                other = " but an .npz: rename it" if head.startswith(ZIP_MAGIC) else ""
+                raise InputFileError(f"{what}: not a NumPy .npy file{other} (np.save writes one)")
             return {"": np.load(path, mmap_mode="r", allow_pickle=False)}
-        if path.suffix == ".npz":
-            arrays: dict[str, np.ndarray] = {}
-            with zipfile.ZipFile(path) as zf:
-                infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
-            lazy = np.load(path, allow_pickle=False)
-            for info in infos:
-                name = info.filename[: -len(".npy")]
-                mapped = _npz_member_memmap(path, info)
-                arrays[name] = mapped if mapped is not None else lazy[name]
-            return arrays
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"vector file {path}: cannot read: {exc}") from None
-    raise InputFileError(f"vector file {path}: expected a .npy or .npz file")
+        if not head.startswith(ZIP_MAGIC):
+            other = " but an .npy: rename it" if head == NPY_MAGIC else ""
+            raise InputFileError(f"{what}: not a NumPy .npz file{other} (np.savez writes one)")
+        arrays: dict[str, np.ndarray] = {}
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+        others = [i.filename for i in infos if not i.filename.endswith(".npy")]
+        if others or not infos:
+            held = f"holds {', '.join(others[:3])}" if others else "holds no arrays"
+            raise InputFileError(f"{what}: {held}, not NumPy arrays (np.savez writes them)")
+        lazy = np.load(path, allow_pickle=False)
+        for info in infos:
+            name = info.filename[: -len(".npy")]
+            mapped = _npz_member_memmap(path, info)
+            arrays[name] = mapped if mapped is not None else lazy[name]
+        return arrays
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"{what}: cannot read (truncated?): {exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Python objects" in str(exc):
+            raise InputFileError(
+                f"{what}: holds Python objects (an object array), which are never unpickled; "
+                "save numeric arrays"
+            ) from None
+        raise InputFileError(f"{what}: cannot read (truncated?): {exc}") from None
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from typing import IO, Any
 
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
 from pytest_think.boards import PACKAGED_BOARDS
 
@@ -155,3 +157,28 @@ def bench_twin(base: Path, board_file: Path, name: str, **fpga: Any) -> Iterator
         reached = {**twin.board(board).model_dump(mode="json"), "twin": None}
         (boards / f"{name}.yaml").write_text(yaml.safe_dump(reached))
         yield twin, boards
+
+
+def think_check(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    """`think check ARGS`, run in this process."""
+    from pytest_think.cli import main
+
+    return CliRunner().invoke(main, ["check", *args], env=env)
+
+
+def one_invalid_line(result: Result, *names: str) -> str:
+    """The one `invalid:` line of a refused `think check`, which names each of `names`."""
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    line = result.output.strip()
+    assert line.startswith("invalid: "), line
+    for name in names:
+        assert name in line, line
+    return line
+
+
+def no_traceback(text: str) -> None:
+    """Neither a traceback nor a frame of pytest-think's code in a session's output."""
+    assert "Traceback" not in text and "INTERNALERROR" not in text, text
+    assert not re.search(r"pytest_think/[\w/]+\.py:\d+", text), "a frame of our code leaked out"

@@ -98,7 +98,7 @@ def test_misspelt_option_stops_the_run_at_once(pytester: pytest.Pytester) -> Non
     result.stderr.fnmatch_lines(
         [
             "*jetson-orin-nano.yaml: field 'options.power_mod': not an option of family "
-            "'nvidia-jetson'"
+            "'nvidia-jetson' (did you mean 'power_mode'?)"
         ]
     )
 

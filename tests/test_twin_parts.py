@@ -34,7 +34,7 @@ def test_a_bad_twin_field_stops_the_twin_before_it_spawns(tmp_path: Path) -> Non
         TwinProcess.start(board, state)
     assert str(bad.value) == (
         f"board file {path}: field 'twin.fpga.bitstream_byte': unknown field "
-        "(check its spelling and docs/boards.md)"
+        "(check its spelling and docs/boards.md) (did you mean 'bitstream_bytes'?)"
     )
     assert not state.exists()
 

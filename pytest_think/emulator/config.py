@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pytest_think.boards import UNKNOWN_FIELD, BoardConfig, field_problems
+from pytest_think.boards import BoardConfig
 from pytest_think.emulator.activity import TwinPowerModel
 from pytest_think.emulator.device import TwinFaults, TwinLatency
 from pytest_think.emulator.meters.base import TwinMeter
@@ -22,6 +22,7 @@ from pytest_think.emulator.parts import TwinPart, twin_parts
 from pytest_think.emulator.power.onboard import TwinPower
 from pytest_think.emulator.servers.console import TwinConsole
 from pytest_think.errors import BoardConfigError
+from pytest_think.user_files import UNKNOWN_FIELD, did_you_mean, field_problems
 
 __all__ = ["TwinConfig", "validate_twin"]
 
@@ -65,16 +66,17 @@ def validate_twin(config: BoardConfig, parts: Sequence[TwinPart[Any]] | None = N
     for name in [k for k in data if k not in TwinConfig.model_fields]:
         value = data.pop(name)
         if name not in models:
-            problems.append(f"field 'twin.{name}': {UNKNOWN_FIELD}")
+            known = [*TwinConfig.model_fields, *models]
+            problems.append(f"field 'twin.{name}': {UNKNOWN_FIELD}{did_you_mean(name, known)}")
         elif value is not None:
             try:
                 sections[name] = models[name].model_validate(value, context=context)
             except ValidationError as exc:
-                problems.append(field_problems(exc, ("twin", name)))
+                problems.append(field_problems(exc, ("twin", name), model=models[name]))
     try:
         twin = TwinConfig.model_validate(data)
     except ValidationError as exc:
-        problems.insert(0, field_problems(exc, ("twin",)))
+        problems.insert(0, field_problems(exc, ("twin",), model=TwinConfig))
     if problems:
         raise BoardConfigError(f"board file {config.source or config.name}: " + "; ".join(problems))
     return twin.model_copy(update=sections)

@@ -19,12 +19,14 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pytest_think.boards import BoardConfig, field_problems
+from pytest_think.boards import BoardConfig
 from pytest_think.capabilities import Capabilities, PowerSwitch
 from pytest_think.connection import Board
+from pytest_think.entry_points import load_entry_point
 from pytest_think.errors import BoardConfigError
 from pytest_think.transport.console_watch import ConsoleAlarm
 from pytest_think.transport.ssh import SshTransport
+from pytest_think.user_files import did_you_mean, field_problems
 
 GROUP = "pytest_think.families"
 Options = TypeVar("Options", bound=BaseModel)
@@ -63,7 +65,8 @@ def family_options(model: type[Options], config: BoardConfig, family: str) -> Op
     try:
         return model.model_validate(config.options)
     except ValidationError as exc:
-        problems = field_problems(exc, ("options",), f"not an option of family '{family}'")
+        unknown = f"not an option of family '{family}'"
+        problems = field_problems(exc, ("options",), unknown, model=model)
         raise BoardConfigError(f"board file {config.source or config.name}: {problems}") from None
 
 
@@ -78,9 +81,11 @@ def load_family(config: BoardConfig) -> Family:
         names = ", ".join(sorted(families)) or "none (is pytest-think installed?)"
         raise BoardConfigError(
             f"board file {config.source or config.name}: field 'family': unknown family "
-            f"'{config.family}'; installed families: {names}"
+            f"'{config.family}'{did_you_mean(config.family, families)}; installed families: "
+            f"{names}"
         )
-    factory = families[config.family].load()
+    where = f"board file {config.source or config.name}: field 'family'"
+    factory = load_entry_point(families[config.family], where)
     family: Family = factory()
     family.check_options(config)
     return family

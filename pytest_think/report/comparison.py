@@ -9,16 +9,21 @@ runs of one board are two columns, named by board and date (or by ``--label``)."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import NotRequired, TypedDict
+
 from pytest_think.errors import InputFileError
 from pytest_think.pytest.campaign import without_board
 from pytest_think.pytest.results import SCHEMA, SCHEMA_VERSION, ModelEntry, model_entries
 from pytest_think.report.deltas import DEFAULT_FAIL_ON, Measure, measures, parse_fail_on
+from pytest_think.user_files import field_problems
 
 __all__ = ["CASES_AT", "Cell", "Column", "Comparison", "Row", "build", "load_results"]
 
@@ -112,6 +117,33 @@ class Comparison:
         return base.name if len(same_file) == 1 else None
 
 
+class _BoardRead(TypedDict):
+    name: str
+
+
+class _TestRead(TypedDict):
+    nodeid: str
+    board: NotRequired[str | None]
+    runs: NotRequired[list[dict[str, Any]]]
+    energy: NotRequired[dict[str, Any] | None]
+
+
+class _ResultsRead(TypedDict):
+    """What the readers of results files (compare, history, baseline) index without asking:
+    a file that is not so (truncated, hand-edited) is one line, not a traceback. The full
+    schema (pytest_think.pytest.schema) is what pytest writes; this is what is read."""
+
+    board: _BoardRead
+    boards: NotRequired[list[_BoardRead]]
+    tests: list[_TestRead]
+    revision: NotRequired[dict[str, Any]]
+
+
+@functools.cache
+def _readable() -> TypeAdapter[_ResultsRead]:
+    return TypeAdapter(_ResultsRead)
+
+
 def load_results(path: Path) -> dict[str, Any]:
     """A results file, checked: one line naming the file for anything else."""
     try:
@@ -131,6 +163,13 @@ def load_results(path: Path) -> dict[str, Any]:
             f"results file {path}: schema_version {version}, this pytest-think reads "
             f"{SCHEMA_VERSION}; compare it with the pytest-think version that wrote it"
         )
+    try:
+        _readable().validate_python(doc)
+    except ValidationError as exc:
+        raise InputFileError(
+            f"results file {path}: not as pytest --think-json writes it (truncated or edited?): "
+            f"{field_problems(exc, limit=3)}"
+        ) from None
     return doc
 
 

@@ -162,6 +162,11 @@ class SshTransport:
         cfg = self.config
         if cfg.host is None:  # a board file's labgrid place gives it (pytest_think.farm)
             raise LinkError(f"board '{self.board_name}': no ssh host to connect to")
+        if cfg.key_file is not None and not cfg.key_file.is_file():
+            raise LinkError(
+                f"{self.where}: ssh.key_file {cfg.key_file} not found (the private key to log "
+                "in with); think check names what a board file lacks"
+            )
         client = paramiko.SSHClient()
         hostkeys.configure(client, cfg.host_key, cfg.known_hosts, f"{cfg.host}:{cfg.port}")
         password = self._password()

@@ -22,8 +22,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pytest_think.boards import BoardConfig, field_problems
+from pytest_think.boards import BoardConfig
+from pytest_think.entry_points import load_entry_point
 from pytest_think.errors import BoardConfigError, ThinkError
+from pytest_think.user_files import did_you_mean, field_problems
 
 __all__ = [
     "GROUP",
@@ -124,9 +126,11 @@ def meter_driver(board: BoardConfig) -> MeterDriver:
     if board.meter.driver not in drivers:
         raise BoardConfigError(
             f"board file {board.source or board.name}: field 'meter.driver': unknown driver "
-            f"'{board.meter.driver}'; installed: {', '.join(sorted(drivers)) or 'none'}"
+            f"'{board.meter.driver}'{did_you_mean(board.meter.driver, drivers)}; installed: "
+            f"{', '.join(sorted(drivers)) or 'none'}"
         )
-    driver: MeterDriver = drivers[board.meter.driver].load()
+    where = f"board file {board.source or board.name}: field 'meter.driver'"
+    driver: MeterDriver = load_entry_point(drivers[board.meter.driver], where)
     return driver
 
 
@@ -139,7 +143,7 @@ def meter_options(board: BoardConfig, driver: MeterDriver | None = None) -> Any:
         return driver.Options.model_validate(board.meter.options)
     except ValidationError as exc:
         unknown = f"not an option of driver '{board.meter.driver}'"
-        problems = field_problems(exc, ("meter",), unknown)
+        problems = field_problems(exc, ("meter",), unknown, model=driver.Options)
         raise BoardConfigError(f"board file {board.source or board.name}: {problems}") from None
 
 
