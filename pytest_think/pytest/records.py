@@ -18,6 +18,7 @@ from pytest_think.pytest.schema import (
     EnergyJson,
     FlashJson,
     HangJson,
+    ModelLoadJson,
     Outcome,
     PoolJson,
     RecoveryJson,
@@ -67,6 +68,8 @@ class RunRecord:
             "throughput_per_s": run.throughput_per_s,
             "stream": stream,
         }
+        if run.load is not None:
+            data["load"] = cast(ModelLoadJson, run.load.as_json())
         if isinstance(run, PoolRun):
             data["pool"] = cast(PoolJson, run.pool.as_json())
         # The label leads, when there is one.
