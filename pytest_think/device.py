@@ -6,8 +6,9 @@ streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,15 @@ class Run:
         return [latency_stats(table[:, k]) for k in range(table.shape[1])]
 
 
-def _model_sha256(model: Path) -> str:
+def _model_sha256(model: Path, data: Sequence[str] = ()) -> str:
+    """The model file's sha256; for a model with external data, that of its file's and its
+    data files' (so a changed data file is a changed model)."""
     if not model.is_file():
         raise InputFileError(f"model file {model} not found")
-    return sha256_file(model)
+    if not data:
+        return sha256_file(model)
+    parts = [sha256_file(model), *(f"{f} {sha256_file(model.parent / f)}" for f in data)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 class Device:
@@ -171,12 +177,16 @@ class Device:
         its sha256 and the loaded signature. Nothing is uploaded for a model the board's
         runtime, as its agent's HELLO names it, cannot run."""
         facts = facts or self.inspect_model(model)
-        sha = _model_sha256(model)
+        data = facts.external if facts is not None else ()
+        sha = _model_sha256(model, data)
         self.ensure_link()
         agent = self.ensure_agent()
         if facts is not None:
             check_runtime(facts, self.config.agent.backend, agent.identity, self.config.name)
-        remote = self.board.agent.deploy_model(model, sha)
+        if data:
+            remote = self.board.agent.deploy_model(model, sha, data)
+        else:  # as every launcher takes it
+            remote = self.board.agent.deploy_model(model, sha)
         loaded: dict[str, Any] = {}
         if self.config.agent.providers:
             loaded["providers"] = self.config.agent.providers

@@ -238,6 +238,27 @@ def test_vectors_that_do_not_fit_the_model_are_refused_before_any_upload(
     assert uploaded(models) == before
 
 
+def test_a_model_with_external_data_is_deployed_with_it_and_runs(
+    sim: tuple[Device, Path], tmp_path: Path
+) -> None:
+    device, models = sim
+    path = scaled_model(tmp_path, external=True)
+    vectors = tmp_path / "x.npz"
+    x = np.random.default_rng(0).standard_normal((40, 64)).astype(np.float32)
+    np.savez(vectors, x=x)
+    run = device.run(path, vectors)
+    w = np.arange(64, dtype=np.float32).reshape(1, 64)
+    np.testing.assert_array_equal(run.outputs["y"], x * w)
+    home = models / run.model_sha256[:16]
+    assert sorted(p.name for p in home.iterdir()) == ["scaled.onnx", "weights.bin"]
+    # A changed data file is a changed model: another hash, uploaded anew.
+    data = tmp_path / "weights.bin"
+    data.write_bytes(np.full(64, 2, np.float32).tobytes())
+    again = device.run(path, vectors)
+    assert again.model_sha256 != run.model_sha256
+    np.testing.assert_array_equal(again.outputs["y"], x * 2)
+
+
 def test_each_run_says_whether_its_model_was_loaded_and_how_long_it_took(
     sim: tuple[Device, Path],
 ) -> None:
