@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -199,42 +199,38 @@ def uploaded(models: Path) -> list[str]:
     return sorted(p.name for p in models.iterdir()) if models.is_dir() else []
 
 
-def test_a_non_model_is_refused_before_any_upload(sim: tuple[Device, Path], tmp_path: Path) -> None:
-    device, models = sim
-    before = uploaded(models)
+def not_a_model(tmp_path: Path) -> tuple[Path, Path, str]:
     fake = tmp_path / "digits.onnx"
     fake.write_bytes(DIGITS_VECTORS.read_bytes())
-    with pytest.raises(InputFileError, match=r"is not an ONNX model"):
-        device.run(fake, DIGITS_VECTORS)
-    assert uploaded(models) == before
+    return fake, DIGITS_VECTORS, r"is not an ONNX model"
 
 
-def test_missing_external_data_is_refused_before_any_upload(
-    sim: tuple[Device, Path], tmp_path: Path
-) -> None:
-    device, models = sim
-    before = uploaded(models)
+def without_its_data(tmp_path: Path) -> tuple[Path, Path, str]:
     path = scaled_model(tmp_path, external=True)
     (tmp_path / "weights.bin").unlink()
     vectors = tmp_path / "x.npz"
     np.savez(vectors, x=np.ones((4, 64), np.float32))
-    with pytest.raises(InputFileError, match=r"external data file .*weights\.bin .*is missing"):
-        device.run(path, vectors)
-    assert uploaded(models) == before
+    return path, vectors, r"external data file .*weights\.bin .*is missing"
 
 
-def test_vectors_that_do_not_fit_the_model_are_refused_before_any_upload(
-    sim: tuple[Device, Path], tmp_path: Path
-) -> None:
-    device, models = sim
-    before = uploaded(models)
-    model = tmp_path / "fresh" / "digits.onnx"
+def vectors_for_another_model(tmp_path: Path) -> tuple[Path, Path, str]:
+    model = tmp_path / "fresh" / "digits.onnx"  # a name the board has not had
     model.parent.mkdir()
     shutil.copy(DIGITS_MODEL, model)
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, pixels=np.zeros((4, 64), np.float32))
-    with pytest.raises(InputFileError, match=r"do not match model inputs \['input'\]"):
-        device.run(model, wrong)
+    return model, wrong, r"do not match model inputs \['input'\]"
+
+
+@pytest.mark.parametrize("case", [not_a_model, without_its_data, vectors_for_another_model])
+def test_a_model_the_board_would_refuse_is_refused_before_any_upload(
+    sim: tuple[Device, Path], tmp_path: Path, case: Callable[[Path], tuple[Path, Path, str]]
+) -> None:
+    device, models = sim
+    before = uploaded(models)
+    model, vectors, refusal = case(tmp_path)
+    with pytest.raises(InputFileError, match=refusal):
+        device.run(model, vectors)
     assert uploaded(models) == before
 
 
@@ -305,3 +301,19 @@ def test_the_results_and_the_compare_page_have_each_run_s_load(
     assert by_label["held"].load_ms is None
     page = write_comparison([pytester.path / "sim.json"], pytester.path / "page").read_text()
     assert "model load, ms" in page
+
+
+def test_a_test_given_a_non_model_fails_with_the_one_line(pytester: pytest.Pytester) -> None:
+    (pytester.path / "exported.onnx").write_bytes(DIGITS_VECTORS.read_bytes()[:3000])
+    pytester.makepyfile(
+        f"""
+        def test_bad_model(dut):
+            dut.run("exported.onnx", {str(DIGITS_VECTORS)!r})
+        """
+    )
+    result = pytester.runpytest("--board=sim")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["InputFileError: model file *exported.onnx is not an ONNX model (*); nothing was sent*"]
+    )
+    assert "Traceback" not in result.stdout.str()
