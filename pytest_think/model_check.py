@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import external_data_helper
 
-from pytest_think.errors import InputFileError
+from pytest_think.errors import InputFileError, UnsupportedModel
 
 __all__ = [
     "ONNXRUNTIME_LIMITS",
@@ -225,7 +225,7 @@ def _shape(value_type: onnx.TypeProto) -> list[int | None]:
 
 
 def check_runtime(facts: ModelFacts, backend: str, agent: dict[str, Any], board: str) -> None:
-    """InputFileError (one line) when the board's `backend`, at the version its agent's HELLO
+    """UnsupportedModel (one line) when the board's `backend`, at the version its agent's HELLO
     (`agent`) names, cannot run a model of this IR version or opset."""
     if backend != "onnxruntime":
         return
@@ -241,7 +241,7 @@ def check_runtime(facts: ModelFacts, backend: str, agent: dict[str, Any], board:
     if ml is not None and ml > limits.ml_opset:
         stamped.append(f"ai.onnx.ml opset {ml}")
     if stamped:
-        raise InputFileError(
+        raise UnsupportedModel(
             f"model file {facts.path} is {' and '.join(stamped)}; board '{board}' runs "
             f"onnxruntime {version}, which runs up to IR version {limits.ir_version}, opset "
             f"{limits.opset} (ai.onnx.ml {limits.ml_opset}); export the model for that "

@@ -17,7 +17,7 @@ from support import DIGITS_MODEL, DIGITS_VECTORS, REPO
 from pytest_think.boards import PACKAGED_BOARDS, find_board
 from pytest_think.device import Device
 from pytest_think.emulator.launcher import TwinProcess
-from pytest_think.errors import InputFileError
+from pytest_think.errors import InputFileError, UnsupportedModel
 from pytest_think.families import open_board
 from pytest_think.model_check import (
     ModelFacts,
@@ -155,7 +155,7 @@ def hello(version: str | None) -> dict[str, object]:
 
 
 def test_a_model_newer_than_the_board_s_onnxruntime_is_one_line() -> None:
-    with pytest.raises(InputFileError) as info:
+    with pytest.raises(UnsupportedModel) as info:
         check_runtime(facts(10, {"": 21}), "onnxruntime", hello("1.10.0"), "jetson-tx1")
     assert str(info.value) == (
         "model file m.onnx is IR version 10 and opset 21; board 'jetson-tx1' runs onnxruntime "
@@ -163,9 +163,9 @@ def test_a_model_newer_than_the_board_s_onnxruntime_is_one_line() -> None:
         "that opset (or convert it: onnx.version_converter) or update the board's "
         "onnxruntime; nothing was sent to the board"
     )
-    with pytest.raises(InputFileError, match=r"is ai\.onnx\.ml opset 3; board 'b' runs"):
+    with pytest.raises(UnsupportedModel, match=r"is ai\.onnx\.ml opset 3; board 'b' runs"):
         check_runtime(facts(8, {"": 15, "ai.onnx.ml": 3}), "onnxruntime", hello("1.10.0"), "b")
-    with pytest.raises(InputFileError, match=r"is opset 16; board"):
+    with pytest.raises(UnsupportedModel, match=r"is opset 16; board"):
         check_runtime(facts(8, {"ai.onnx": 16}), "onnxruntime", hello("1.10.0"), "b")
 
 
