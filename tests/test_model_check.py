@@ -4,6 +4,7 @@ what loading it cost each run (the agent's LOAD -> READY, in the results and rep
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -287,7 +288,9 @@ def test_the_results_and_the_compare_page_have_each_run_s_load(
             dut.run({str(TERNARY)!r}, {str(DIGITS_VECTORS)!r}, label="held")
         """
     )
-    result = pytester.runpytest("--board=sim", "--think-json=sim.json", "--junitxml=junit.xml")
+    result = pytester.runpytest(
+        "--board=sim", "--think-json=sim.json", "--junitxml=junit.xml", "--alluredir=allure"
+    )
     result.assert_outcomes(passed=1)
     doc = json.loads((pytester.path / "sim.json").read_text())
     runs = {r["label"]: r["load"] for r in doc["tests"][0]["runs"]}
@@ -295,6 +298,9 @@ def test_the_results_and_the_compare_page_have_each_run_s_load(
     assert runs["float"]["device_ns"] > 0 and runs["ternary"]["device_ns"] > 0
     assert runs["held"] == {"loaded": False, "device_ns": None, "host_ns": None}
     assert "model_load_ms" in (pytester.path / "junit.xml").read_text()
+    allure = "".join(p.read_text() for p in (pytester.path / "allure").glob("*-result.json"))
+    assert re.search(r'"load digits_mlp_ternary\.onnx on sim: [0-9.]+ ms on the board \(', allure)
+    assert '"digits_mlp_ternary.onnx was loaded on sim already: no LOAD"' in allure
     cells = build([pytester.path / "sim.json"]).rows
     by_label = {key.split("[")[-1].rstrip("]"): c["sim"] for key, c in cells.items()}
     assert by_label["ternary"].load_ms == pytest.approx(runs["ternary"]["device_ns"] / 1e6)
