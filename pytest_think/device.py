@@ -239,15 +239,14 @@ class Device:
         options = {"device_batch": device_batch, **(backend_options or {})}
         # The model and the vectors are checked against each other before anything is sent.
         facts = self.inspect_model(model)
-        checked = vector_set_for(vectors, facts.signature) if facts is not None else None
+        vset = vector_set_for(vectors, facts.signature) if facts is not None else None
         sha, signature = self.load_model(model, options, facts)
         load = self.last_load
-        if checked is None or facts is None or signature["inputs"] != facts.signature["inputs"]:
-            checked = vector_set_for(vectors, signature)  # the board describes it otherwise
-        vset = checked
+        if vset is None or facts is None or signature["inputs"] != facts.signature["inputs"]:
+            vset = vector_set_for(vectors, signature)  # the board describes the model otherwise
         result = self._stream(
             vset,
-            lambda: self.load_model(model, options),
+            lambda: self.load_model(model, options, facts),
             window=window,
             vectors_per_frame=vectors_per_frame,
             progress=progress,
