@@ -14,13 +14,17 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import external_data_helper
 
 from pytest_think.errors import InputFileError, UnsupportedModel
+
+if TYPE_CHECKING:
+    import onnx
+
+# onnx is imported on first use (a model checked): it takes longer to import than the rest of
+# a session's start.
 
 __all__ = [
     "ONNXRUNTIME_LIMITS",
@@ -110,6 +114,8 @@ class ModelFacts:
 def inspect_model(path: Path) -> ModelFacts:
     """Parse `path` as an ONNX model; InputFileError (one line) when it is not one, or when
     external data it names is missing or shorter than the tensors it holds."""
+    import onnx
+
     if not path.is_file():
         raise InputFileError(f"model file {path} not found")
     try:
@@ -157,6 +163,8 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
 def _external_files(path: Path, model: onnx.ModelProto) -> tuple[str, ...]:
     """The external data files the model's tensors name, each checked present and long
     enough for the tensors it holds."""
+    from onnx import external_data_helper
+
     needed: dict[str, tuple[int, str]] = {}  # location -> (bytes needed, a tensor in it)
     for tensor in _tensors(model.graph):
         if not external_data_helper.uses_external_data(tensor):
@@ -191,6 +199,8 @@ def _external_files(path: Path, model: onnx.ModelProto) -> tuple[str, ...]:
 
 
 def _tensor_bytes(tensor: onnx.TensorProto) -> int:
+    import onnx
+
     try:
         itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
     except (KeyError, TypeError, ValueError):
@@ -212,6 +222,8 @@ def _signature(graph: onnx.GraphProto) -> dict[str, Any]:
 
 
 def _dtype(value_type: onnx.TypeProto) -> str:
+    import onnx
+
     elem = value_type.tensor_type.elem_type
     try:
         return str(onnx.helper.tensor_dtype_to_np_dtype(elem).name)
