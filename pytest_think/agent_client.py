@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_think.agent import think_frames as tf
@@ -23,9 +24,27 @@ from pytest_think.vectors import VectorSet
 from pytest_think.watchdog import Watchdog
 from pytest_think.wire import to_wire
 
-__all__ = ["HELLO_GRACE_S", "AgentClient"]
+__all__ = ["HELLO_GRACE_S", "AgentClient", "ModelLoad"]
 
 HELLO_GRACE_S = 3.0  # on lossy links, how long to wait for HELLO before asking for it
+
+
+@dataclass(frozen=True)
+class ModelLoad:
+    """What having a model loaded cost a run: the LOAD -> READY time the agent measured on the
+    board (`device_ns`) and the request's round trip on the host (`host_ns`), or nothing when
+    the agent held that model already (`loaded` False: no LOAD was sent)."""
+
+    loaded: bool
+    device_ns: int | None = None
+    host_ns: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "device_ns": self.device_ns,
+            "host_ns": self.host_ns,
+        }
 
 
 class AgentClient:
@@ -45,6 +64,7 @@ class AgentClient:
         self.identity: dict[str, Any] = {}
         self.loaded: dict[str, Any] | None = None
         self.loaded_key: tuple[str, str] | None = None
+        self.last_load: ModelLoad | None = None  # the last `load`'s cost
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -131,12 +151,20 @@ class AgentClient:
     ) -> dict[str, Any]:
         key = (sha256, repr(sorted(options.items())))
         if self.loaded is not None and self.loaded_key == key:
+            self.last_load = ModelLoad(False)
             return self.loaded
         # A refused LOAD may leave the agent with no model: forget the previous one.
-        self.loaded, self.loaded_key = None, None
+        self.loaded, self.loaded_key, self.last_load = None, None, None
         request = {"path": remote_path, "backend": backend, "options": options}
+        sent = time.perf_counter_ns()
         self.loaded = self._ask(
             tf.LOAD, tf.json_payload(request), tf.READY, timeout, f"loading {remote_path}"
+        )
+        device_ns = self.loaded.get("load_ns")
+        self.last_load = ModelLoad(
+            True,
+            int(device_ns) if isinstance(device_ns, int) else None,
+            time.perf_counter_ns() - sent,
         )
         self.loaded_key = key
         return self.loaded

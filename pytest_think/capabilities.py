@@ -8,6 +8,7 @@ it lacks is the one line "board X (family Y) cannot Z" (`NotCapable`), whoever a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,8 +43,10 @@ class AgentLauncher(Protocol):
         """A link to a freshly started agent; it sends HELLO first."""
         ...
 
-    def deploy_model(self, model: Path, sha256: str) -> str:
-        """Make `model` loadable by the agent; returns the path to name in LOAD."""
+    def deploy_model(self, model: Path, sha256: str, data: Sequence[str] = ()) -> str:
+        """Make `model` loadable by the agent; returns the path to name in LOAD. `data`: the
+        model's external data files, relative to its directory, which go beside it (given
+        only for a model that has some)."""
         ...
 
 

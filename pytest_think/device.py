@@ -6,15 +6,16 @@ streams vectors, returning a `Run` with the board's outputs and timings.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pytest_think.agent_client import AgentClient
+from pytest_think.agent_client import AgentClient, ModelLoad
 from pytest_think.boards import BoardConfig
 from pytest_think.checking import accuracy
 from pytest_think.connection import Board
@@ -22,6 +23,7 @@ from pytest_think.designs import Design, load_design
 from pytest_think.errors import AgentTimeout, InputFileError, LinkError
 from pytest_think.flashing import FlashReport, ensure_design
 from pytest_think.hashing import sha256_file
+from pytest_think.model_check import ModelFacts, check_runtime, inspect_model
 from pytest_think.model_signature import class_scores, show_shape
 from pytest_think.power.meters import PowerMeter, open_meter
 from pytest_think.reference import reference_model
@@ -43,6 +45,8 @@ class Run:
     vectors: VectorSet
     result: StreamResult
     signature: dict[str, Any]
+    # The LOAD this run's model took (None: not known, as for a pool's merged run).
+    load: ModelLoad | None = field(default=None, kw_only=True)
 
     @property
     def outputs(self) -> dict[str, np.ndarray]:
@@ -93,10 +97,15 @@ class Run:
         return [latency_stats(table[:, k]) for k in range(table.shape[1])]
 
 
-def _model_sha256(model: Path) -> str:
+def _model_sha256(model: Path, data: Sequence[str] = ()) -> str:
+    """The model file's sha256; for a model with external data, that of its file's and its
+    data files' (so a changed data file is a changed model)."""
     if not model.is_file():
         raise InputFileError(f"model file {model} not found")
-    return sha256_file(model)
+    if not data:
+        return sha256_file(model)
+    parts = [sha256_file(model), *(f"{f} {sha256_file(model.parent / f)}" for f in data)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 class Device:
@@ -156,14 +165,37 @@ class Device:
             self.close_agent()
             ssh.reconnect()
 
+    def inspect_model(self, model: Path) -> ModelFacts | None:
+        """The model file as the host reads it, before anything is sent: one line when it is
+        not a model the board's backend could load (pytest_think.model_check); None for a
+        backend whose files the host does not parse."""
+        if self.config.agent.backend != "onnxruntime":
+            if not model.is_file():
+                raise InputFileError(f"model file {model} not found")
+            return None
+        return inspect_model(model)
+
     def load_model(
-        self, model: Path, options: dict[str, Any] | None = None
+        self,
+        model: Path,
+        options: dict[str, Any] | None = None,
+        facts: ModelFacts | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Deploy `model` (skipped when the board has it) and have the agent load it with the
-        board's backend and providers; its sha256 and the loaded signature."""
-        sha = _model_sha256(model)
+        """Check `model` (`facts`, if the caller inspected it already), deploy it (skipped when
+        the board has it) and have the agent load it with the board's backend and providers;
+        its sha256 and the loaded signature. Nothing is uploaded for a model the board's
+        runtime, as its agent's HELLO names it, cannot run."""
+        facts = facts or self.inspect_model(model)
+        data = facts.external if facts is not None else ()
+        sha = _model_sha256(model, data)
         self.ensure_link()
-        remote = self.board.agent.deploy_model(model, sha)
+        agent = self.ensure_agent()
+        if facts is not None:
+            check_runtime(facts, self.config.agent.backend, agent.identity, self.config.name)
+        if data:
+            remote = self.board.agent.deploy_model(model, sha, data)
+        else:  # as every launcher takes it
+            remote = self.board.agent.deploy_model(model, sha)
         loaded: dict[str, Any] = {}
         if self.config.agent.providers:
             loaded["providers"] = self.config.agent.providers
@@ -173,6 +205,11 @@ class Device:
     def _load(self, path: str, sha: str, backend: str, options: dict[str, Any]) -> dict[str, Any]:
         agent = self.ensure_agent()
         return agent.load(path, sha, backend, options, self.config.agent.start_timeout)
+
+    @property
+    def last_load(self) -> ModelLoad | None:
+        """The agent's last LOAD (or the model it already held), for the run it is for."""
+        return self.agent.last_load if self.agent is not None else None
 
     def _stream(
         self, vectors: VectorSet, reload: Callable[[], object], **options: Any
@@ -209,16 +246,21 @@ class Device:
     ) -> Run:
         model = Path(model)
         options = {"device_batch": device_batch, **(backend_options or {})}
-        sha, signature = self.load_model(model, options)
-        vset = vector_set_for(vectors, signature)
+        # The model and the vectors are checked against each other before anything is sent.
+        facts = self.inspect_model(model)
+        vset = vector_set_for(vectors, facts.signature) if facts is not None else None
+        sha, signature = self.load_model(model, options, facts)
+        load = self.last_load
+        if vset is None or facts is None or signature["inputs"] != facts.signature["inputs"]:
+            vset = vector_set_for(vectors, signature)  # the board describes the model otherwise
         result = self._stream(
             vset,
-            lambda: self.load_model(model, options),
+            lambda: self.load_model(model, options, facts),
             window=window,
             vectors_per_frame=vectors_per_frame,
             progress=progress,
         )
-        return Run(self.config.name, model, sha, vset, result, signature)
+        return Run(self.config.name, model, sha, vset, result, signature, load=load)
 
     def run_design(
         self,
@@ -238,10 +280,14 @@ class Device:
         vset = vector_set_for(vectors, loaded)
         # After a drop the board is still up: the design is loaded again only if its record
         # says it is gone.
+        load = self.last_load
         result = self._stream(
             vset, lambda: self.load_design(design), window=window, progress=progress
         )
-        return Run(self.config.name, design.reference, design.sha256, vset, result, loaded), flash
+        run = Run(
+            self.config.name, design.reference, design.sha256, vset, result, loaded, load=load
+        )
+        return run, flash
 
     def load_design(
         self,

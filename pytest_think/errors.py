@@ -15,6 +15,11 @@ class InputFileError(ThinkError):
     """A model or vector file is missing, unreadable, or does not fit the model."""
 
 
+class UnsupportedModel(InputFileError):
+    """A model newer than the board's runtime runs (its IR version or an opset), found on the
+    host before the model was sent (pytest_think.model_check)."""
+
+
 class LinkError(ThinkError):
     """The board cannot be reached or the connection failed (names host:port and cause)."""
 

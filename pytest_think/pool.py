@@ -261,10 +261,14 @@ class DevicePool:
         stream `vectors` over all of them at once."""
         model = Path(model)
         options = {"device_batch": device_batch, **(backend_options or {})}
+        # The model, and the vectors against it, are checked before any member uploads it.
+        facts = self.members[0].device.inspect_model(model)
+        if facts is not None:
+            vector_set_for(vectors, facts.signature)
         loaded = []
         for m in self.members:
             bound = m.bind(m.device.config.agent.backend, options)
-            loaded.append(m.device.load_model(model, bound))
+            loaded.append(m.device.load_model(model, bound, facts))
         sha = loaded[0][0]
         return self._stream(
             model, sha, [s for _, s in loaded], vectors, window, vectors_per_frame, progress

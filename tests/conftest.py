@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import onnx  # noqa: F401  (see below)
 import pytest
 import support
 import yaml
@@ -20,6 +21,10 @@ from pytest_think.emulator.launcher import TwinProcess
 
 # A lab's own repository (its package, boards and suite), run by test_third_party_family.
 collect_ignore = ["example_lab"]
+
+# onnx is imported here, by the test process, once: pytester's in-process sessions forget the
+# modules they import when they end, and onnx's C extension aborts the process when it is
+# imported a second time (the product imports it to check models before upload).
 
 
 def pytest_configure(config: pytest.Config) -> None:

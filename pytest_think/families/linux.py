@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +57,19 @@ class SshAgent:
         argv = self.agent_command(posixpath.join(workdir, AGENT_FILES[0]))
         return self.ssh.start(argv, timeout=self.config.agent.start_timeout)
 
-    def deploy_model(self, model: Path, sha256: str) -> str:
-        """Upload the model under its hash; its path relative to the agent's directory."""
-        relative = posixpath.join("models", f"{sha256[:16]}-{model.name}")
-        self.ssh.upload([(model, posixpath.join(self.config.agent.workdir, relative))])
-        return relative
+    def deploy_model(self, model: Path, sha256: str, data: Sequence[str] = ()) -> str:
+        """Upload the model under its hash; its path relative to the agent's directory. A model
+        with external data goes into a directory of its own, its data files beside it."""
+        workdir = self.config.agent.workdir
+        if not data:
+            relative = posixpath.join("models", f"{sha256[:16]}-{model.name}")
+            self.ssh.upload([(model, posixpath.join(workdir, relative))])
+            return relative
+        home = posixpath.join("models", sha256[:16])
+        files = [(model, posixpath.join(workdir, home, model.name))]
+        files += [(model.parent / f, posixpath.join(workdir, home, f)) for f in data]
+        self.ssh.upload(files)
+        return posixpath.join(home, model.name)
 
 
 class OnnxDevices:

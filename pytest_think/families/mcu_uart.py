@@ -7,6 +7,7 @@ Such a board can run models and nothing else: no shell, no designs to flash (yet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class FirmwareAgent:
             frame_bytes_range=serial.frame_bytes_range,
         )
 
-    def deploy_model(self, model: Path, sha256: str) -> str:
+    def deploy_model(self, model: Path, sha256: str, data: Sequence[str] = ()) -> str:
         return model.name  # built into the firmware; the agent says no_model if it is not
 
 

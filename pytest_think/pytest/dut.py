@@ -147,6 +147,7 @@ def record_run(
     and its device and host times as pytest-benchmark entries."""
     _attach_latency(run)
     _attach_resumes(run)
+    _attach_load(run)
     record.record_for(run).label = label
     stats = run.latency()["device_ns"]
     node = request.node
@@ -156,6 +157,8 @@ def record_run(
     node.user_properties.append(("device_p99_us", round(stats["p99"] / 1e3, 3)))
     node.user_properties.append(("throughput_per_s", round(run.throughput_per_s, 1)))
     node.user_properties.append(("reconnects", run.result.reconnects))
+    if run.load is not None and run.load.device_ns is not None:
+        node.user_properties.append(("model_load_ms", round(run.load.device_ns / 1e6, 3)))
     benchmarks.add_run(request, run, label)
 
 
@@ -168,6 +171,21 @@ def _attach_latency(run: Run) -> None:
     allure_report.attach_png(
         "latency (device vs host)", allure_report.latency_png(device, host, title)
     )
+
+
+def _attach_load(run: Run) -> None:
+    """The model's load (a switch, when the agent held another one) as an Allure step."""
+    load = run.load
+    if load is None:
+        return
+    if not load.loaded:
+        title = f"{run.model.name} was loaded on {run.board} already: no LOAD"
+    else:
+        device = f"{load.device_ns / 1e6:.1f} ms" if load.device_ns is not None else "unmeasured"
+        host = f"{load.host_ns / 1e6:.1f} ms" if load.host_ns is not None else "unmeasured"
+        title = f"load {run.model.name} on {run.board}: {device} on the board ({host} round trip)"
+    with allure_report.step(title):
+        pass
 
 
 def _attach_resumes(run: Run) -> None:

@@ -19,6 +19,7 @@ from pytest_think.pytest.schema import (
     ExpectedJson,
     FlashJson,
     HangJson,
+    ModelLoadJson,
     Outcome,
     PoolJson,
     RecoveryJson,
@@ -69,6 +70,8 @@ class RunRecord:
             "throughput_per_s": run.throughput_per_s,
             "stream": stream,
         }
+        if run.load is not None:
+            data["load"] = cast(ModelLoadJson, run.load.as_json())
         if isinstance(run, PoolRun):
             data["pool"] = cast(PoolJson, run.pool.as_json())
         if self.expected is not None:

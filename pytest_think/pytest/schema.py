@@ -170,6 +170,18 @@ class PoolJson(TypedDict):
     ]
 
 
+class ModelLoadJson(TypedDict):
+    """Having the run's model loaded: a LOAD sent (a model switch), or the model held already."""
+
+    loaded: Annotated[
+        bool, Field(description="a LOAD was sent for this run; false: the agent held the model")
+    ]
+    device_ns: Annotated[
+        int | None, Field(description="LOAD -> READY on the board, as its agent measured it")
+    ]
+    host_ns: Annotated[int | None, Field(description="the LOAD's round trip on the host")]
+
+
 class RunJson(TypedDict):
     """One stream of vectors through a model or design."""
 
@@ -185,6 +197,7 @@ class RunJson(TypedDict):
     latency: LatencyJson
     throughput_per_s: Number
     stream: StreamJson
+    load: NotRequired[Annotated[ModelLoadJson, Field(description="the model's load (its switch)")]]
     pool: NotRequired[Annotated[PoolJson, Field(description="a run over a pool (dut_pool)")]]
     expected: NotRequired[
         Annotated[ExpectedJson, Field(description="dut.expect: checked against given outputs")]
@@ -352,6 +365,7 @@ class TestJson(TypedDict):
     latency: NotRequired[LatencyJson]
     throughput_per_s: NotRequired[Number]
     stream: NotRequired[StreamJson]
+    load: NotRequired[ModelLoadJson]
     pool: NotRequired[PoolJson]
 
 

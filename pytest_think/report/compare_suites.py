@@ -19,12 +19,15 @@ FIGURE_COLUMNS = [
     ("energy", "mJ per inference"),
     ("accuracy", "accuracy, %"),
     ("accuracy_delta", "Δ vs float reference, points"),
+    ("load", "model load, ms"),
 ]
 
 
 def _figure(cell: Cell, figure: str) -> float | None:
     if figure == "accuracy_delta":
         return cell.accuracy_delta_pt
+    if figure == "load":
+        return cell.load_ms
     measure = cell.figures.get(figure)
     return measure.value if measure else None
 
@@ -34,7 +37,7 @@ def _row_delta(
 ) -> Delta | None:
     base = comparison.baseline_for(column)
     name = "accuracy" if figure == "accuracy_delta" else figure
-    if base is None or base not in cells or figure == "accuracy_delta":
+    if base is None or base not in cells or figure in ("accuracy_delta", "load"):
         return None
     before, after = cells[base].figures.get(name), cells[column].figures.get(name)
     if before is None or after is None:

@@ -62,6 +62,7 @@ class Cell:
     top1_agreement: float | None = None
     accuracy_delta_pt: float | None = None  # board − float reference, in points
     loop_us_per_inference: float | None = None  # the energy loop's device time per inference
+    load_ms: float | None = None  # the model's LOAD -> READY on the board, when it was loaded
     energy_note: str | None = None
 
 
@@ -182,6 +183,9 @@ def _cell(outcome: str, test: str, entry: ModelEntry) -> Cell:
         cell.top1_agreement = (run.get("compare") or {}).get("top1_agreement")
         if accuracy.get("device") is not None and accuracy.get("reference") is not None:
             cell.accuracy_delta_pt = (accuracy["device"] - accuracy["reference"]) * 100
+        load = run.get("load") or {}
+        if load.get("loaded") and isinstance(load.get("device_ns"), (int, float)):
+            cell.load_ms = load["device_ns"] / 1e6
     energy = entry.energy
     if energy:
         cell.loop_us_per_inference = energy.get("us_per_inference")
