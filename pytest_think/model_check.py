@@ -118,26 +118,36 @@ def inspect_model(path: Path) -> ModelFacts:
 
     if not path.is_file():
         raise InputFileError(f"model file {path} not found")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"model file {path}: cannot read: {exc}") from None
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(data)
-    except Exception as exc:  # protobuf's DecodeError, or its C++ parser's error
-        raise _not_a_model(path, f"it does not parse: {exc}") from None
-    if model.ir_version <= 0 or not model.HasField("graph"):
-        raise _not_a_model(path, "no IR version or no graph")
-    if not model.graph.output:
-        raise _not_a_model(path, "its graph has no outputs (truncated?)")
-    return ModelFacts(
-        path,
-        int(model.ir_version),
-        {o.domain: int(o.version) for o in model.opset_import},
-        _external_files(path, model),
-        _signature(model.graph),
-    )
+    # A test runs the same model many times: the file is parsed once while it is unchanged
+    # (as sha256_file keys its hashes); its external data is checked every time.
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _parsed:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputFileError(f"model file {path}: cannot read: {exc}") from None
+        model = onnx.ModelProto()
+        try:
+            model.ParseFromString(data)
+        except Exception as exc:  # protobuf's DecodeError, or its C++ parser's error
+            raise _not_a_model(path, f"it does not parse: {exc}") from None
+        if model.ir_version <= 0 or not model.HasField("graph"):
+            raise _not_a_model(path, "no IR version or no graph")
+        if not model.graph.output:
+            raise _not_a_model(path, "its graph has no outputs (truncated?)")
+        _parsed[key] = (
+            int(model.ir_version),
+            {o.domain: int(o.version) for o in model.opset_import},
+            _external_needs(path, model),
+            _signature(model.graph),
+        )
+    ir_version, opsets, needs, signature = _parsed[key]
+    return ModelFacts(path, ir_version, dict(opsets), _external_files(path, needs), signature)
+
+
+# (resolved path, inode, size, mtime) -> IR version, opsets, external data needs, signature
+_parsed: dict[tuple[str, int, int, int], tuple[int, dict[str, int], ExternalNeeds, Any]] = {}
 
 
 def _not_a_model(path: Path, why: str) -> InputFileError:
@@ -160,12 +170,15 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _tensors(sub)
 
 
-def _external_files(path: Path, model: onnx.ModelProto) -> tuple[str, ...]:
-    """The external data files the model's tensors name, each checked present and long
-    enough for the tensors it holds."""
+# location of an external data file -> (bytes its tensors need, one of those tensors)
+ExternalNeeds = dict[str, tuple[int, str]]
+
+
+def _external_needs(path: Path, model: onnx.ModelProto) -> ExternalNeeds:
+    """The external data files the model's tensors name, with the bytes each must hold."""
     from onnx import external_data_helper
 
-    needed: dict[str, tuple[int, str]] = {}  # location -> (bytes needed, a tensor in it)
+    needed: ExternalNeeds = {}
     for tensor in _tensors(model.graph):
         if not external_data_helper.uses_external_data(tensor):
             continue
@@ -181,6 +194,11 @@ def _external_files(path: Path, model: onnx.ModelProto) -> tuple[str, ...]:
         end = (info.offset or 0) + (info.length or _tensor_bytes(tensor))
         if end > needed.get(normal, (0, ""))[0]:
             needed[normal] = (end, tensor.name)
+    return needed
+
+
+def _external_files(path: Path, needed: ExternalNeeds) -> tuple[str, ...]:
+    """The external data files, each checked present and long enough for its tensors."""
     for location, (end, tensor_name) in sorted(needed.items()):
         data = path.parent / location
         if not data.is_file():
